@@ -1,0 +1,54 @@
+# Worktracker: the front door. `make run` and `make test` do all the set-up
+# on a fresh Debian machine (as root they install missing packages; as a
+# user they print the apt-get line).
+SHELL := /bin/bash
+GEN := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+JOBS ?= $(shell nproc)
+
+RELEASE := build/release
+TEST := build/test
+TSAN := build/tsan
+SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
+
+.PHONY: all run test lint format bench clean deps-build release test-build
+
+all: release
+
+deps-build:
+	@deploy/local/deps.sh build
+
+release: deps-build
+	@cmake -S . -B $(RELEASE) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Release -DWT_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+run:
+	@deploy/local/deps.sh run
+	@$(MAKE) --no-print-directory release
+	@deploy/local/run.sh $(RELEASE)
+
+test-build:
+	@deploy/local/deps.sh test
+	@cmake -S . -B $(TEST) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_ASAN=ON -DWT_WERROR=ON >/dev/null
+	@cmake --build $(TEST) -j $(JOBS)
+
+test: test-build
+	@cd $(TEST) && ctest --output-on-failure -j 2 --timeout 600
+	@tests/summary.sh $(TEST)
+
+lint:
+	@deploy/local/deps.sh lint
+	@cmake -S . -B $(TEST) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_ASAN=ON -DWT_WERROR=ON >/dev/null
+	@clang-format --dry-run -Werror $(SOURCES)
+	@clang-tidy --quiet --extra-arg=-Wno-unknown-warning-option -p $(TEST) $(filter %.c,$(SOURCES)) 2>/dev/null | tee $(TEST)/clang-tidy.txt; \
+	  ! grep -qE '(warning|error):' $(TEST)/clang-tidy.txt
+	@echo "lint: clean"
+
+format:
+	@clang-format -i $(SOURCES)
+
+bench: release
+	@bench/run.sh $(RELEASE)
+
+clean:
+	@-deploy/local/stack.sh stop 2>/dev/null
+	rm -rf build

@@ -1,0 +1,15 @@
+# ASan+UBSan for the test build, TSan for the threaded parts (exclusive).
+if(WT_ASAN AND WT_TSAN)
+  message(FATAL_ERROR "WT_ASAN and WT_TSAN cannot be combined")
+endif()
+if(WT_ASAN)
+  set(_wt_san -fsanitize=address,undefined -fno-sanitize-recover=undefined
+              -fno-omit-frame-pointer)
+  add_compile_options(${_wt_san})
+  add_link_options(${_wt_san})
+endif()
+if(WT_TSAN)
+  set(_wt_san -fsanitize=thread -fno-omit-frame-pointer)
+  add_compile_options(${_wt_san})
+  add_link_options(${_wt_san})
+endif()

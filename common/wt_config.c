@@ -1,0 +1,483 @@
+#include "wt_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum var_kind {
+  VAR_STRING,
+  VAR_INT,
+  VAR_BOOL,
+  VAR_LOG_LEVEL,
+} var_kind;
+
+typedef int (*check_fn)(const char *value);
+
+typedef struct var_desc {
+  const char *name;
+  var_kind kind;
+  size_t offset;
+  size_t size; /* VAR_STRING: buffer size */
+  const char *dflt;
+  long min, max; /* VAR_INT */
+  check_fn check;
+  const char *accepts; /* what the variable accepts, for messages and help */
+} var_desc;
+
+static int check_database_url(const char *v) {
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(v, &err);
+  if (!opts) {
+    PQfreemem(err);
+    return -1;
+  }
+  PQconninfoFree(opts);
+  return 0;
+}
+
+/* host:port[,host:port...] */
+static int check_brokers(const char *v) {
+  const char *p = v;
+  if (!*p)
+    return -1;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *colon = memrchr(p, ':', len);
+    long port = 0;
+    if (!colon || colon == p || (size_t)(colon - p) + 1 >= len)
+      return -1;
+    for (const char *c = colon + 1; c < p + len; c++) {
+      if (!isdigit((unsigned char)*c))
+        return -1;
+      port = port * 10 + (*c - '0');
+      if (port > 65535)
+        return -1;
+    }
+    if (port < 1)
+      return -1;
+    for (const char *c = p; c < colon; c++)
+      if (isspace((unsigned char)*c))
+        return -1;
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  return 0;
+}
+
+static int check_topic_prefix(const char *v) {
+  size_t n = strlen(v);
+  if (n < 1 || n > 40)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)v[i]) && !strchr("._-", v[i]))
+      return -1;
+  return 0;
+}
+
+static int check_jwt_alg(const char *v) {
+  return strcmp(v, "HS256") == 0 || strcmp(v, "RS256") == 0 ||
+                 strcmp(v, "ES256") == 0
+             ? 0
+             : -1;
+}
+
+static int check_jwt_secret(const char *v) {
+  return *v == '\0' || strlen(v) >= 32 ? 0 : -1;
+}
+
+static int check_nonempty(const char *v) {
+  return *v ? 0 : -1;
+}
+
+#define STR(field, name, dflt, check, accepts)                                 \
+  {                                                                            \
+    name, VAR_STRING, offsetof(wt_config, field),                              \
+        sizeof(((wt_config *)0)->field), dflt, 0, 0, check, accepts            \
+  }
+#define INT(field, name, dflt, min, max, accepts)                              \
+  {                                                                            \
+    name, VAR_INT, offsetof(wt_config, field), 0, dflt, min, max, NULL,        \
+        accepts                                                                \
+  }
+
+static const var_desc vars[] = {
+    STR(database_url, "WT_DATABASE_URL",
+        "postgresql://worktracker@127.0.0.1:5432/worktracker",
+        check_database_url, "a libpq connection URI or conninfo string"),
+    STR(kafka_brokers, "WT_KAFKA_BROKERS", "127.0.0.1:9092", check_brokers,
+        "a comma-separated list of host:port"),
+    STR(topic_prefix, "WT_TOPIC_PREFIX", "wt", check_topic_prefix,
+        "1..40 of [A-Za-z0-9._-]"),
+    INT(kafka_partitions, "WT_KAFKA_PARTITIONS", "6", 1, 1024,
+        "partitions of each topic created at start"),
+    INT(http_port, "WT_HTTP_PORT", "8080", 1, 65535,
+        "the gateway's HTTP and WebSocket port"),
+    INT(metrics_port, "WT_METRICS_PORT", "9101", 0, 65535,
+        "the worker's /metrics port (0: off)"),
+    {"WT_LOG_LEVEL", VAR_LOG_LEVEL, offsetof(wt_config, log_level), 0, "info",
+     0, 0, NULL, "debug, info, warn or error"},
+    {"WT_LOG_SQL", VAR_BOOL, offsetof(wt_config, log_sql), 0, "0", 0, 0, NULL,
+     "1 to log every SQL statement (0/1, true/false, yes/no, on/off)"},
+    STR(jwt_alg, "WT_JWT_ALG", "HS256", check_jwt_alg, "HS256, RS256 or ES256"),
+    STR(jwt_secret, "WT_JWT_SECRET", "", check_jwt_secret,
+        "the HS256 key, at least 32 bytes"),
+    STR(jwt_public_key_file, "WT_JWT_PUBLIC_KEY_FILE", "", NULL,
+        "SPKI PEM file verifying RS256/ES256 tokens"),
+    STR(jwt_private_key_file, "WT_JWT_PRIVATE_KEY_FILE", "", NULL,
+        "PEM file signing RS256/ES256 tokens at login (optional)"),
+    STR(jwt_issuer, "WT_JWT_ISSUER", "worktracker", check_nonempty,
+        "the iss claim issued and required"),
+    STR(jwt_audience, "WT_JWT_AUDIENCE", "worktracker", check_nonempty,
+        "the aud claim issued and required"),
+    INT(jwt_ttl_s, "WT_JWT_TTL", "900", 30, 86400,
+        "access token lifetime in seconds"),
+    INT(jwt_refresh_ttl_s, "WT_JWT_REFRESH_TTL", "604800", 60, 7776000,
+        "refresh token lifetime in seconds"),
+    INT(batch_max, "WT_BATCH_MAX", "1000", 1, 100000,
+        "commands per worker batch at most"),
+    INT(batch_wait_ms, "WT_BATCH_WAIT_MS", "5", 0, 10000,
+        "milliseconds a worker waits to fill a batch"),
+    INT(max_log_seconds, "WT_MAX_LOG_SECONDS", "86400", 60, 31622400,
+        "the longest work log in seconds"),
+    INT(cache_projects, "WT_CACHE_PROJECTS", "100000", 16, 100000000,
+        "projects kept in the worker's membership cache"),
+    INT(cache_logs, "WT_CACHE_LOGS", "1000000", 16, 100000000,
+        "work logs kept in the worker's log cache"),
+    INT(cache_users, "WT_CACHE_USERS", "1000000", 16, 100000000,
+        "users kept in the user caches"),
+    INT(command_timeout_ms, "WT_COMMAND_TIMEOUT_MS", "5000", 100, 600000,
+        "milliseconds the gateway waits for a command's outcome"),
+    INT(max_connections, "WT_MAX_CONNECTIONS", "20000", 1, 1000000,
+        "WebSocket connections at most; more get 503"),
+    INT(max_frame_bytes, "WT_MAX_FRAME_BYTES", "65536", 1024, 16777216,
+        "the largest WebSocket message in bytes"),
+    INT(max_subscriptions, "WT_MAX_SUBSCRIPTIONS", "100", 1, 100000,
+        "subscriptions per connection at most"),
+    INT(max_inflight, "WT_MAX_INFLIGHT", "64", 1, 100000,
+        "requests in flight per connection at most"),
+    INT(send_queue_bytes, "WT_SEND_QUEUE_BYTES", "1048576", 4096, 1073741824,
+        "bytes queued to a slow client before it is closed with 4008"),
+    INT(auth_timeout_ms, "WT_AUTH_TIMEOUT_MS", "10000", 100, 600000,
+        "milliseconds a connection has to authenticate"),
+    INT(idle_timeout_s, "WT_IDLE_TIMEOUT_S", "60", 5, 86400,
+        "seconds without a pong before a connection is closed"),
+};
+
+#define NVARS (sizeof(vars) / sizeof(vars[0]))
+
+static int parse_bool(const char *v, bool *out) {
+  static const char *const yes[] = {"1", "true", "yes", "on"};
+  static const char *const no[] = {"0", "false", "no", "off"};
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(v, yes[i]) == 0) {
+      *out = true;
+      return 0;
+    }
+    if (strcasecmp(v, no[i]) == 0) {
+      *out = false;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int parse_int(const char *v, long min, long max, int *out) {
+  char *end = NULL;
+  long n;
+  if (!*v || isspace((unsigned char)*v))
+    return -1;
+  errno = 0;
+  n = strtol(v, &end, 10);
+  if (errno || *end || n < min || n > max)
+    return -1;
+  *out = (int)n;
+  return 0;
+}
+
+static wt_err set_var(wt_config *cfg, const var_desc *d, const char *value,
+                      char *errstr, size_t errstr_size) {
+  char *field = (char *)cfg + d->offset;
+  switch (d->kind) {
+  case VAR_STRING:
+    if (strlen(value) >= d->size) {
+      wt_errf(errstr, errstr_size, "%s: longer than %zu bytes (%s)", d->name,
+              d->size - 1, d->accepts);
+      return WT_ERR_CONFIG;
+    }
+    if (d->check && d->check(value) != 0) {
+      wt_errf(errstr, errstr_size, "%s: expected %s, got \"%.80s\"", d->name,
+              d->accepts, value);
+      return WT_ERR_CONFIG;
+    }
+    memcpy(field, value, strlen(value) + 1);
+    return WT_OK;
+  case VAR_INT:
+    if (parse_int(value, d->min, d->max, (int *)(void *)field) != 0) {
+      wt_errf(errstr, errstr_size,
+              "%s: expected an integer in %ld..%ld (%s), got \"%.80s\"",
+              d->name, d->min, d->max, d->accepts, value);
+      return WT_ERR_CONFIG;
+    }
+    return WT_OK;
+  case VAR_BOOL:
+    if (parse_bool(value, (bool *)(void *)field) != 0) {
+      wt_errf(errstr, errstr_size,
+              "%s: expected 0/1, true/false, yes/no or on/off, got \"%.80s\"",
+              d->name, value);
+      return WT_ERR_CONFIG;
+    }
+    return WT_OK;
+  case VAR_LOG_LEVEL:
+    if (wt_log_level_parse(value, (wt_log_level *)(void *)field) != 0) {
+      wt_errf(errstr, errstr_size, "%s: expected %s, got \"%.80s\"", d->name,
+              d->accepts, value);
+      return WT_ERR_CONFIG;
+    }
+    return WT_OK;
+  }
+  return WT_ERR_INVALID;
+}
+
+/* Rules that span variables. */
+static wt_err check_cross(const wt_config *cfg, char *errstr,
+                          size_t errstr_size) {
+  if (strcmp(cfg->jwt_alg, "HS256") != 0 && !cfg->jwt_public_key_file[0]) {
+    wt_errf(errstr, errstr_size,
+            "WT_JWT_PUBLIC_KEY_FILE: required when WT_JWT_ALG is %s (an SPKI "
+            "PEM file)",
+            cfg->jwt_alg);
+    return WT_ERR_CONFIG;
+  }
+  if (cfg->metrics_port != 0 && cfg->metrics_port == cfg->http_port) {
+    wt_errf(errstr, errstr_size,
+            "WT_METRICS_PORT: must differ from WT_HTTP_PORT (%d)",
+            cfg->http_port);
+    return WT_ERR_CONFIG;
+  }
+  return WT_OK;
+}
+
+wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
+                      char *errstr, size_t errstr_size) {
+  memset(cfg, 0, sizeof(*cfg));
+  for (size_t i = 0; i < NVARS; i++) {
+    const char *value = lookup ? lookup(ctx, vars[i].name) : NULL;
+    wt_err err;
+    /* Defaults are checked like user values: a bad default is a bug. */
+    err = set_var(cfg, &vars[i], vars[i].dflt, errstr, errstr_size);
+    if (err != WT_OK)
+      return err;
+    if (value) {
+      err = set_var(cfg, &vars[i], value, errstr, errstr_size);
+      if (err != WT_OK)
+        return err;
+    }
+  }
+  return check_cross(cfg, errstr, errstr_size);
+}
+
+/* --- .env files ------------------------------------------------------- */
+
+static int valid_name(const char *s, size_t n) {
+  if (n == 0 || n > 128 || isdigit((unsigned char)s[0]))
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+      return 0;
+  return 1;
+}
+
+/* Parses the value at p (up to the end of the line) into a new string. */
+static char *parse_value(const char *p, const char *eol, int lineno,
+                         char *errstr, size_t errstr_size) {
+  char *out = malloc((size_t)(eol - p) + 1);
+  size_t n = 0;
+  if (!out)
+    return NULL;
+  while (p < eol && (*p == ' ' || *p == '\t'))
+    p++;
+  if (p < eol && (*p == '\'' || *p == '"')) {
+    char q = *p++;
+    while (p < eol && *p != q) {
+      if (q == '"' && *p == '\\' && p + 1 < eol) {
+        p++;
+        out[n++] = *p == 'n' ? '\n' : *p;
+      } else {
+        out[n++] = *p;
+      }
+      p++;
+    }
+    if (p >= eol) {
+      wt_errf(errstr, errstr_size, ".env line %d: unterminated quote", lineno);
+      free(out);
+      return NULL;
+    }
+    p++;
+    while (p < eol && (*p == ' ' || *p == '\t'))
+      p++;
+    if (p < eol && *p != '#') {
+      wt_errf(errstr, errstr_size, ".env line %d: text after closing quote",
+              lineno);
+      free(out);
+      return NULL;
+    }
+  } else {
+    const char *end = eol;
+    const char *hash = memchr(p, '#', (size_t)(eol - p));
+    /* " #" starts a comment in an unquoted value */
+    if (hash && hash > p && (hash[-1] == ' ' || hash[-1] == '\t'))
+      end = hash;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+      end--;
+    memcpy(out, p, (size_t)(end - p));
+    n = (size_t)(end - p);
+  }
+  out[n] = '\0';
+  return out;
+}
+
+wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
+                       size_t errstr_size) {
+  const char *p = text;
+  int lineno = 0;
+  memset(out, 0, sizeof(*out));
+  if (strlen(text) > WT_DOTENV_MAX_BYTES) {
+    wt_errf(errstr, errstr_size, ".env: larger than %zu bytes",
+            WT_DOTENV_MAX_BYTES);
+    return WT_ERR_INVALID;
+  }
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    const char *next;
+    const char *eq, *name_end;
+    char *value;
+    if (!eol)
+      eol = p + strlen(p);
+    next = *eol ? eol + 1 : eol;
+    lineno++;
+    while (p < eol && (*p == ' ' || *p == '\t'))
+      p++;
+    if (p == eol || *p == '#' || (*p == '\r' && p + 1 == eol)) {
+      p = next;
+      continue;
+    }
+    if ((size_t)(eol - p) > 7 && strncmp(p, "export ", 7) == 0)
+      p += 7;
+    eq = memchr(p, '=', (size_t)(eol - p));
+    name_end = eq;
+    while (name_end && name_end > p &&
+           (name_end[-1] == ' ' || name_end[-1] == '\t'))
+      name_end--;
+    if (!eq || !valid_name(p, (size_t)(name_end - p))) {
+      wt_errf(errstr, errstr_size, ".env line %d: expected NAME=value", lineno);
+      goto fail;
+    }
+    if (out->count == WT_DOTENV_MAX_ENTRIES) {
+      wt_errf(errstr, errstr_size, ".env: more than %d entries",
+              WT_DOTENV_MAX_ENTRIES);
+      goto fail;
+    }
+    value = parse_value(eq + 1, eol, lineno, errstr, errstr_size);
+    if (!value)
+      goto fail;
+    out->names[out->count] = strndup(p, (size_t)(name_end - p));
+    out->values[out->count] = value;
+    if (!out->names[out->count]) {
+      free(value);
+      goto fail;
+    }
+    out->count++;
+    p = next;
+  }
+  return WT_OK;
+fail:
+  wt_dotenv_free(out);
+  return WT_ERR_INVALID;
+}
+
+const char *wt_dotenv_get(const wt_dotenv *env, const char *name) {
+  /* the last definition wins, as in a shell */
+  for (size_t i = env->count; i > 0; i--)
+    if (strcmp(env->names[i - 1], name) == 0)
+      return env->values[i - 1];
+  return NULL;
+}
+
+void wt_dotenv_free(wt_dotenv *env) {
+  for (size_t i = 0; i < env->count; i++) {
+    free(env->names[i]);
+    free(env->values[i]);
+  }
+  memset(env, 0, sizeof(*env));
+}
+
+static const char *process_lookup(void *ctx, const char *name) {
+  const char *v = getenv(name);
+  return v ? v : wt_dotenv_get(ctx, name);
+}
+
+static char *read_small_file(const char *path, char *errstr,
+                             size_t errstr_size) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n;
+  if (!f) {
+    wt_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  buf = malloc(WT_DOTENV_MAX_BYTES + 2);
+  if (!buf)
+    goto out;
+  n = fread(buf, 1, WT_DOTENV_MAX_BYTES + 1, f);
+  if (n > WT_DOTENV_MAX_BYTES) {
+    wt_errf(errstr, errstr_size, "%s: larger than %zu bytes", path,
+            WT_DOTENV_MAX_BYTES);
+    free(buf);
+    buf = NULL;
+    goto out;
+  }
+  buf[n] = '\0';
+out:
+  fclose(f);
+  return buf;
+}
+
+wt_err wt_config_from_process(wt_config *cfg, char *errstr,
+                              size_t errstr_size) {
+  wt_dotenv env = {0};
+  const char *path = getenv("WT_ENV_FILE");
+  char *text = NULL;
+  wt_err err;
+
+  if (!path && access(".env", R_OK) == 0)
+    path = ".env";
+  if (path) {
+    char sub[256] = "";
+    text = read_small_file(path, errstr, errstr_size);
+    if (!text)
+      return WT_ERR_CONFIG;
+    err = wt_dotenv_parse(text, &env, sub, sizeof(sub));
+    free(text);
+    if (err != WT_OK) {
+      wt_errf(errstr, errstr_size, "WT_ENV_FILE %s: %s", path, sub);
+      return WT_ERR_CONFIG;
+    }
+  }
+  err = wt_config_load(cfg, process_lookup, &env, errstr, errstr_size);
+  wt_dotenv_free(&env);
+  return err;
+}
+
+void wt_config_describe(FILE *out) {
+  fprintf(out, "Environment (also read from .env or $WT_ENV_FILE):\n");
+  for (size_t i = 0; i < NVARS; i++)
+    fprintf(out, "  %-24s %s (default: %s)\n", vars[i].name, vars[i].accepts,
+            *vars[i].dflt ? vars[i].dflt : "none");
+}

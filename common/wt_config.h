@@ -1,0 +1,92 @@
+/* wt_config: every WT_* setting of the contract, read once at start.
+ *
+ * Sources, first match wins: the process environment, then a .env file
+ * (KEY=VALUE lines). A bad value is an error naming the variable and what
+ * it accepts; programs print it and exit with status 2.
+ *
+ * The parsing and validation is pure: wt_config_load() takes a lookup
+ * function, so tests feed it tables instead of the environment. */
+#ifndef WT_CONFIG_H
+#define WT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wt_err.h"
+#include "wt_log.h"
+
+#define WT_CONFIG_URL_MAX 1024
+#define WT_CONFIG_NAME_MAX 256
+#define WT_CONFIG_SECRET_MAX 512
+#define WT_DOTENV_MAX_ENTRIES 256
+#define WT_DOTENV_MAX_BYTES ((size_t)64 * 1024)
+
+typedef struct wt_config {
+  /* services */
+  char database_url[WT_CONFIG_URL_MAX];
+  char kafka_brokers[WT_CONFIG_URL_MAX];
+  char topic_prefix[64];
+  int kafka_partitions;
+  /* ports */
+  int http_port;
+  int metrics_port; /* 0: no metrics listener */
+  /* logging */
+  wt_log_level log_level;
+  bool log_sql;
+  /* JWT */
+  char jwt_alg[8]; /* HS256, RS256 or ES256 */
+  char jwt_secret[WT_CONFIG_SECRET_MAX];
+  char jwt_public_key_file[WT_CONFIG_URL_MAX];
+  char jwt_private_key_file[WT_CONFIG_URL_MAX];
+  char jwt_issuer[WT_CONFIG_NAME_MAX];
+  char jwt_audience[WT_CONFIG_NAME_MAX];
+  int jwt_ttl_s;
+  int jwt_refresh_ttl_s;
+  /* worker */
+  int batch_max;
+  int batch_wait_ms;
+  int max_log_seconds;
+  int cache_projects;
+  int cache_logs;
+  int cache_users;
+  /* gateway */
+  int command_timeout_ms;
+  int max_connections;
+  int max_frame_bytes;
+  int max_subscriptions;
+  int max_inflight;
+  int send_queue_bytes;
+  int auth_timeout_ms;
+  int idle_timeout_s;
+} wt_config;
+
+/* Returns the value of a variable, or NULL when it is not set. */
+typedef const char *(*wt_config_lookup_fn)(void *ctx, const char *name);
+
+/* Fills cfg from lookup; on error returns WT_ERR_CONFIG with a message
+ * such as "WT_BATCH_MAX: expected an integer in 1..100000, got \"x\"". */
+wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
+                      char *errstr, size_t errstr_size);
+
+/* Parsed .env contents: names and values are owned by the struct. */
+typedef struct wt_dotenv {
+  size_t count;
+  char *names[WT_DOTENV_MAX_ENTRIES];
+  char *values[WT_DOTENV_MAX_ENTRIES];
+} wt_dotenv;
+
+/* Parses KEY=VALUE lines: '#' comments, blank lines, an optional `export `,
+ * values in '' (literal) or "" (with \n \" \\ escapes). */
+wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
+                       size_t errstr_size);
+const char *wt_dotenv_get(const wt_dotenv *env, const char *name);
+void wt_dotenv_free(wt_dotenv *env);
+
+/* The process' config: environment, then the .env file at $WT_ENV_FILE or
+ * ./.env when present. */
+wt_err wt_config_from_process(wt_config *cfg, char *errstr, size_t errstr_size);
+
+/* Writes the table of variables, defaults and what they accept (--help). */
+void wt_config_describe(FILE *out);
+
+#endif

@@ -1,0 +1,302 @@
+#include "wt_kafka.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "wt_log.h"
+
+void wt_kafka_topic_names(const char *prefix, wt_kafka_topics *out) {
+  snprintf(out->commands, sizeof(out->commands), "%s.commands", prefix);
+  snprintf(out->events, sizeof(out->events), "%s.events", prefix);
+  snprintf(out->dlq, sizeof(out->dlq), "%s.dlq", prefix);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+  /* syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug */
+  wt_log_level l = level <= 3   ? WT_LOG_ERROR
+                   : level == 4 ? WT_LOG_WARN
+                   : level <= 6 ? WT_LOG_INFO
+                                : WT_LOG_DEBUG;
+  WT_LOG(l, "kafka client=%s fac=%s %s", rd_kafka_name(rk), fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                    char *errstr, size_t errstr_size) {
+  char err[256];
+  if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) !=
+      RD_KAFKA_CONF_OK) {
+    wt_errf(errstr, errstr_size, "kafka config %s=%s: %s", name, value, err);
+    return -1;
+  }
+  return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const char *brokers, const char *client_id,
+                                  const char *const *fixed,
+                                  const char *const *extra, char *errstr,
+                                  size_t errstr_size) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  const char *const *lists[2] = {fixed, extra};
+  if (conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) ||
+      conf_set(conf, "client.id", client_id, errstr, errstr_size))
+    goto fail;
+  for (size_t l = 0; l < 2; l++)
+    for (const char *const *kv = lists[l]; kv && kv[0]; kv += 2)
+      if (!kv[1] || conf_set(conf, kv[0], kv[1], errstr, errstr_size))
+        goto fail;
+  rd_kafka_conf_set_log_cb(conf, log_cb);
+  return conf;
+fail:
+  rd_kafka_conf_destroy(conf);
+  return NULL;
+}
+
+/* rd_kafka_new, destroying conf when it fails (on success rk owns it). */
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                              char *errstr, size_t errstr_size) {
+  char err[512];
+  rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    wt_errf(errstr, errstr_size, "kafka %s: %s",
+            type == RD_KAFKA_PRODUCER ? "producer" : "consumer", err);
+  }
+  return rk;
+}
+
+rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
+                                  wt_kafka_dr_cb *dr_cb, void *opaque,
+                                  const char *const *extra, char *errstr,
+                                  size_t errstr_size) {
+  /* clang-format off */
+  static const char *const fixed[] = {
+      "enable.idempotence", "true", /* no duplicates, order kept on retry */
+      "acks",               "all",
+      "linger.ms",          "1",
+      "message.timeout.ms", "30000",
+      NULL};
+  /* clang-format on */
+  rd_kafka_conf_t *conf =
+      base_conf(brokers, client_id, fixed, extra, errstr, errstr_size);
+  if (!conf)
+    return NULL;
+  if (dr_cb)
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+  rd_kafka_conf_set_opaque(conf, opaque);
+  return client_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+}
+
+rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
+                                  const char *client_id,
+                                  const char *const *extra, char *errstr,
+                                  size_t errstr_size) {
+  /* clang-format off */
+  static const char *const fixed[] = {
+      "enable.auto.commit",       "false", /* we commit after the work */
+      "enable.auto.offset.store", "false",
+      "auto.offset.reset",        "earliest",
+      "fetch.wait.max.ms",        "10",    /* latency over fewer fetches */
+      "enable.partition.eof",     "false",
+      "isolation.level",          "read_committed",
+      NULL};
+  /* clang-format on */
+  rd_kafka_conf_t *conf =
+      base_conf(brokers, client_id, fixed, extra, errstr, errstr_size);
+  rd_kafka_t *rk;
+  if (!conf)
+    return NULL;
+  if (group_id && conf_set(conf, "group.id", group_id, errstr, errstr_size)) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rk = client_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+  if (rk && group_id)
+    rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* 1: present with a leader for every partition, 0: absent, -1: not ready */
+static int topic_state(const rd_kafka_metadata_t *md, const char *topic) {
+  for (int i = 0; i < md->topic_cnt; i++) {
+    const rd_kafka_metadata_topic_t *t = &md->topics[i];
+    if (strcmp(t->topic, topic) != 0)
+      continue;
+    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+      return 0;
+    if (t->err || t->partition_cnt == 0)
+      return -1;
+    for (int p = 0; p < t->partition_cnt; p++)
+      if (t->partitions[p].err || t->partitions[p].leader < 0)
+        return -1;
+    return 1;
+  }
+  return 0;
+}
+
+int wt_kafka_partition_count(rd_kafka_t *rk, const char *topic,
+                             int timeout_ms) {
+  const rd_kafka_metadata_t *md = NULL;
+  int n = -1;
+  if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  for (int i = 0; i < md->topic_cnt; i++)
+    if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+      n = md->topics[i].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return n;
+}
+
+static wt_err create_topics(rd_kafka_t *rk, const char *const *names, size_t n,
+                            int partitions, int timeout_ms, char *errstr,
+                            size_t errstr_size) {
+  rd_kafka_NewTopic_t *nt[16] = {0};
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_event_t *ev = NULL;
+  wt_err err = WT_OK;
+  char e[256];
+
+  if (n > 16)
+    n = 16;
+  for (size_t i = 0; i < n; i++) {
+    /* replication factor -1: the broker's default.replication.factor */
+    nt[i] = rd_kafka_NewTopic_new(names[i], partitions, -1, e, sizeof(e));
+    if (!nt[i]) {
+      wt_errf(errstr, errstr_size, "topic %s: %s", names[i], e);
+      err = WT_ERR_KAFKA;
+      goto out;
+    }
+  }
+  rd_kafka_CreateTopics(rk, nt, n, NULL, q);
+  ev = rd_kafka_queue_poll(q, timeout_ms);
+  if (!ev) {
+    wt_errf(errstr, errstr_size, "CreateTopics: no answer in %d ms",
+            timeout_ms);
+    err = WT_ERR_TIMEOUT;
+    goto out;
+  }
+  if (rd_kafka_event_error(ev)) {
+    wt_errf(errstr, errstr_size, "CreateTopics: %s",
+            rd_kafka_event_error_string(ev));
+    err = WT_ERR_KAFKA;
+    goto out;
+  }
+  {
+    const rd_kafka_CreateTopics_result_t *res =
+        rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr =
+        res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    for (size_t i = 0; i < cnt; i++) {
+      rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+      if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        wt_errf(errstr, errstr_size, "create topic %s: %s",
+                rd_kafka_topic_result_name(tr[i]),
+                rd_kafka_topic_result_error_string(tr[i]));
+        err = WT_ERR_KAFKA;
+        goto out;
+      }
+      if (!te)
+        WT_INFO("kafka topic created topic=%s partitions=%d",
+                rd_kafka_topic_result_name(tr[i]), partitions);
+    }
+  }
+out:
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  for (size_t i = 0; i < n; i++)
+    if (nt[i])
+      rd_kafka_NewTopic_destroy(nt[i]);
+  rd_kafka_queue_destroy(q);
+  return err;
+}
+
+wt_err wt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics,
+                              size_t ntopics, int partitions, int timeout_ms,
+                              char *errstr, size_t errstr_size) {
+  long deadline = now_ms() + timeout_ms;
+  bool created = false;
+  rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+  if (ntopics > 16) {
+    wt_errf(errstr, errstr_size, "at most 16 topics at once");
+    return WT_ERR_INVALID;
+  }
+  for (;;) {
+    const rd_kafka_metadata_t *md = NULL;
+    const char *missing[16];
+    size_t nmissing = 0, nready = 0;
+    long left = deadline - now_ms();
+    if (left <= 0)
+      break;
+    last =
+        rd_kafka_metadata(rk, 1, NULL, &md, (int)(left > 5000 ? 5000 : left));
+    if (last == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (size_t i = 0; i < ntopics; i++) {
+        int st = topic_state(md, topics[i]);
+        if (st == 1)
+          nready++;
+        else if (st == 0)
+          missing[nmissing++] = topics[i];
+      }
+      rd_kafka_metadata_destroy(md);
+      if (nready == ntopics)
+        return WT_OK;
+      if (nmissing && !created) {
+        wt_err err = create_topics(rk, missing, nmissing, partitions,
+                                   (int)(left > 1000 ? left : 1000), errstr,
+                                   errstr_size);
+        if (err != WT_OK)
+          return err;
+        created = true;
+        continue;
+      }
+    }
+    {
+      struct timespec ts = {0, 100 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+  }
+  wt_errf(errstr, errstr_size, "topics not ready after %d ms (%s)", timeout_ms,
+          last ? rd_kafka_err2str(last) : "no leader yet");
+  return WT_ERR_TIMEOUT;
+}
+
+wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        void *msg_opaque, int timeout_ms, char *errstr,
+                        size_t errstr_size) {
+  long deadline = now_ms() + timeout_ms;
+  /* librdkafka copies (F_COPY) but its API takes void *: drop the const
+   * without casting through an integer */
+  union {
+    const void *c;
+    void *m;
+  } k = {.c = key}, v = {.c = value};
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k.m, key_len),
+        RD_KAFKA_V_VALUE(v.m, value_len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
+        RD_KAFKA_V_END);
+    if (!err)
+      return WT_OK;
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline) {
+      wt_errf(errstr, errstr_size, "produce to %s: %s", topic,
+              rd_kafka_err2str(err));
+      return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? WT_ERR_TIMEOUT
+                                                  : WT_ERR_KAFKA;
+    }
+    rd_kafka_poll(rk, 10); /* serve delivery reports to make room */
+  }
+}

@@ -1,0 +1,57 @@
+/* wt_kafka: librdkafka set up the way every Worktracker program needs it.
+ *   producer: enable.idempotence=true, acks=all, delivery reports;
+ *   consumer: manual offset commits (enable.auto.commit=false and
+ *             enable.auto.offset.store=false), low fetch wait;
+ *   topics:   the contract's topics, created at start when missing.
+ * librdkafka's own log lines go through wt_log. The returned rd_kafka_t is
+ * the caller's: rd_kafka_flush/consumer_close and rd_kafka_destroy it. */
+#ifndef WT_KAFKA_H
+#define WT_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "wt_err.h"
+
+#define WT_TOPIC_MAX 128
+
+typedef struct wt_kafka_topics {
+  char commands[WT_TOPIC_MAX]; /* <prefix>.commands */
+  char events[WT_TOPIC_MAX];   /* <prefix>.events */
+  char dlq[WT_TOPIC_MAX];      /* <prefix>.dlq */
+} wt_kafka_topics;
+
+void wt_kafka_topic_names(const char *prefix, wt_kafka_topics *out);
+
+typedef void(wt_kafka_dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg,
+                             void *opaque);
+
+/* extra: NULL or a NULL-terminated list of name, value pairs applied last
+ * (for tuning such as "linger.ms"). dr_cb may be NULL. */
+rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
+                                  wt_kafka_dr_cb *dr_cb, void *opaque,
+                                  const char *const *extra, char *errstr,
+                                  size_t errstr_size);
+
+/* group_id NULL: no consumer group (assign partitions yourself). */
+rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
+                                  const char *client_id,
+                                  const char *const *extra, char *errstr,
+                                  size_t errstr_size);
+
+/* Creates the topics that do not exist yet with `partitions` partitions
+ * and waits until every topic has a leader for each partition. */
+wt_err wt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics,
+                              size_t ntopics, int partitions, int timeout_ms,
+                              char *errstr, size_t errstr_size);
+
+/* Produces a copy of key and value; on a full queue serves delivery
+ * reports and retries for up to timeout_ms. */
+wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        void *msg_opaque, int timeout_ms, char *errstr,
+                        size_t errstr_size);
+
+/* Partition count of a topic, or -1 when unknown. */
+int wt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
+
+#endif

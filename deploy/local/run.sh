@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make run`: start the local stack (unless WT_DATABASE_URL / WT_KAFKA_BROKERS
+# point elsewhere), migrate, create the topics, start every Worktracker
+# program that is built, print what runs where, and stop all of it on Ctrl-C.
+#   deploy/local/run.sh BUILD_DIR
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+build="${1:-$repo/build/release}"
+export WT_VAR_DIR="${WT_VAR_DIR:-$repo/var}"
+export WT_DEVBROKER_BIN="${WT_DEVBROKER_BIN:-$build/tools/wt-devbroker}"
+
+# .env is honoured (the environment wins, as in the programs themselves)
+if [[ -f "${WT_ENV_FILE:-$repo/.env}" ]]; then
+  while IFS='=' read -r k v || [[ -n "$k" ]]; do
+    k="${k#export }"
+    [[ "$k" =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    v="${v%$'\r'}"
+    if [[ "$v" =~ ^\"(.*)\"$ || "$v" =~ ^\'(.*)\'$ ]]; then v="${BASH_REMATCH[1]}"; fi
+    if [[ -z "${!k+x}" ]]; then export "$k=$v"; fi
+  done < "${WT_ENV_FILE:-$repo/.env}"
+fi
+
+pids=()
+stopping=0
+cleanup() {
+  [[ $stopping -eq 1 ]] && return
+  stopping=1
+  echo
+  echo "run: stopping..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  "$here/stack.sh" stop || true
+  echo "run: everything stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$here/stack.sh" start
+eval "$("$here/stack.sh" env --export)"
+
+"$build/tools/wt-admin" migrate --dir "$repo/migrations"
+"$build/tools/wt-admin" topics
+
+started=()
+start_program() { # name binary
+  if [[ -x "$2" ]]; then
+    "$2" &
+    pids+=($!)
+    started+=("$1 (pid $!)")
+  fi
+}
+start_program wt-worker "$build/worker/wt-worker"
+start_program wt-gateway "$build/ws-gateway/wt-gateway"
+
+echo
+echo "Worktracker is running:"
+echo "  PostgreSQL   $WT_DATABASE_URL   (${WT_STACK_POSTGRES:-external})"
+echo "  Kafka        $WT_KAFKA_BROKERS   (${WT_STACK_KAFKA:-external})"
+if [[ ${#started[@]} -eq 0 ]]; then
+  echo "  programs     none built yet besides wt-admin"
+else
+  for s in "${started[@]}"; do echo "  program      $s"; done
+fi
+if [[ -x "$build/ws-gateway/wt-gateway" ]]; then
+  echo "  open         http://127.0.0.1:${WT_HTTP_PORT:-8080}/"
+fi
+echo "Press Ctrl-C to stop all of it."
+if [[ ${#pids[@]} -gt 0 ]]; then
+  wait -n "${pids[@]}" || true
+  echo "run: a program exited; stopping the rest"
+else
+  while :; do sleep 3600 & wait $!; done
+fi

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The private local stack (PostgreSQL + a Kafka broker) for `make run` and the test fixture.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage_if_help "usage: ${0##*/} start|stop|status|env
+
+  start   start PostgreSQL (pg.sh) and a Kafka broker (kafka.sh, or wt-devbroker) side by side,
+          or reuse the running ones; wait until they answer; write \$WT_VAR_DIR/stack.env:
+            WT_DATABASE_URL=postgresql://worktracker@127.0.0.1:PORT/worktracker
+            WT_KAFKA_BROKERS=127.0.0.1:PORT
+            WT_STACK_POSTGRES=PostgreSQL 15.x      (or: external)
+            WT_STACK_KAFKA=apache-kafka 3.9.1      (or: devbroker, external)
+          (KEY=VALUE lines, values unquoted: split each line at the first '=')
+  stop    stop all of it, wait for the processes to exit; safe when nothing runs
+  status  print what runs (exit 0 when PostgreSQL and a broker run, else 3)
+  env     print stack.env (env --export: as export lines for eval, values quoted)
+
+Environment:
+  WT_VAR_DIR        state directory (default <repo>/var)
+  WT_DATABASE_URL   set: do not start PostgreSQL, pass this URL through
+  WT_KAFKA_BROKERS  set: do not start a broker, pass this through
+  WT_BROKER         kafka (fail without java/mvn) | devbroker | unset: Apache Kafka when java
+                    and mvn (or the fetched jars) are there, else wt-devbroker
+  WT_DEVBROKER_BIN  default <repo>/build/release/tools/wt-devbroker (or build/release/wt-devbroker)
+  WT_CACHE_DIR      jar cache, see kafka.sh --help" "$@"
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STACK_ENV=$WT_VAR_DIR/stack.env
+DEV_DIR=$WT_VAR_DIR/devbroker
+DEV_BIN=${WT_DEVBROKER_BIN:-$WT_REPO/build/release/tools/wt-devbroker}
+[[ -n ${WT_DEVBROKER_BIN:-} || -x $DEV_BIN ]] || DEV_BIN=$WT_REPO/build/release/wt-devbroker
+
+# One start/stop at a time per state dir (flock -o: the servers do not inherit the lock).
+if [[ ${1:-} =~ ^(start|stop)$ && -z ${WT_STACK_LOCKED:-} ]] && command -v flock >/dev/null; then
+    export WT_STACK_LOCKED=1
+    mkdir -p "$WT_VAR_DIR"
+    exec flock -o -w 600 "$WT_VAR_DIR/.stack.lock" "${BASH_SOURCE[0]}" "$@"
+fi
+
+choose_broker() {
+    case "${WT_BROKER:-}" in
+        devbroker) echo devbroker ;;
+        kafka)
+            "$HERE/kafka.sh" check ||
+                die "WT_BROKER=kafka needs java and mvn (apt-get install openjdk-17-jre-headless maven)"
+            echo kafka ;;
+        "" | auto)
+            if "$HERE/kafka.sh" check; then echo kafka; else
+                warn "java or mvn missing: using wt-devbroker instead of Apache Kafka"
+                echo devbroker
+            fi ;;
+        *) die "WT_BROKER must be kafka or devbroker, not '$WT_BROKER'" ;;
+    esac
+}
+
+# wt-devbroker: in-memory Kafka-protocol broker (librdkafka's mock cluster). It picks its own
+# port and prints bootstrap=HOST:PORT on stdout; it runs until SIGTERM.
+devbroker_addr() { sed -n 's/^bootstrap=//p' "$DEV_DIR/devbroker.out" 2>/dev/null | tail -n 1 | grep .; }
+devbroker_alive() { pid_alive "$1" "$(cat "$DEV_DIR/bin" 2>/dev/null || echo wt-devbroker)"; }
+
+devbroker_start() {
+    local pid addr deadline=$((SECONDS + 15))
+    mkdir -p "$DEV_DIR"
+    pid=$(read_pid "$DEV_DIR/devbroker.pid")
+    if devbroker_alive "$pid" && addr=$(devbroker_addr) && port_open "${addr##*:}"; then
+        say "wt-devbroker already running on $addr (pid $pid), in memory"
+    else
+        devbroker_stop >/dev/null
+        [[ -x $DEV_BIN ]] || die "wt-devbroker not found at $DEV_BIN (build it first, or set WT_DEVBROKER_BIN)"
+        echo "$DEV_BIN" >"$DEV_DIR/bin"
+        setsid "$DEV_BIN" </dev/null >"$DEV_DIR/devbroker.out" 2>&1 &
+        pid=$!
+        echo "$pid" >"$DEV_DIR/devbroker.pid"
+        until addr=$(devbroker_addr) && port_open "${addr##*:}"; do
+            if ! pid_alive "$pid" || ((SECONDS >= deadline)); then
+                tail -n 20 "$DEV_DIR/devbroker.out" >&2 || true
+                devbroker_stop >/dev/null
+                die "wt-devbroker did not start (output: $DEV_DIR/devbroker.out)"
+            fi
+            sleep 0.1
+        done
+        say "wt-devbroker started on $addr (pid $pid), in memory (lost at stop), binary $DEV_BIN"
+    fi
+    printf 'WT_KAFKA_BROKERS=%s\nWT_STACK_KAFKA=devbroker\n' "$addr" >"$DEV_DIR/env"
+}
+
+devbroker_stop() {
+    local pid
+    rm -f "$DEV_DIR/env"
+    pid=$(read_pid "$DEV_DIR/devbroker.pid")
+    if devbroker_alive "$pid"; then
+        stop_pid "$pid" 10
+        say "wt-devbroker stopped"
+    fi
+    rm -f "$DEV_DIR/devbroker.pid"
+}
+
+start() {
+    local broker=external pg_pid="" broker_pid="" ok=yes
+    mkdir -p "$WT_VAR_DIR"
+    rm -f "$STACK_ENV"
+    [[ -n ${WT_KAFKA_BROKERS:-} ]] || broker=$(choose_broker)
+    # Both at once: the JVM start dominates, initdb and PostgreSQL fit in its shadow.
+    if [[ -n ${WT_DATABASE_URL:-} ]]; then
+        say "PostgreSQL not started: using WT_DATABASE_URL from the environment"
+    else
+        "$HERE/pg.sh" start &
+        pg_pid=$!
+    fi
+    case $broker in
+        kafka) "$HERE/kafka.sh" start & broker_pid=$! ;;
+        devbroker) devbroker_start & broker_pid=$! ;;
+        external) say "Kafka broker not started: using WT_KAFKA_BROKERS from the environment" ;;
+    esac
+    if [[ -n $pg_pid ]] && ! wait "$pg_pid"; then ok=no; fi
+    if [[ -n $broker_pid ]] && ! wait "$broker_pid"; then ok=no; fi
+    [[ $ok == yes ]] || die "the stack did not start (see above); '$0 stop' stops what did"
+    {
+        if [[ -n $pg_pid ]]; then cat "$WT_VAR_DIR/pg/env"; else
+            printf 'WT_DATABASE_URL=%s\nWT_STACK_POSTGRES=external\n' "$WT_DATABASE_URL"
+        fi
+        case $broker in
+            kafka) cat "$WT_VAR_DIR/kafka/env" ;;
+            devbroker) cat "$DEV_DIR/env" ;;
+            external) printf 'WT_KAFKA_BROKERS=%s\nWT_STACK_KAFKA=external\n' "$WT_KAFKA_BROKERS" ;;
+        esac
+    } >"$STACK_ENV.tmp"
+    mv -f "$STACK_ENV.tmp" "$STACK_ENV"
+    note "wrote $STACK_ENV"
+}
+
+stop() {
+    local pids=() pid ok=yes
+    rm -f "$STACK_ENV"
+    "$HERE/kafka.sh" stop & pids+=($!)
+    devbroker_stop & pids+=($!)
+    "$HERE/pg.sh" stop & pids+=($!)
+    for pid in "${pids[@]}"; do wait "$pid" || ok=no; done
+    [[ $ok == yes ]] || die "could not stop everything (see above)"
+}
+
+status() {
+    local pg=no broker=no
+    if [[ -f $STACK_ENV ]] && grep -q '^WT_STACK_POSTGRES=external' "$STACK_ENV"; then
+        say "PostgreSQL external: $(grep '^WT_DATABASE_URL=' "$STACK_ENV")"
+        pg=yes
+    elif "$HERE/pg.sh" status; then pg=yes; fi
+    if [[ -f $STACK_ENV ]] && grep -q '^WT_STACK_KAFKA=external' "$STACK_ENV"; then
+        say "Kafka external: $(grep '^WT_KAFKA_BROKERS=' "$STACK_ENV")"
+        broker=yes
+    elif "$HERE/kafka.sh" status; then broker=yes; fi
+    local pid
+    pid=$(read_pid "$DEV_DIR/devbroker.pid")
+    if devbroker_alive "$pid"; then
+        say "wt-devbroker running on $(devbroker_addr) (pid $pid)"
+        broker=yes
+    fi
+    [[ $pg == yes && $broker == yes ]] || return 3
+}
+
+print_env() {
+    [[ -f $STACK_ENV ]] || die "no $STACK_ENV: the stack is not started ($0 start)"
+    if [[ ${1:-} != --export ]]; then cat "$STACK_ENV"; return 0; fi
+    local k v
+    while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done <"$STACK_ENV"
+}
+
+case "$1" in
+    start | stop | status) "$1" ;;
+    env) print_env "${2:-}" ;;
+    *) die "unknown command '$1' (try --help)" ;;
+esac

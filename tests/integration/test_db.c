@@ -1,0 +1,354 @@
+/* Integration tests of the instrumented DB layer on a real PostgreSQL:
+ * exact statement, round-trip, prepare and row counts, pipelined and not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wt_db.h"
+#include "wt_log.h"
+#include "wt_test.h"
+
+static char dbname[128];
+static const char *url;
+
+static int setup(void **state) {
+  (void)state;
+  url = wt_test_create_database("db", dbname, sizeof(dbname));
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  wt_test_drop_database(dbname);
+  return 0;
+}
+
+static wt_db *connect_as(const char *component, bool log_sql) {
+  wt_db *db = NULL;
+  char err[512] = "";
+  if (wt_db_connect(url, component, log_sql, &db, err, sizeof(err)) != WT_OK)
+    fail_msg("connect: %s", err);
+  return db;
+}
+
+static void exec_ok(wt_db *db, const char *name, const char *sql) {
+  char err[512] = "";
+  if (wt_db_exec(db, name, sql, 0, NULL, NULL, err, sizeof(err)) != WT_OK)
+    fail_msg("%s: %s", name, err);
+}
+
+static void test_single_statement_counts(void **state) {
+  wt_db *db = connect_as("t_single", false);
+  wt_db_counters c;
+  wt_db_stat st;
+  PGresult *r = NULL;
+  char err[256];
+  (void)state;
+  assert_int_equal(
+      wt_db_exec(db, "one", "SELECT 1", 0, NULL, &r, err, sizeof(err)), WT_OK);
+  assert_string_equal(PQgetvalue(r, 0, 0), "1");
+  PQclear(r);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 1);
+  assert_int_equal(c.statements, 1);
+  assert_int_equal(c.prepares, 1);
+  assert_int_equal(c.rows, 1);
+  exec_ok(db, "one", "SELECT 1");
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 2);
+  assert_int_equal(c.statements, 2);
+  assert_int_equal(c.prepares, 1); /* prepared once per connection */
+  assert_int_equal(wt_db_stats_get("t_single", "one", &st), 0);
+  assert_int_equal(st.calls, 2);
+  assert_int_equal(st.rows, 2);
+  assert_int_equal(st.errors, 0);
+  assert_int_equal(wt_db_stats_round_trips("t_single"), 2);
+  assert_int_equal(wt_db_stats_get("t_single", "never", &st), -1);
+  wt_db_destroy(db);
+}
+
+static void test_pipeline_is_one_round_trip(void **state) {
+  wt_db *db = connect_as("t_pipe", false);
+  const char *ids = "{1,2,3}", *vals = "{a,b,c}", *one = "1";
+  const char *ins_params[2] = {ids, vals};
+  wt_db_stmt s[5] = {
+      {.name = "begin", .sql = "BEGIN"},
+      {.name = "insert_many",
+       .sql = "INSERT INTO t (id, v) SELECT * FROM unnest($1::int[], "
+              "$2::text[])",
+       .nparams = 2,
+       .params = ins_params},
+      {.name = "update_one",
+       .sql = "UPDATE t SET v = v || '!' WHERE id = $1::int",
+       .nparams = 1,
+       .params = &one},
+      {.name = "count", .sql = "SELECT count(*) FROM t"},
+      {.name = "commit", .sql = "COMMIT"},
+  };
+  wt_db_counters c;
+  char err[512] = "";
+  (void)state;
+  exec_ok(db, "create_t", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+  assert_int_equal(wt_db_run(db, s, 5, err, sizeof(err)), WT_OK);
+  assert_string_equal(PQgetvalue(s[3].result, 0, 0), "3");
+  wt_db_stmts_clear(s, 5);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 2); /* create + the pipeline */
+  assert_int_equal(c.statements, 6);
+  assert_int_equal(c.rows, 3 + 1 + 1);
+  assert_int_equal(c.prepares, 6);
+  assert_int_equal(wt_db_txn_status(db), PQTRANS_IDLE);
+  /* the same pipeline again: no more prepares, one more round trip */
+  exec_ok(db, "truncate_t", "TRUNCATE t");
+  assert_int_equal(wt_db_run(db, s, 5, err, sizeof(err)), WT_OK);
+  wt_db_stmts_clear(s, 5);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 4);
+  assert_int_equal(c.statements, 12);
+  assert_int_equal(c.prepares, 7);
+  wt_db_destroy(db);
+}
+
+static void test_pipeline_error_aborts_rest(void **state) {
+  wt_db *db = connect_as("t_err", false);
+  const char *id = "7";
+  wt_db_stmt s[3] = {
+      {.name = "ins",
+       .sql = "INSERT INTO e (id) VALUES ($1::int)",
+       .nparams = 1,
+       .params = &id},
+      {.name = "ins",
+       .sql = "INSERT INTO e (id) VALUES ($1::int)",
+       .nparams = 1,
+       .params = &id},
+      {.name = "sel", .sql = "SELECT 1"},
+  };
+  wt_db_counters c;
+  wt_db_stat st;
+  char err[512] = "";
+  (void)state;
+  exec_ok(db, "create_e", "CREATE TABLE e (id int PRIMARY KEY)");
+  assert_int_equal(wt_db_run(db, s, 3, err, sizeof(err)), WT_ERR_DB);
+  assert_non_null(strstr(err, "duplicate key"));
+  assert_int_equal(PQresultStatus(s[0].result), PGRES_COMMAND_OK);
+  assert_int_equal(PQresultStatus(s[1].result), PGRES_FATAL_ERROR);
+  assert_int_equal(PQresultStatus(s[2].result), PGRES_PIPELINE_ABORTED);
+  wt_db_stmts_clear(s, 3);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 2);
+  assert_int_equal(c.statements, 4);
+  assert_int_equal(c.errors, 2);
+  assert_int_equal(wt_db_stats_get("t_err", "ins", &st), 0);
+  assert_int_equal(st.calls, 2);
+  assert_int_equal(st.errors, 1);
+  /* the implicit transaction of the pipeline rolled back the first insert */
+  {
+    PGresult *r = NULL;
+    assert_int_equal(wt_db_exec(db, "count_e", "SELECT count(*) FROM e", 0,
+                                NULL, &r, err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+  }
+  wt_db_destroy(db);
+}
+
+static void test_failed_transaction_needs_rollback(void **state) {
+  wt_db *db = connect_as("t_txn", false);
+  wt_db_stmt s[3] = {
+      {.name = "begin", .sql = "BEGIN"},
+      {.name = "bad", .sql = "SELECT 1/0"},
+      {.name = "commit", .sql = "COMMIT"},
+  };
+  char err[512] = "";
+  (void)state;
+  assert_int_equal(wt_db_run(db, s, 3, err, sizeof(err)), WT_ERR_DB);
+  assert_non_null(strstr(err, "division by zero"));
+  wt_db_stmts_clear(s, 3);
+  assert_int_equal(wt_db_txn_status(db), PQTRANS_INERROR);
+  exec_ok(db, "rollback", "ROLLBACK");
+  assert_int_equal(wt_db_txn_status(db), PQTRANS_IDLE);
+  wt_db_destroy(db);
+}
+
+static void test_log_sql_lines(void **state) {
+  FILE *f = tmpfile();
+  char buf[8192];
+  const char *secret = "secret-param-value";
+  wt_db_stmt s[2] = {
+      {.name = "echo",
+       .sql = "SELECT $1::text",
+       .nparams = 1,
+       .params = &secret},
+      {.name = "gen", .sql = "SELECT generate_series(1, 4)"},
+  };
+  wt_db *db;
+  size_t n, lines = 0;
+  char err[256];
+  (void)state;
+  wt_log_init("test", WT_LOG_INFO, f);
+  db = connect_as("t_log", true);
+  assert_int_equal(wt_db_run(db, s, 2, err, sizeof(err)), WT_OK);
+  wt_db_stmts_clear(s, 2);
+  fflush(f);
+  rewind(f);
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = '\0';
+  for (char *p = buf; *p; p++)
+    lines += *p == '\n';
+  assert_int_equal(lines, 2);
+  assert_non_null(strstr(buf, "sql name=echo rows=1 us="));
+  assert_non_null(strstr(buf, "sql name=gen rows=4 us="));
+  assert_null(strstr(buf, secret));
+  wt_db_destroy(db);
+  wt_log_init("test", WT_LOG_INFO, NULL);
+  fclose(f);
+}
+
+static void test_prometheus_text(void **state) {
+  char buf[65536];
+  size_t n;
+  wt_db *db = connect_as("t_prom", false);
+  (void)state;
+  exec_ok(db, "p1", "SELECT 1");
+  exec_ok(db, "p1", "SELECT 1");
+  n = wt_db_stats_prometheus(buf, sizeof(buf));
+  assert_true(n < sizeof(buf));
+  assert_non_null(
+      strstr(buf, "wt_db_round_trips_total{component=\"t_prom\"} 2\n"));
+  assert_non_null(strstr(
+      buf,
+      "wt_db_statements_total{component=\"t_prom\",statement=\"p1\"} 2\n"));
+  assert_non_null(strstr(
+      buf, "wt_db_rows_total{component=\"t_prom\",statement=\"p1\"} 2\n"));
+  assert_non_null(strstr(buf, "# TYPE wt_db_statement_seconds_total counter"));
+  /* a short buffer reports the length needed */
+  assert_int_equal(wt_db_stats_prometheus(buf, 10), n);
+  wt_db_destroy(db);
+}
+
+static void test_reconnect_after_kill(void **state) {
+  wt_db *db = connect_as("t_kill", false);
+  wt_db *killer = connect_as("t_killer", false);
+  char pid[32], err[512] = "";
+  const char *params[1] = {pid};
+  wt_db_counters c;
+  (void)state;
+  exec_ok(db, "ping", "SELECT 1");
+  snprintf(pid, sizeof(pid), "%d", PQbackendPID(wt_db_conn(db)));
+  assert_int_equal(wt_db_exec(killer, "kill",
+                              "SELECT pg_terminate_backend($1::int)", 1, params,
+                              NULL, err, sizeof(err)),
+                   WT_OK);
+  assert_int_equal(
+      wt_db_exec(db, "ping", "SELECT 1", 0, NULL, NULL, err, sizeof(err)),
+      WT_ERR_DB_CONN);
+  assert_int_equal(wt_db_reconnect(db, err, sizeof(err)), WT_OK);
+  exec_ok(db, "ping", "SELECT 1");
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.prepares, 2); /* prepared again on the new session */
+  assert_int_equal(c.round_trips, 3);
+  wt_db_destroy(killer);
+  wt_db_destroy(db);
+}
+
+static void test_malformed_calls_send_nothing(void **state) {
+  wt_db *db = connect_as("t_bad", false);
+  const char *p = "x";
+  wt_db_stmt many[WT_DB_MAX_PIPELINE + 1];
+  wt_db_stmt script = {.name = "s",
+                       .sql = "SELECT 1",
+                       .script = true,
+                       .nparams = 1,
+                       .params = &p};
+  wt_db_stmt noname = {.name = "", .sql = "SELECT 1"};
+  wt_db_stmt clash[2] = {{.name = "same", .sql = "SELECT 1"},
+                         {.name = "same", .sql = "SELECT 2"}};
+  wt_db_counters c;
+  char err[256];
+  (void)state;
+  for (size_t i = 0; i < WT_DB_MAX_PIPELINE + 1; i++)
+    many[i] = (wt_db_stmt){.name = "m", .sql = "SELECT 1"};
+  assert_int_equal(wt_db_run(db, many, 0, err, sizeof(err)), WT_ERR_INVALID);
+  assert_int_equal(
+      wt_db_run(db, many, WT_DB_MAX_PIPELINE + 1, err, sizeof(err)),
+      WT_ERR_INVALID);
+  assert_int_equal(wt_db_run(db, &script, 1, err, sizeof(err)), WT_ERR_INVALID);
+  assert_int_equal(wt_db_run(db, &noname, 1, err, sizeof(err)), WT_ERR_INVALID);
+  exec_ok(db, "same", "SELECT 1");
+  assert_int_equal(wt_db_run(db, &clash[1], 1, err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_non_null(strstr(err, "reuses a name"));
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 1);
+  assert_int_equal(c.statements, 1);
+  wt_db_destroy(db);
+}
+
+/* A pipeline far larger than the socket buffers, in both directions:
+ * sending must not wait on a server that is waiting for us to read. */
+static void test_large_pipeline_flushes(void **state) {
+  enum { N = WT_DB_MAX_PIPELINE, SZ = 256 * 1024 };
+  wt_db *db = connect_as("t_large", false);
+  char *big = malloc(SZ + 1);
+  const char *params[1] = {big};
+  wt_db_stmt s[N];
+  wt_db_counters c;
+  char err[256];
+  (void)state;
+  memset(big, 'q', SZ);
+  big[SZ] = '\0';
+  for (size_t i = 0; i < N; i++)
+    s[i] = (wt_db_stmt){.name = "echo_big",
+                        .sql = "SELECT $1::text",
+                        .nparams = 1,
+                        .params = params};
+  assert_int_equal(wt_db_run(db, s, N, err, sizeof(err)), WT_OK);
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(PQgetlength(s[i].result, 0, 0), SZ);
+  wt_db_stmts_clear(s, N);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 1);
+  assert_int_equal(c.statements, N);
+  free(big);
+  wt_db_destroy(db);
+}
+
+static void test_script_statement(void **state) {
+  wt_db *db = connect_as("t_script", false);
+  wt_db_stmt s = {.name = "script",
+                  .sql = "CREATE TABLE s1 (a int); CREATE TABLE s2 (b int);",
+                  .script = true};
+  wt_db_counters c;
+  char err[256];
+  (void)state;
+  assert_int_equal(wt_db_run(db, &s, 1, err, sizeof(err)), WT_OK);
+  wt_db_stmts_clear(&s, 1);
+  exec_ok(db, "sel", "SELECT count(*) FROM s1, s2");
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 2);
+  assert_int_equal(c.statements, 2);
+  wt_db_destroy(db);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_single_statement_counts),
+      cmocka_unit_test(test_pipeline_is_one_round_trip),
+      cmocka_unit_test(test_pipeline_error_aborts_rest),
+      cmocka_unit_test(test_failed_transaction_needs_rollback),
+      cmocka_unit_test(test_log_sql_lines),
+      cmocka_unit_test(test_prometheus_text),
+      cmocka_unit_test(test_reconnect_after_kill),
+      cmocka_unit_test(test_malformed_calls_send_nothing),
+      cmocka_unit_test(test_large_pipeline_flushes),
+      cmocka_unit_test(test_script_statement),
+  };
+  return cmocka_run_group_tests_name("db", tests, setup, teardown);
+}

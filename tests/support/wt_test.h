@@ -1,0 +1,28 @@
+/* Helpers of the integration tests: where the real services are, and a
+ * fresh database or topic prefix per test so tests can run in parallel.
+ *
+ * The services come from WT_TEST_DATABASE_URL / WT_TEST_KAFKA_BROKERS when
+ * set, else from the stack.env file the ctest fixture wrote
+ * ($WT_TEST_STACK_ENV). */
+#ifndef WT_TEST_H
+#define WT_TEST_H
+
+#include <stddef.h>
+
+/* The server's admin URL (the fixture's own database). Aborts if unknown. */
+const char *wt_test_database_url(void);
+const char *wt_test_kafka_brokers(void);
+/* A value of the stack.env file, or NULL. */
+const char *wt_test_stack_value(const char *name);
+
+/* Creates database wt_test_<tag>_<pid>_<n> and returns a conninfo string for
+ * it (static storage, valid until the next call); the name goes to
+ * name_out. */
+const char *wt_test_create_database(const char *tag, char *name_out,
+                                    size_t name_size);
+void wt_test_drop_database(const char *name);
+
+/* A unique name such as "<tag>-<pid>-<n>" (topic prefixes, groups). */
+void wt_test_unique(const char *tag, char *out, size_t size);
+
+#endif

@@ -1,0 +1,255 @@
+/* Unit tests of wt_config: defaults, every kind of bad value, .env files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wt_config.h"
+
+typedef struct kv {
+  const char *name;
+  const char *value;
+} kv;
+
+/* lookup over a NULL-terminated table */
+static const char *table_lookup(void *ctx, const char *name) {
+  for (const kv *p = ctx; p->name; p++)
+    if (strcmp(p->name, name) == 0)
+      return p->value;
+  return NULL;
+}
+
+static void test_defaults(void **state) {
+  wt_config c;
+  kv none[] = {{NULL, NULL}};
+  char err[256] = "";
+  (void)state;
+  assert_int_equal(wt_config_load(&c, table_lookup, none, err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.topic_prefix, "wt");
+  assert_string_equal(c.kafka_brokers, "127.0.0.1:9092");
+  assert_int_equal(c.http_port, 8080);
+  assert_int_equal(c.metrics_port, 9101);
+  assert_int_equal(c.kafka_partitions, 6);
+  assert_int_equal(c.batch_max, 1000);
+  assert_int_equal(c.batch_wait_ms, 5);
+  assert_int_equal(c.log_level, WT_LOG_INFO);
+  assert_false(c.log_sql);
+  assert_string_equal(c.jwt_alg, "HS256");
+  assert_int_equal(c.jwt_ttl_s, 900);
+  assert_int_equal(c.jwt_refresh_ttl_s, 7 * 24 * 3600);
+  assert_int_equal(c.max_log_seconds, 86400);
+  assert_int_equal(c.command_timeout_ms, 5000);
+  assert_int_equal(c.max_frame_bytes, 65536);
+  assert_int_equal(c.max_subscriptions, 100);
+  assert_int_equal(c.max_inflight, 64);
+  assert_int_equal(c.send_queue_bytes, 1048576);
+  assert_int_equal(c.auth_timeout_ms, 10000);
+}
+
+static void test_overrides(void **state) {
+  wt_config c;
+  kv vals[] = {{"WT_DATABASE_URL", "postgresql://u@db:5433/x"},
+               {"WT_KAFKA_BROKERS", "k1:9092,k2:19092"},
+               {"WT_TOPIC_PREFIX", "prod.wt"},
+               {"WT_HTTP_PORT", "9000"},
+               {"WT_BATCH_MAX", "250"},
+               {"WT_BATCH_WAIT_MS", "0"},
+               {"WT_LOG_LEVEL", "DEBUG"},
+               {"WT_LOG_SQL", "yes"},
+               {"WT_JWT_SECRET", "0123456789abcdef0123456789abcdef"},
+               {"WT_KAFKA_PARTITIONS", "12"},
+               {NULL, NULL}};
+  char err[256] = "";
+  (void)state;
+  assert_int_equal(wt_config_load(&c, table_lookup, vals, err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.database_url, "postgresql://u@db:5433/x");
+  assert_string_equal(c.kafka_brokers, "k1:9092,k2:19092");
+  assert_string_equal(c.topic_prefix, "prod.wt");
+  assert_int_equal(c.http_port, 9000);
+  assert_int_equal(c.batch_max, 250);
+  assert_int_equal(c.batch_wait_ms, 0);
+  assert_int_equal(c.log_level, WT_LOG_DEBUG);
+  assert_true(c.log_sql);
+  assert_int_equal(c.kafka_partitions, 12);
+}
+
+/* One bad value each: the error must name the variable. */
+typedef struct bad_case {
+  const char *name;
+  const char *value;
+  const char *expect; /* a fragment of the message */
+} bad_case;
+
+static bad_case bad_cases[] = {
+    {"WT_BATCH_MAX", "abc", "integer"},
+    {"WT_BATCH_MAX", "0", "1..100000"},
+    {"WT_BATCH_MAX", "100001", "1..100000"},
+    {"WT_BATCH_MAX", "12x", "integer"},
+    {"WT_BATCH_MAX", "", "integer"},
+    {"WT_BATCH_MAX", " 5", "integer"},
+    {"WT_BATCH_MAX", "99999999999999999999", "integer"},
+    {"WT_BATCH_WAIT_MS", "-1", "0..10000"},
+    {"WT_HTTP_PORT", "65536", "1..65535"},
+    {"WT_HTTP_PORT", "0", "1..65535"},
+    {"WT_METRICS_PORT", "8080", "differ from WT_HTTP_PORT"},
+    {"WT_KAFKA_PARTITIONS", "0", "1..1024"},
+    {"WT_LOG_LEVEL", "verbose", "debug, info, warn or error"},
+    {"WT_LOG_SQL", "maybe", "0/1"},
+    {"WT_KAFKA_BROKERS", "", "host:port"},
+    {"WT_KAFKA_BROKERS", "localhost", "host:port"},
+    {"WT_KAFKA_BROKERS", "localhost:", "host:port"},
+    {"WT_KAFKA_BROKERS", ":9092", "host:port"},
+    {"WT_KAFKA_BROKERS", "a:9092,,b:9092", "host:port"},
+    {"WT_KAFKA_BROKERS", "a:99999", "host:port"},
+    {"WT_KAFKA_BROKERS", "a b:9092", "host:port"},
+    {"WT_DATABASE_URL", "postgresql://[::1", "connection URI"},
+    {"WT_DATABASE_URL", "host=x port", "connection URI"},
+    {"WT_TOPIC_PREFIX", "", "1..40"},
+    {"WT_TOPIC_PREFIX", "a/b", "1..40"},
+    {"WT_TOPIC_PREFIX", "0123456789012345678901234567890123456789x", "1..40"},
+    {"WT_JWT_SECRET", "short", "at least 32 bytes"},
+    {"WT_JWT_ALG", "none", "HS256, RS256 or ES256"},
+    {"WT_JWT_ALG", "RS256", "WT_JWT_PUBLIC_KEY_FILE"},
+    {"WT_JWT_ISSUER", "", "iss"},
+    {"WT_JWT_TTL", "10", "30..86400"},
+    {"WT_MAX_FRAME_BYTES", "100", "1024.."},
+    {"WT_SEND_QUEUE_BYTES", "1", "4096.."},
+};
+
+static void test_bad_value(void **state) {
+  const bad_case *bc = *state;
+  kv vals[] = {{bc->name, bc->value}, {NULL, NULL}};
+  wt_config c;
+  char err[512] = "";
+  assert_int_equal(wt_config_load(&c, table_lookup, vals, err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  /* the variable that is at fault is named first... */
+  if (strstr(bc->expect, "WT_JWT_PUBLIC_KEY_FILE") ||
+      strstr(bc->expect, "differ"))
+    assert_non_null(strstr(err, bc->expect));
+  else
+    assert_int_equal(strncmp(err, bc->name, strlen(bc->name)), 0);
+  /* ...with what it accepts */
+  if (!strstr(err, bc->expect))
+    fail_msg("message \"%s\" lacks \"%s\"", err, bc->expect);
+}
+
+static void test_string_too_long(void **state) {
+  char big[2048];
+  kv vals[] = {{"WT_DATABASE_URL", big}, {NULL, NULL}};
+  wt_config c;
+  char err[512] = "";
+  (void)state;
+  memset(big, 'a', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  assert_int_equal(wt_config_load(&c, table_lookup, vals, err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "WT_DATABASE_URL: longer than"));
+}
+
+static void test_dotenv_parse(void **state) {
+  wt_dotenv env;
+  char err[256] = "";
+  const char *text = "# comment\n"
+                     "\n"
+                     "WT_BATCH_MAX=50\n"
+                     "export WT_LOG_LEVEL=warn\n"
+                     "  WT_TOPIC_PREFIX = 'lit # not a comment'\n"
+                     "WT_JWT_ISSUER=\"a \\\"b\\\" c\"\n"
+                     "WT_JWT_AUDIENCE=x # a comment\r\n"
+                     "WT_BATCH_MAX=60\n";
+  (void)state;
+  assert_int_equal(wt_dotenv_parse(text, &env, err, sizeof(err)), WT_OK);
+  assert_string_equal(wt_dotenv_get(&env, "WT_BATCH_MAX"), "60");
+  assert_string_equal(wt_dotenv_get(&env, "WT_LOG_LEVEL"), "warn");
+  assert_string_equal(wt_dotenv_get(&env, "WT_TOPIC_PREFIX"),
+                      "lit # not a comment");
+  assert_string_equal(wt_dotenv_get(&env, "WT_JWT_ISSUER"), "a \"b\" c");
+  assert_string_equal(wt_dotenv_get(&env, "WT_JWT_AUDIENCE"), "x");
+  wt_dotenv_free(&env);
+}
+
+static void test_dotenv_errors(void **state) {
+  static const char *const bad[] = {"NOEQUALS\n", "1BAD=x\n", "A='open\n",
+                                    "B=\"x\" tail\n", "=value\n"};
+  wt_dotenv env;
+  (void)state;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char err[256] = "";
+    assert_int_equal(wt_dotenv_parse(bad[i], &env, err, sizeof(err)),
+                     WT_ERR_INVALID);
+    assert_non_null(strstr(err, "line 1"));
+  }
+}
+
+static void test_dotenv_quoted_values(void **state) {
+  wt_dotenv env;
+  char err[256] = "";
+  (void)state;
+  assert_int_equal(
+      wt_dotenv_parse("A='x y'\nB=\"l1\\nl2\"\nC=\n", &env, err, sizeof(err)),
+      WT_OK);
+  assert_string_equal(wt_dotenv_get(&env, "A"), "x y");
+  assert_string_equal(wt_dotenv_get(&env, "B"), "l1\nl2");
+  assert_string_equal(wt_dotenv_get(&env, "C"), "");
+  wt_dotenv_free(&env);
+}
+
+/* The environment wins over .env; a bad .env value is named. */
+static void test_process_env_over_dotenv(void **state) {
+  char path[] = "/tmp/wt-test-env-XXXXXX";
+  int fd = mkstemp(path);
+  const char text[] = "WT_BATCH_MAX=77\nWT_HTTP_PORT=9999\n";
+  wt_config c;
+  char err[256] = "";
+  (void)state;
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, sizeof(text) - 1),
+                   (ssize_t)sizeof(text) - 1);
+  close(fd);
+  setenv("WT_ENV_FILE", path, 1);
+  setenv("WT_HTTP_PORT", "8181", 1);
+  assert_int_equal(wt_config_from_process(&c, err, sizeof(err)), WT_OK);
+  assert_int_equal(c.batch_max, 77);
+  assert_int_equal(c.http_port, 8181);
+  setenv("WT_BATCH_MAX", "nope", 1);
+  assert_int_equal(wt_config_from_process(&c, err, sizeof(err)), WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "WT_BATCH_MAX"));
+  unsetenv("WT_BATCH_MAX");
+  unsetenv("WT_HTTP_PORT");
+  unlink(path);
+  assert_int_equal(wt_config_from_process(&c, err, sizeof(err)), WT_ERR_CONFIG);
+  assert_non_null(strstr(err, path));
+  unsetenv("WT_ENV_FILE");
+}
+
+int main(void) {
+  enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
+  static char names[NBAD][96];
+  struct CMUnitTest tests[NBAD + 7];
+  size_t n = 0;
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_string_too_long);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dotenv_parse);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dotenv_errors);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dotenv_quoted_values);
+  tests[n++] =
+      (struct CMUnitTest)cmocka_unit_test(test_process_env_over_dotenv);
+  for (size_t i = 0; i < NBAD; i++) {
+    snprintf(names[i], sizeof(names[i]), "bad_value %s=\"%.20s\"",
+             bad_cases[i].name, bad_cases[i].value);
+    tests[n++] = (struct CMUnitTest){.name = names[i],
+                                     .test_func = test_bad_value,
+                                     .initial_state = &bad_cases[i]};
+  }
+  return _cmocka_run_group_tests("config", tests, n, NULL, NULL);
+}
