@@ -187,6 +187,11 @@ static void copy_error(const PGconn *conn, const PGresult *res, char *errstr,
   }
 }
 
+static void on_notice(void *arg, const char *message) {
+  (void)arg;
+  WT_DEBUG("pg notice %s", message);
+}
+
 static wt_err open_conn(wt_db *db, char *errstr, size_t errstr_size) {
   db->conn = PQconnectdb(db->url);
   db->nprepared = 0;
@@ -196,6 +201,7 @@ static wt_err open_conn(wt_db *db, char *errstr, size_t errstr_size) {
     db->conn = NULL;
     return WT_ERR_DB_CONN;
   }
+  PQsetNoticeProcessor(db->conn, on_notice, NULL);
   /* Non-blocking sends let a long pipeline be flushed while the server's
    * answers are read, so neither side can fill its buffer and wait. */
   if (PQsetnonblocking(db->conn, 1) != 0) {

@@ -92,7 +92,9 @@ rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
 
 rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
                                   const char *client_id,
-                                  const char *const *extra, char *errstr,
+                                  const char *const *extra,
+                                  wt_kafka_rebalance_cb *rebalance_cb,
+                                  void *opaque, char *errstr,
                                   size_t errstr_size) {
   /* clang-format off */
   static const char *const fixed[] = {
@@ -113,6 +115,9 @@ rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
+  if (rebalance_cb)
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  rd_kafka_conf_set_opaque(conf, opaque);
   rk = client_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
   if (rk && group_id)
     rd_kafka_poll_set_consumer(rk);

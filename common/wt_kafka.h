@@ -32,10 +32,18 @@ rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
                                   const char *const *extra, char *errstr,
                                   size_t errstr_size);
 
-/* group_id NULL: no consumer group (assign partitions yourself). */
+typedef void(wt_kafka_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *parts,
+                                    void *opaque);
+
+/* group_id NULL: no consumer group (assign partitions yourself).
+ * rebalance_cb may be NULL (librdkafka assigns by itself); opaque is
+ * passed to it. */
 rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
                                   const char *client_id,
-                                  const char *const *extra, char *errstr,
+                                  const char *const *extra,
+                                  wt_kafka_rebalance_cb *rebalance_cb,
+                                  void *opaque, char *errstr,
                                   size_t errstr_size);
 
 /* Creates the topics that do not exist yet with `partitions` partitions

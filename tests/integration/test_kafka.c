@@ -127,8 +127,9 @@ static void test_producer_is_idempotent(void **state) {
 
 static rd_kafka_t *consumer(const char *group) {
   char err[512] = "";
-  rd_kafka_t *rk = wt_kafka_consumer_new(wt_test_kafka_brokers(), group,
-                                         "t-consumer", NULL, err, sizeof(err));
+  rd_kafka_t *rk =
+      wt_kafka_consumer_new(wt_test_kafka_brokers(), group, "t-consumer", NULL,
+                            NULL, NULL, err, sizeof(err));
   if (!rk)
     fail_msg("consumer: %s", err);
   return rk;

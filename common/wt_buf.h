@@ -1,0 +1,37 @@
+/* wt_buf: a growable byte buffer with a hard cap, for building SQL
+ * parameters and messages (JSON) on the hot path without json-c trees.
+ * Once an append would pass the cap (or allocation fails) the buffer is
+ * marked failed and later appends do nothing: check wt_buf_ok() once at
+ * the end (curl's dynbuf does the same with its "toobig"). */
+#ifndef WT_BUF_H
+#define WT_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wt_buf {
+  char *data; /* NUL-terminated while ok */
+  size_t len;
+  size_t alloc;
+  size_t cap; /* the most bytes it may hold */
+  bool failed;
+} wt_buf;
+
+void wt_buf_init(wt_buf *b, size_t cap);
+void wt_buf_free(wt_buf *b);
+void wt_buf_reset(wt_buf *b); /* len = 0, keeps the memory, clears failed */
+bool wt_buf_ok(const wt_buf *b);
+
+void wt_buf_append(wt_buf *b, const void *data, size_t len);
+void wt_buf_puts(wt_buf *b, const char *s);
+void wt_buf_putc(wt_buf *b, char c);
+void wt_buf_printf(wt_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void wt_buf_put_i64(wt_buf *b, int64_t v);
+/* s as a JSON string literal, quotes included ("null" for NULL). */
+void wt_buf_put_json_str(wt_buf *b, const char *s);
+/* a time (µs) as a JSON string literal via wt_time_format */
+void wt_buf_put_json_time(wt_buf *b, int64_t us);
+
+#endif

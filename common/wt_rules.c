@@ -1,0 +1,567 @@
+/* wt_rules: who may do what, as the contract's table says, and the JSON of
+ * the outcomes.
+ *
+ * Order of the checks, the same for every project command, so that nothing
+ * about a project leaks to someone outside it:
+ *   1. the payload (invalid);
+ *   2. the actor: the system is refused before any look-up (forbidden);
+ *      project.create also refuses an unknown or deactivated user;
+ *   3. the project and the actor's membership (not_found, whichever is
+ *      missing: a removed member is simply not in the members);
+ *   4. the actor's role or authorship, another author named (forbidden);
+ *   5. the state (conflict: exists, stale expected_version, last owner);
+ *   6. rules on the merged state (invalid: ended_at > started_at, the
+ *      longest log).
+ * A view with max_log_seconds <= 0 gets the contract's default, 86400. */
+#include "wt_rules.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define US_PER_S INT64_C(1000000)
+#define DEFAULT_MAX_LOG_SECONDS 86400
+
+static wt_reject reject(wt_decision *out, wt_reject code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static wt_reject reject(wt_decision *out, wt_reject code, const char *fmt,
+                        ...) {
+  va_list ap;
+  out->reject = code;
+  out->effect = WT_EFFECT_NONE;
+  out->event_type = NULL;
+  va_start(ap, fmt);
+  vsnprintf(out->message, sizeof(out->message), fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static wt_reject apply(wt_decision *out, wt_effect effect,
+                       const char *event_type, const char *stream_id) {
+  out->reject = WT_REJECT_NONE;
+  out->effect = effect;
+  out->event_type = event_type;
+  snprintf(out->stream_id, sizeof(out->stream_id), "%s", stream_id);
+  return WT_REJECT_NONE;
+}
+
+static const wt_member_state *find_member(const wt_project_state *p,
+                                          const char *user_id) {
+  for (size_t i = 0; i < p->nmembers; i++)
+    if (strcmp(p->members[i].user_id, user_id) == 0)
+      return &p->members[i];
+  return NULL;
+}
+
+static size_t count_owners(const wt_project_state *p) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->nmembers; i++)
+    n += p->members[i].role == WT_ROLE_OWNER;
+  return n;
+}
+
+/* Step 2 of project.create: an active user, never the system. */
+static bool actor_is_active_user(const wt_command *cmd,
+                                 const wt_rules_view *view, wt_decision *out) {
+  const wt_user_state *u = NULL;
+  if (cmd->actor_system) {
+    reject(out, WT_REJECT_FORBIDDEN, "the system actor cannot create projects");
+    return false;
+  }
+  u = view->user(view->ctx, cmd->actor_id);
+  if (!u || !u->active) {
+    reject(out, WT_REJECT_FORBIDDEN, "the actor is not an active user");
+    return false;
+  }
+  return true;
+}
+
+/* Steps 2 and 3 of the other project commands: the system is refused, then
+ * the project, if the actor is a member of it. Membership is what the
+ * contract asks; a deactivated user's sessions end at the gateway. */
+static const wt_project_state *actor_project(const wt_command *cmd,
+                                             const wt_rules_view *view,
+                                             wt_decision *out,
+                                             const wt_member_state **me) {
+  const wt_project_state *p = NULL;
+  if (cmd->actor_system) {
+    reject(out, WT_REJECT_FORBIDDEN,
+           "the system actor cannot act on %s commands",
+           wt_cmd_type_name(cmd->type));
+    return NULL;
+  }
+  p = view->project(view->ctx, cmd->project_id);
+  *me = p ? find_member(p, cmd->actor_id) : NULL;
+  if (!*me) {
+    reject(out, WT_REJECT_NOT_FOUND, "project %s not found", cmd->project_id);
+    return NULL;
+  }
+  return p;
+}
+
+static wt_reject check_span(const wt_rules_view *view, wt_decision *out,
+                            int64_t started, int64_t ended, bool ended_null) {
+  int64_t max = view->max_log_seconds > 0 ? view->max_log_seconds
+                                          : DEFAULT_MAX_LOG_SECONDS;
+  if (ended_null)
+    return WT_REJECT_NONE;
+  if (ended <= started)
+    return reject(out, WT_REJECT_INVALID, "ended_at must be after started_at");
+  if (ended - started > max * US_PER_S)
+    return reject(out, WT_REJECT_INVALID, "a log lasts at most %lld seconds",
+                  (long long)max);
+  return WT_REJECT_NONE;
+}
+
+/* --- project.* ---------------------------------------------------------- */
+
+static wt_reject decide_project_create(const wt_command *cmd,
+                                       const wt_rules_view *view,
+                                       wt_decision *out) {
+  if (!actor_is_active_user(cmd, view, out))
+    return out->reject;
+  if (view->project(view->ctx, cmd->project_id))
+    return reject(out, WT_REJECT_CONFLICT, "project %s already exists",
+                  cmd->project_id);
+  snprintf(out->project.id, sizeof(out->project.id), "%s", cmd->project_id);
+  snprintf(out->project.name, sizeof(out->project.name), "%s", cmd->name);
+  snprintf(out->project.created_by, sizeof(out->project.created_by), "%s",
+           cmd->actor_id);
+  out->project.created_at = view->now;
+  snprintf(out->member.user_id, sizeof(out->member.user_id), "%s",
+           cmd->actor_id);
+  out->member.role = WT_ROLE_OWNER;
+  out->member.added_at = view->now;
+  return apply(out, WT_EFFECT_PROJECT_CREATE, "project.created",
+               cmd->project_id);
+}
+
+static wt_reject decide_project_rename(const wt_command *cmd,
+                                       const wt_rules_view *view,
+                                       wt_decision *out) {
+  const wt_member_state *me = NULL;
+  const wt_project_state *p = actor_project(cmd, view, out, &me);
+  if (!p)
+    return out->reject;
+  if (me->role != WT_ROLE_OWNER)
+    return reject(out, WT_REJECT_FORBIDDEN,
+                  "only an owner may rename the project");
+  out->project = *p;
+  out->project.members = NULL;
+  out->project.nmembers = 0;
+  snprintf(out->project.name, sizeof(out->project.name), "%s", cmd->name);
+  return apply(out, WT_EFFECT_PROJECT_RENAME, "project.renamed",
+               cmd->project_id);
+}
+
+/* --- member.* ----------------------------------------------------------- */
+
+static wt_reject decide_member_add(const wt_command *cmd,
+                                   const wt_rules_view *view,
+                                   wt_decision *out) {
+  const wt_member_state *me = NULL, *old = NULL;
+  const wt_user_state *target = NULL;
+  const wt_project_state *p = actor_project(cmd, view, out, &me);
+  if (!p)
+    return out->reject;
+  if (me->role != WT_ROLE_OWNER)
+    return reject(out, WT_REJECT_FORBIDDEN, "only an owner may add members");
+  target = view->user(view->ctx, cmd->target_user_id);
+  if (!target || !target->active)
+    return reject(out, WT_REJECT_NOT_FOUND, "user %s not found",
+                  cmd->target_user_id);
+  old = find_member(p, cmd->target_user_id);
+  if (old && old->role == cmd->role)
+    return reject(out, WT_REJECT_CONFLICT, "user %s is already %s %s",
+                  cmd->target_user_id, cmd->role == WT_ROLE_OWNER ? "an" : "a",
+                  wt_role_name(cmd->role));
+  if (old && old->role == WT_ROLE_OWNER && count_owners(p) <= 1)
+    return reject(out, WT_REJECT_CONFLICT,
+                  "a project keeps at least one owner");
+  snprintf(out->member.user_id, sizeof(out->member.user_id), "%s",
+           cmd->target_user_id);
+  out->member.role = cmd->role;
+  out->member.added_at = old ? old->added_at : view->now;
+  return apply(out, WT_EFFECT_MEMBER_SET, "member.added", cmd->project_id);
+}
+
+static wt_reject decide_member_remove(const wt_command *cmd,
+                                      const wt_rules_view *view,
+                                      wt_decision *out) {
+  const wt_member_state *me = NULL, *old = NULL;
+  const wt_project_state *p = actor_project(cmd, view, out, &me);
+  if (!p)
+    return out->reject;
+  old = find_member(p, cmd->target_user_id);
+  if (!old)
+    return reject(out, WT_REJECT_NOT_FOUND, "user %s is not a member",
+                  cmd->target_user_id);
+  if (me->role != WT_ROLE_OWNER &&
+      strcmp(cmd->target_user_id, cmd->actor_id) != 0)
+    return reject(out, WT_REJECT_FORBIDDEN,
+                  "only an owner may remove another member");
+  if (old->role == WT_ROLE_OWNER && count_owners(p) <= 1)
+    return reject(out, WT_REJECT_CONFLICT,
+                  "a project keeps at least one owner");
+  out->member = *old;
+  return apply(out, WT_EFFECT_MEMBER_REMOVE, "member.removed", cmd->project_id);
+}
+
+/* --- log.* -------------------------------------------------------------- */
+
+static bool names_another_author(const wt_command *cmd, wt_decision *out) {
+  if (!(cmd->fields & WT_F_USER_ID) ||
+      strcmp(cmd->target_user_id, cmd->actor_id) == 0)
+    return false;
+  reject(out, WT_REJECT_FORBIDDEN,
+         "payload.user_id names another author: a log's author is always "
+         "the actor");
+  return true;
+}
+
+static wt_reject decide_log_create(const wt_command *cmd,
+                                   const wt_rules_view *view,
+                                   wt_decision *out) {
+  const wt_member_state *me = NULL;
+  if (!actor_project(cmd, view, out, &me))
+    return out->reject;
+  if (names_another_author(cmd, out))
+    return out->reject;
+  if (view->log(view->ctx, cmd->log_id))
+    return reject(out, WT_REJECT_CONFLICT, "log %s already exists",
+                  cmd->log_id);
+  if (check_span(view, out, cmd->started_at, cmd->ended_at, cmd->ended_at_null))
+    return out->reject;
+  snprintf(out->log.id, sizeof(out->log.id), "%s", cmd->log_id);
+  snprintf(out->log.project_id, sizeof(out->log.project_id), "%s",
+           cmd->project_id);
+  snprintf(out->log.user_id, sizeof(out->log.user_id), "%s", cmd->actor_id);
+  out->log.started_at = cmd->started_at;
+  out->log.ended_null = cmd->ended_at_null;
+  out->log.ended_at = cmd->ended_at_null ? 0 : cmd->ended_at;
+  out->log.description = cmd->description;
+  out->log.version = 1;
+  out->log.created_at = view->now;
+  out->log.updated_at = view->now;
+  return apply(out, WT_EFFECT_LOG_CREATE, "log.created", cmd->project_id);
+}
+
+/* The checks log.update and log.delete share: the actor's own log, in this
+ * project, at the expected version. */
+static const wt_log_state *
+own_log(const wt_command *cmd, const wt_rules_view *view, wt_decision *out) {
+  const wt_member_state *me = NULL;
+  const wt_log_state *log = NULL;
+  if (!actor_project(cmd, view, out, &me))
+    return NULL;
+  log = view->log(view->ctx, cmd->log_id);
+  if (!log || strcmp(log->project_id, cmd->project_id) != 0) {
+    reject(out, WT_REJECT_NOT_FOUND, "log %s not found", cmd->log_id);
+    return NULL;
+  }
+  if (strcmp(log->user_id, cmd->actor_id) != 0) {
+    reject(out, WT_REJECT_FORBIDDEN, "log %s belongs to another member",
+           cmd->log_id);
+    return NULL;
+  }
+  if (names_another_author(cmd, out))
+    return NULL;
+  if ((cmd->fields & WT_F_EXPECTED_VERSION) &&
+      cmd->expected_version != log->version) {
+    reject(out, WT_REJECT_CONFLICT, "log %s is at version %lld, not %lld",
+           cmd->log_id, (long long)log->version,
+           (long long)cmd->expected_version);
+    return NULL;
+  }
+  return log;
+}
+
+static wt_reject decide_log_update(const wt_command *cmd,
+                                   const wt_rules_view *view,
+                                   wt_decision *out) {
+  const wt_log_state *old = own_log(cmd, view, out);
+  if (!old)
+    return out->reject;
+  out->log = *old;
+  if (!out->log.description)
+    out->log.description = "";
+  if (cmd->fields & WT_F_STARTED_AT)
+    out->log.started_at = cmd->started_at;
+  if (cmd->fields & WT_F_ENDED_AT) {
+    out->log.ended_null = cmd->ended_at_null;
+    out->log.ended_at = cmd->ended_at_null ? 0 : cmd->ended_at;
+  }
+  if (cmd->fields & WT_F_DESCRIPTION)
+    out->log.description = cmd->description;
+  if (check_span(view, out, out->log.started_at, out->log.ended_at,
+                 out->log.ended_null))
+    return out->reject;
+  out->log.version = old->version + 1;
+  out->log.updated_at = view->now;
+  return apply(out, WT_EFFECT_LOG_UPDATE, "log.updated", cmd->project_id);
+}
+
+static wt_reject decide_log_delete(const wt_command *cmd,
+                                   const wt_rules_view *view,
+                                   wt_decision *out) {
+  const wt_log_state *old = own_log(cmd, view, out);
+  if (!old)
+    return out->reject;
+  out->log = *old;
+  if (!out->log.description)
+    out->log.description = "";
+  return apply(out, WT_EFFECT_LOG_DELETE, "log.deleted", cmd->project_id);
+}
+
+/* --- user.* ------------------------------------------------------------- */
+
+static wt_reject decide_user(const wt_command *cmd, const wt_rules_view *view,
+                             wt_decision *out) {
+  const wt_user_state *u = NULL;
+  if (!cmd->actor_system)
+    return reject(out, WT_REJECT_FORBIDDEN, "only the system may %s users",
+                  cmd->type == WT_CMD_USER_CREATE ? "create" : "change");
+  u = view->user(view->ctx, cmd->user_id);
+  if (cmd->type == WT_CMD_USER_CREATE) {
+    if (u)
+      return reject(out, WT_REJECT_CONFLICT, "user %s already exists",
+                    cmd->user_id);
+    if (view->user_by_name(view->ctx, cmd->username))
+      return reject(out, WT_REJECT_CONFLICT, "username %s is taken",
+                    cmd->username);
+    snprintf(out->user.id, sizeof(out->user.id), "%s", cmd->user_id);
+    snprintf(out->user.username, sizeof(out->user.username), "%s",
+             cmd->username);
+    snprintf(out->user.display_name, sizeof(out->user.display_name), "%s",
+             cmd->display_name);
+    out->user.active = true;
+    out->user.token_version = 0;
+    out->user.created_at = view->now;
+    return apply(out, WT_EFFECT_USER_CREATE, "user.created", cmd->user_id);
+  }
+  if (!u)
+    return reject(out, WT_REJECT_NOT_FOUND, "user %s not found", cmd->user_id);
+  out->user = *u;
+  if (cmd->type == WT_CMD_USER_DEACTIVATE) {
+    if (!u->active)
+      return reject(out, WT_REJECT_CONFLICT, "user %s is already deactivated",
+                    cmd->user_id);
+    out->user.active = false;
+    return apply(out, WT_EFFECT_USER_UPDATE, "user.deactivated", cmd->user_id);
+  }
+  out->user.token_version = u->token_version + 1;
+  return apply(out, WT_EFFECT_USER_UPDATE, "user.tokens_revoked", cmd->user_id);
+}
+
+wt_reject wt_rules_decide(const wt_command *cmd, const wt_rules_view *view,
+                          wt_decision *out) {
+  memset(out, 0, sizeof(*out));
+  out->log.description = "";
+  if (cmd->payload_error)
+    return reject(out, WT_REJECT_INVALID, "%s",
+                  cmd->payload_message[0] ? cmd->payload_message
+                                          : "invalid payload");
+  switch (cmd->type) {
+  case WT_CMD_PROJECT_CREATE: return decide_project_create(cmd, view, out);
+  case WT_CMD_PROJECT_RENAME: return decide_project_rename(cmd, view, out);
+  case WT_CMD_MEMBER_ADD: return decide_member_add(cmd, view, out);
+  case WT_CMD_MEMBER_REMOVE: return decide_member_remove(cmd, view, out);
+  case WT_CMD_LOG_CREATE: return decide_log_create(cmd, view, out);
+  case WT_CMD_LOG_UPDATE: return decide_log_update(cmd, view, out);
+  case WT_CMD_LOG_DELETE: return decide_log_delete(cmd, view, out);
+  case WT_CMD_USER_CREATE:
+  case WT_CMD_USER_DEACTIVATE:
+  case WT_CMD_USER_REVOKE_TOKENS: return decide_user(cmd, view, out);
+  case WT_CMD_NONE:
+  case WT_CMD__COUNT: break;
+  }
+  return reject(out, WT_REJECT_INVALID, "unknown command type");
+}
+
+/* --- JSON --------------------------------------------------------------- */
+
+static int add(json_object *o, const char *key, json_object *v) {
+  if (!v)
+    return -1;
+  if (json_object_object_add_ex(o, key, v,
+                                JSON_C_OBJECT_ADD_KEY_IS_NEW |
+                                    JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
+    json_object_put(v);
+    return -1;
+  }
+  return 0;
+}
+
+static int add_null(json_object *o, const char *key) {
+  return json_object_object_add_ex(o, key, NULL,
+                                   JSON_C_OBJECT_ADD_KEY_IS_NEW |
+                                       JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
+static int add_str(json_object *o, const char *key, const char *s) {
+  return add(o, key, json_object_new_string(s ? s : ""));
+}
+
+static int add_int(json_object *o, const char *key, int64_t n) {
+  return add(o, key, json_object_new_int64(n));
+}
+
+static int add_time(json_object *o, const char *key, int64_t us) {
+  char buf[40];
+  wt_time_format(us, buf, sizeof(buf));
+  return add_str(o, key, buf);
+}
+
+/* Serialises o (when rc says every add worked) and frees it. */
+static char *finish(json_object *o, int rc) {
+  char *out = NULL;
+  if (o && rc == 0) {
+    const char *text = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    out = text ? strdup(text) : NULL;
+  }
+  json_object_put(o);
+  return out;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int log_json(json_object *o, const wt_log_state *l) {
+  int rc = 0;
+  rc |= add_str(o, "id", l->id);
+  rc |= add_str(o, "project_id", l->project_id);
+  rc |= add_str(o, "user_id", l->user_id);
+  rc |= add_time(o, "started_at", l->started_at);
+  if (l->ended_null) {
+    rc |= add_null(o, "ended_at");
+    rc |= add_null(o, "duration_seconds");
+  } else {
+    rc |= add_time(o, "ended_at", l->ended_at);
+    rc |= add_int(o, "duration_seconds",
+                  floor_div(l->ended_at - l->started_at, US_PER_S));
+  }
+  rc |= add_str(o, "description", l->description);
+  rc |= add_int(o, "version", l->version);
+  rc |= add_time(o, "created_at", l->created_at);
+  rc |= add_time(o, "updated_at", l->updated_at);
+  return rc;
+}
+
+char *wt_decision_data_json(const wt_decision *d) {
+  json_object *o = NULL;
+  int rc = 0;
+  if (!d || d->effect == WT_EFFECT_NONE)
+    return NULL;
+  o = json_object_new_object();
+  if (!o)
+    return NULL;
+  switch (d->effect) {
+  case WT_EFFECT_PROJECT_CREATE:
+  case WT_EFFECT_PROJECT_RENAME:
+    rc |= add_str(o, "id", d->project.id);
+    rc |= add_str(o, "name", d->project.name);
+    rc |= add_str(o, "created_by", d->project.created_by);
+    rc |= add_time(o, "created_at", d->project.created_at);
+    break;
+  case WT_EFFECT_MEMBER_SET:
+  case WT_EFFECT_MEMBER_REMOVE:
+    rc |= add_str(o, "project_id", d->stream_id);
+    rc |= add_str(o, "user_id", d->member.user_id);
+    rc |= add_str(o, "role", wt_role_name(d->member.role));
+    rc |= add_time(o, "added_at", d->member.added_at);
+    break;
+  case WT_EFFECT_LOG_CREATE:
+  case WT_EFFECT_LOG_UPDATE:
+  case WT_EFFECT_LOG_DELETE: rc |= log_json(o, &d->log); break;
+  case WT_EFFECT_USER_CREATE:
+  case WT_EFFECT_USER_UPDATE:
+    rc |= add_str(o, "id", d->user.id);
+    rc |= add_str(o, "username", d->user.username);
+    rc |= add_str(o, "display_name", d->user.display_name);
+    rc |= add(o, "is_active", json_object_new_boolean(d->user.active));
+    rc |= add_int(o, "token_version", d->user.token_version);
+    rc |= add_time(o, "created_at", d->user.created_at);
+    break;
+  case WT_EFFECT_NONE: rc = -1; break;
+  }
+  return finish(o, rc);
+}
+
+static const char *actor_or_system(const char *actor_id) {
+  return actor_id && actor_id[0] ? actor_id : "system";
+}
+
+/* The envelope is built by json-c; data_json, already JSON, is spliced in
+ * as the last member rather than parsed and serialised again. */
+char *wt_outcome_event_json(const char *type, const char *project_id,
+                            int64_t seq, const char *command_id,
+                            const char *actor_id, int64_t at,
+                            const char *data_json) {
+  static const char data_key[] = ",\"data\":";
+  json_object *o = NULL;
+  char *head = NULL, *out = NULL;
+  size_t hlen, dlen;
+  int rc = 0;
+  if (!type || !command_id || !data_json)
+    return NULL;
+  dlen = strlen(data_json);
+  if (dlen < 2 || data_json[0] != '{' || data_json[dlen - 1] != '}')
+    return NULL; /* not a data object */
+  o = json_object_new_object();
+  if (!o)
+    return NULL;
+  rc |= add_int(o, "v", 1);
+  rc |= add_str(o, "kind", "event");
+  rc |= add_str(o, "type", type);
+  if (project_id && project_id[0])
+    rc |= add_str(o, "project_id", project_id);
+  rc |= add_int(o, "seq", seq);
+  rc |= add_str(o, "command_id", command_id);
+  rc |= add_str(o, "actor_id", actor_or_system(actor_id));
+  rc |= add_time(o, "at", at);
+  head = finish(o, rc);
+  if (!head)
+    return NULL;
+  hlen = strlen(head); /* "{...}": replace the closing brace */
+  out = malloc(hlen - 1 + sizeof(data_key) - 1 + dlen + 2);
+  if (out) {
+    char *p = out;
+    memcpy(p, head, hlen - 1);
+    p += hlen - 1;
+    memcpy(p, data_key, sizeof(data_key) - 1);
+    p += sizeof(data_key) - 1;
+    memcpy(p, data_json, dlen);
+    p += dlen;
+    p[0] = '}';
+    p[1] = '\0';
+  }
+  free(head);
+  return out;
+}
+
+char *wt_outcome_rejected_json(const char *command_id, const char *project_id,
+                               const char *actor_id, wt_reject code,
+                               const char *message) {
+  json_object *o = NULL;
+  int rc = 0;
+  if (!command_id || code == WT_REJECT_NONE)
+    return NULL;
+  o = json_object_new_object();
+  if (!o)
+    return NULL;
+  rc |= add_int(o, "v", 1);
+  rc |= add_str(o, "kind", "rejected");
+  rc |= add_str(o, "command_id", command_id);
+  if (project_id && project_id[0])
+    rc |= add_str(o, "project_id", project_id);
+  rc |= add_str(o, "actor_id", actor_or_system(actor_id));
+  rc |= add_str(o, "code", wt_reject_name(code));
+  rc |= add_str(o, "message", message ? message : "");
+  return finish(o, rc);
+}

@@ -1,0 +1,456 @@
+/* Integration tests of the worker's batch on a real PostgreSQL (no Kafka:
+ * messages are handed in as consumed): exact round trips per batch, cold
+ * and warm; exactly-once under redelivery and duplicates; gap-free seq;
+ * the optimistic-create retry; the offset guard against a second worker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wk_batch.h"
+#include "wt_migrate.h"
+#include "wt_test.h"
+
+#ifndef WT_MIGRATIONS_DIR
+#error "WT_MIGRATIONS_DIR must point at migrations/"
+#endif
+
+#define PART 0
+
+typedef struct fixture {
+  char dbname[128];
+  const char *url;
+  wt_db *db;
+  wt_config cfg;
+  wk_state *st;
+  wk_batch *batch;
+  wk_positions pos;
+  int64_t offset;
+  /* messages of the batch being built */
+  char *json[64];
+  wk_msg msgs[64];
+  size_t n;
+} fixture;
+
+static const char *const ALICE = "00000000-0000-4000-8000-00000000a11c";
+static const char *const BOB = "00000000-0000-4000-8000-000000000b0b";
+static const char *const EVE = "00000000-0000-4000-8000-000000000e0e";
+static const char *const PROJ = "10000000-0000-4000-8000-000000000001";
+
+static void new_worker(fixture *f) {
+  wk_state_caps caps = {
+      .users = 1000, .projects = 1000, .logs = 1000, .batch_max = 64};
+  wk_batch_destroy(f->batch);
+  wk_state_destroy(f->st);
+  f->st = wk_state_new(&caps);
+  f->batch = wk_batch_new(f->db, f->st, &f->cfg, "wt-worker", "t.commands");
+  assert_non_null(f->st);
+  assert_non_null(f->batch);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  char err[512] = "";
+  f->url = wt_test_create_database("wk", f->dbname, sizeof(f->dbname));
+  if (wt_db_connect(f->url, "t_worker", false, &f->db, err, sizeof(err)) !=
+          WT_OK ||
+      wt_migrate_run(f->db, WT_MIGRATIONS_DIR, NULL, err, sizeof(err)) != WT_OK)
+    fail_msg("setup: %s", err);
+  assert_int_equal(wt_config_load(&f->cfg, NULL, NULL, err, sizeof(err)),
+                   WT_OK);
+  f->cfg.batch_max = 64;
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    f->pos.next[p] = -1;
+  new_worker(f);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  for (size_t i = 0; i < f->n; i++)
+    free(f->json[i]);
+  wk_batch_destroy(f->batch);
+  wk_state_destroy(f->st);
+  wt_db_destroy(f->db);
+  wt_test_drop_database(f->dbname);
+  free(f);
+  return 0;
+}
+
+static void reset_msgs(fixture *f) {
+  for (size_t i = 0; i < f->n; i++)
+    free(f->json[i]);
+  f->n = 0;
+}
+
+/* Adds a message at the next offset; returns its command id (static
+ * ring of buffers). */
+static const char *add_cmd(fixture *f, const char *type, const char *actor,
+                           const char *routing, const char *payload_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static const char *add_cmd(fixture *f, const char *type, const char *actor,
+                           const char *routing, const char *payload_fmt, ...) {
+  static char ids[64][WT_UUID_STR];
+  static int next_id;
+  char payload[2048], *json = malloc(4096);
+  const char *id = ids[next_id++ % 64];
+  bool user_cmd = strncmp(type, "user.", 5) == 0;
+  va_list ap;
+  wt_uuid_generate(ids[(next_id - 1) % 64]);
+  va_start(ap, payload_fmt);
+  vsnprintf(payload, sizeof(payload), payload_fmt, ap);
+  va_end(ap);
+  snprintf(json, 4096,
+           "{\"v\":1,\"command_id\":\"%s\",\"type\":\"%s\",\"actor_id\":"
+           "\"%s\",\"%s\":\"%s\",\"issued_at\":\"2026-11-27T10:00:00Z\","
+           "\"payload\":%s}",
+           id, type, actor, user_cmd ? "user_id" : "project_id", routing,
+           payload);
+  f->json[f->n] = json;
+  f->msgs[f->n] = (wk_msg){.partition = PART,
+                           .offset = f->offset++,
+                           .key = routing,
+                           .key_len = strlen(routing),
+                           .value = json,
+                           .len = strlen(json)};
+  f->n++;
+  return id;
+}
+
+/* Re-adds message i of the last batch at the next offset (a producer's
+ * duplicate). */
+static void add_copy(fixture *f, const char *json, const char *key) {
+  char *copy = strdup(json);
+  f->json[f->n] = copy;
+  f->msgs[f->n] = (wk_msg){.partition = PART,
+                           .offset = f->offset++,
+                           .key = key,
+                           .key_len = strlen(key),
+                           .value = copy,
+                           .len = strlen(copy)};
+  f->n++;
+}
+
+static wk_batch_result run(fixture *f, wt_err expect) {
+  wk_batch_result r;
+  char err[1024] = "";
+  wt_err e;
+  wk_batch_result_init(&r);
+  e = wk_batch_run(f->batch, f->msgs, f->n, &f->pos, &r, err, sizeof(err));
+  if (e != expect)
+    fail_msg("batch: %s (%s)", wt_strerror(e), err);
+  return r;
+}
+
+static long count(fixture *f, const char *sql) {
+  PGresult *r = NULL;
+  char err[512], name[32];
+  unsigned h = 5381;
+  long n;
+  for (const char *p = sql; *p; p++)
+    h = h * 33 + (unsigned char)*p;
+  snprintf(name, sizeof(name), "q_%08x", h);
+  if (wt_db_exec(f->db, name, sql, 0, NULL, &r, err, sizeof(err)) != WT_OK)
+    fail_msg("%s: %s", sql, err);
+  n = atol(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return n;
+}
+
+static bool out_has(const wk_batch_result *r, const char *needle) {
+  for (size_t i = 0; i < r->nouts; i++)
+    if (strstr(r->outs[i].value, needle))
+      return true;
+  return false;
+}
+
+static void seed_users(fixture *f) {
+  static const char *const users[3][2] = {
+      {"00000000-0000-4000-8000-00000000a11c", "alice"},
+      {"00000000-0000-4000-8000-000000000b0b", "bob"},
+      {"00000000-0000-4000-8000-000000000e0e", "eve"}};
+  wk_batch_result r;
+  reset_msgs(f);
+  for (int i = 0; i < 3; i++)
+    add_cmd(f, "user.create", "system", users[i][0],
+            "{\"user_id\":\"%s\",\"username\":\"%s\",\"display_name\":"
+            "\"%s\",\"password_hash\":\"$y$j9T$x$y\"}",
+            users[i][0], users[i][1], users[i][1]);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 3);
+  wk_batch_result_clear(&r);
+}
+
+/* The project with alice as owner and bob as member. */
+static void seed_project(fixture *f) {
+  wk_batch_result r;
+  reset_msgs(f);
+  add_cmd(f, "project.create", ALICE, PROJ, "{\"name\":\"Apollo\"}");
+  add_cmd(f, "member.add", ALICE, PROJ,
+          "{\"user_id\":\"%s\",\"role\":\"member\"}", BOB);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 2);
+  assert_int_equal(r.rejected, 0);
+  wk_batch_result_clear(&r);
+}
+
+static void test_cold_then_warm_round_trips(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char log_id[WT_UUID_STR];
+  seed_users(f);
+  seed_project(f);
+  /* a fresh worker: caches empty. One round trip loads, one writes. */
+  new_worker(f);
+  reset_msgs(f);
+  for (int i = 0; i < 20; i++) {
+    wt_uuid_generate(log_id);
+    add_cmd(f, "log.create", i % 2 ? ALICE : BOB, PROJ,
+            "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T0%d:00:00Z\","
+            "\"ended_at\":\"2026-11-27T0%d:30:00Z\",\"description\":\"w%d\"}",
+            log_id, i % 9, i % 9, i);
+  }
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 20);
+  assert_int_equal(r.round_trips, 2);
+  wk_batch_result_clear(&r);
+  /* warm: creates, a rename and a member change read nothing first */
+  reset_msgs(f);
+  for (int i = 0; i < 30; i++) {
+    wt_uuid_generate(log_id);
+    add_cmd(f, "log.create", BOB, PROJ,
+            "{\"log_id\":\"%s\",\"started_at\":\"2026-11-28T01:00:00Z\","
+            "\"ended_at\":null,\"description\":\"timer\"}",
+            log_id);
+  }
+  add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 2\"}");
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 31);
+  assert_int_equal(r.round_trips, 1);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), 50);
+  /* seq runs 1..n without gaps, and projects.seq is the last */
+  assert_int_equal(count(f, "SELECT max(seq) - count(*) FROM events WHERE "
+                            "project_id = '10000000-0000-4000-8000-"
+                            "000000000001'"),
+                   0);
+  assert_int_equal(count(f, "SELECT seq FROM projects"), 2 + 50 + 1);
+}
+
+static void test_rules_both_outcomes_in_db(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char log_id[WT_UUID_STR];
+  const char *c_ok, *c_forbidden, *c_notfound, *c_invalid, *c_upd;
+  seed_users(f);
+  seed_project(f);
+  wt_uuid_generate(log_id);
+  reset_msgs(f);
+  c_ok = add_cmd(f, "log.create", BOB, PROJ,
+                 "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+                 "\"ended_at\":\"2026-11-27T09:00:00Z\",\"description\":\"x\"}",
+                 log_id);
+  /* alice may not change bob's log */
+  c_forbidden =
+      add_cmd(f, "log.update", ALICE, PROJ,
+              "{\"log_id\":\"%s\",\"description\":\"hijack\"}", log_id);
+  /* eve is not a member: the project does not exist for her */
+  c_notfound =
+      add_cmd(f, "log.delete", EVE, PROJ, "{\"log_id\":\"%s\"}", log_id);
+  c_invalid = add_cmd(
+      f, "log.update", BOB, PROJ,
+      "{\"log_id\":\"%s\",\"ended_at\":\"2026-11-27T07:00:00Z\"}", log_id);
+  c_upd = add_cmd(f, "log.update", BOB, PROJ,
+                  "{\"log_id\":\"%s\",\"description\":\"fixed\","
+                  "\"expected_version\":1}",
+                  log_id);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 2);
+  assert_int_equal(r.rejected, 3);
+  assert_int_equal(r.nouts, 5);
+  assert_true(strstr(r.outs[0].value, c_ok) &&
+              strstr(r.outs[0].value, "\"log.created\""));
+  assert_true(strstr(r.outs[1].value, c_forbidden) &&
+              strstr(r.outs[1].value, "\"forbidden\""));
+  assert_true(strstr(r.outs[2].value, c_notfound) &&
+              strstr(r.outs[2].value, "\"not_found\""));
+  assert_true(strstr(r.outs[3].value, c_invalid) &&
+              strstr(r.outs[3].value, "\"invalid\""));
+  assert_true(strstr(r.outs[4].value, c_upd) &&
+              strstr(r.outs[4].value, "\"version\":2"));
+  assert_string_equal(r.outs[0].key, PROJ);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM rejections"), 3);
+  assert_int_equal(
+      count(f, "SELECT count(*) FROM work_logs WHERE description = 'fixed' "
+               "AND version = 2"),
+      1);
+  /* bob leaves; his next log is refused, alice stays the owner */
+  reset_msgs(f);
+  add_cmd(f, "member.remove", BOB, PROJ, "{\"user_id\":\"%s\"}", BOB);
+  wt_uuid_generate(log_id);
+  add_cmd(f, "log.create", BOB, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"\"}",
+          log_id);
+  add_cmd(f, "member.remove", ALICE, PROJ, "{\"user_id\":\"%s\"}", ALICE);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 1);
+  assert_int_equal(r.rejected, 2);
+  assert_true(out_has(&r, "\"not_found\""));
+  assert_true(out_has(&r, "\"conflict\""));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM project_members"), 1);
+}
+
+static void test_redelivery_and_duplicates_apply_once(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char log_id[WT_UUID_STR];
+  const char *cid;
+  wk_positions before;
+  seed_users(f);
+  seed_project(f);
+  wt_uuid_generate(log_id);
+  reset_msgs(f);
+  cid = add_cmd(f, "log.create", BOB, PROJ,
+                "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+                "\"ended_at\":null,\"description\":\"once\"}",
+                log_id);
+  /* the same command twice in one batch */
+  add_copy(f, f->json[0], PROJ);
+  before = f->pos;
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 1);
+  assert_int_equal(r.duplicates, 1);
+  assert_int_equal(r.nouts, 2);
+  assert_string_equal(r.outs[0].value, r.outs[1].value);
+  wk_batch_result_clear(&r);
+  /* a crash before the outcomes went out: the batch is read again from
+   * its start; nothing is written, the outcomes are the same */
+  {
+    char *first = strdup(f->json[0]);
+    wk_batch_result again;
+    f->pos = before;
+    f->pos.next[PART] = f->msgs[f->n - 1].offset + 1;
+    f->offset = f->msgs[0].offset;
+    reset_msgs(f);
+    add_copy(f, first, PROJ);
+    add_copy(f, first, PROJ);
+    free(first);
+    again = run(f, WT_OK);
+    assert_int_equal(again.applied, 0);
+    assert_int_equal(again.duplicates, 2);
+    assert_true(out_has(&again, cid));
+    assert_true(out_has(&again, "\"seq\":3"));
+    wk_batch_result_clear(&again);
+  }
+  /* a producer's duplicate much later, at a new offset */
+  {
+    char json[4096];
+    snprintf(json, sizeof(json), "%s", f->json[0]);
+    reset_msgs(f);
+    add_copy(f, json, PROJ);
+    r = run(f, WT_OK);
+    assert_int_equal(r.applied, 0);
+    assert_int_equal(r.duplicates, 1);
+    assert_true(out_has(&r, "\"seq\":3"));
+    wk_batch_result_clear(&r);
+  }
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), 1);
+  assert_int_equal(count(f, "SELECT count(*) FROM events WHERE project_id = "
+                            "'10000000-0000-4000-8000-000000000001'"),
+                   3);
+}
+
+static void test_existing_id_is_a_conflict_not_an_error(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char log_id[WT_UUID_STR];
+  seed_users(f);
+  seed_project(f);
+  wt_uuid_generate(log_id);
+  reset_msgs(f);
+  add_cmd(f, "log.create", BOB, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"a\"}",
+          log_id);
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  /* a new worker does not know the log: it assumes the id new, the
+   * primary key says otherwise, the batch is decided again */
+  new_worker(f);
+  reset_msgs(f);
+  add_cmd(f, "log.create", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"b\"}",
+          log_id);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 0);
+  assert_int_equal(r.rejected, 1);
+  assert_true(out_has(&r, "\"conflict\""));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), 1);
+}
+
+static void test_offset_guard_stops_a_second_worker(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  wk_positions stale;
+  seed_users(f);
+  stale = f->pos;
+  seed_project(f);
+  /* a worker that still believes the older position */
+  new_worker(f);
+  f->pos = stale;
+  reset_msgs(f);
+  f->offset = stale.next[PART];
+  add_cmd(f, "project.create", ALICE, "20000000-0000-4000-8000-000000000002",
+          "{\"name\":\"Zombie\"}");
+  r = run(f, WT_ERR_CONFLICT);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM projects"), 1);
+}
+
+static void test_garbage_goes_to_the_dlq(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  seed_users(f);
+  reset_msgs(f);
+  add_copy(f, "not json at all", "k");
+  add_copy(f, "{\"v\":1,\"type\":\"log.create\"}", "k");
+  add_cmd(f, "project.create", ALICE, PROJ, "{\"name\":\"ok\"}");
+  r = run(f, WT_OK);
+  assert_int_equal(r.dead, 2);
+  assert_int_equal(r.applied, 1);
+  assert_int_equal(r.outs[0].topic, WK_OUT_DLQ);
+  assert_non_null(strstr(r.outs[0].value, "\"kind\":\"dead_letter\""));
+  assert_non_null(strstr(r.outs[0].value, "not json at all"));
+  assert_int_equal(r.outs[2].topic, WK_OUT_EVENTS);
+  wk_batch_result_clear(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_cold_then_warm_round_trips, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rules_both_outcomes_in_db, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_redelivery_and_duplicates_apply_once,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_existing_id_is_a_conflict_not_an_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_offset_guard_stops_a_second_worker,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_goes_to_the_dlq, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests_name("worker_batch", tests, NULL, NULL);
+}

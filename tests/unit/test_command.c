@@ -1,0 +1,1074 @@
+/* Unit tests of wt_command: the envelope (what goes to the DLQ), every
+ * payload rule (what is rejected "invalid"), times, UUIDs, UTF-8, the
+ * serialiser's round trip and the caps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "wt_command.h"
+
+#define CID "c0000000-0000-4000-8000-000000000001"
+#define A1 "a1000000-0000-4000-8000-000000000001"
+#define A2 "a2000000-0000-4000-8000-000000000002"
+#define P1 "b1000000-0000-4000-8000-000000000001"
+#define L1 "d1000000-0000-4000-8000-000000000001"
+#define T0 "2026-11-27T08:00:00Z"
+#define T1 "2026-11-27T09:30:00Z"
+
+/* An envelope around a type, extra envelope members and a payload. */
+#define ENV_AS(actor, type, extra, payload)                                    \
+  "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"" type                       \
+  "\",\"actor_id\":\"" actor "\",\"project_id\":\"" P1                         \
+  "\",\"issued_at\":\"" T0 "\"" extra ",\"payload\":" payload "}"
+#define ENV(type, payload) ENV_AS(A1, type, "", payload)
+#define USER_ENV(type, payload)                                                \
+  "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"" type                       \
+  "\",\"actor_id\":\"system\",\"user_id\":\"" A2 "\",\"issued_at\":\"" T0      \
+  "\",\"payload\":" payload "}"
+
+#define LOG_CREATE(rest)                                                       \
+  ENV("log.create", "{\"log_id\":\"" L1 "\",\"started_at\":\"" T0 "\"" rest "}")
+#define LOG_UPDATE(rest) ENV("log.update", "{\"log_id\":\"" L1 "\"" rest "}")
+#define USER_CREATE(rest)                                                      \
+  USER_ENV("user.create", "{\"user_id\":\"" A2 "\"" rest "}")
+#define UC_OK_REST                                                             \
+  ",\"username\":\"dora.x\",\"display_name\":\"Dora\","                        \
+  "\"password_hash\":\"$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\""
+
+/* With WT_SCHEMA_DUMP=FILE, every document built is appended to FILE as
+ * "<schema> <json>" lines, for checking against schemas/ (see its README). */
+static void schema_dump(const char *schema, const char *json) {
+  const char *path = getenv("WT_SCHEMA_DUMP");
+  FILE *f = path ? fopen(path, "a") : NULL;
+  if (!f)
+    return;
+  fprintf(f, "%s ", schema);
+  for (const char *c = json; *c; c++) /* JSON whitespace: one line each */
+    fputc(*c == '\n' || *c == '\r' ? ' ' : *c, f);
+  fputc('\n', f);
+  fclose(f);
+}
+
+/* --- parse table ---------------------------------------------------------- */
+
+typedef struct parse_case {
+  const char *name;
+  const char *json;
+  wt_err err;         /* WT_ERR_INVALID: to the DLQ */
+  wt_reject payload;  /* when WT_OK: the payload verdict */
+  const char *expect; /* a fragment of errstr or payload_message */
+} parse_case;
+
+#define DLQ(n, j, e)                                                           \
+  { n, j, WT_ERR_INVALID, WT_REJECT_NONE, e }
+#define OK(n, j)                                                               \
+  { n, j, WT_OK, WT_REJECT_NONE, NULL }
+#define BAD(n, j, e)                                                           \
+  { n, j, WT_OK, WT_REJECT_INVALID, e }
+
+static parse_case parse_cases[] = {
+    /* not a usable envelope: the DLQ */
+    DLQ("envelope: not JSON", "hello", "not JSON"),
+    DLQ("envelope: empty", "", "not JSON"),
+    DLQ("envelope: truncated", "{\"v\":1", "not JSON"),
+    DLQ("envelope: array", "[1,2]", "not a JSON object"),
+    DLQ("envelope: string", "\"x\"", "not a JSON object"),
+    DLQ("envelope: null", "null", "not"),
+    DLQ("envelope: trailing junk",
+        ENV("project.rename", "{\"name\":\"x\"}") "x", "not JSON"),
+    DLQ("envelope: two objects", ENV("project.rename", "{\"name\":\"x\"}") "{}",
+        "not JSON"),
+    DLQ("envelope: trailing comma", "{\"v\":1,}", "not JSON"),
+    DLQ("envelope: single quotes", "{'v':1}", "not JSON"),
+    DLQ("envelope: NaN in an ignored key",
+        ENV_AS(A1, "log.delete", ",\"x\":NaN", "{\"log_id\":\"" L1 "\"}"),
+        "not JSON"),
+    DLQ("envelope: -Infinity in an ignored key",
+        ENV_AS(A1, "log.delete", ",\"x\":[-Infinity]",
+               "{\"log_id\":\"" L1 "\"}"),
+        "not JSON"),
+    DLQ("envelope: 1. in an ignored key",
+        ENV_AS(A1, "log.delete", ",\"x\":1.", "{\"log_id\":\"" L1 "\"}"),
+        "not JSON"),
+    DLQ("envelope: raw invalid UTF-8",
+        ENV("project.rename", "{\"name\":\"\xff\"}"), "not JSON"),
+    DLQ("envelope: v missing", "{\"command_id\":\"" CID "\"}", "v:"),
+    DLQ("envelope: v=2",
+        "{\"v\":2,\"command_id\":\"" CID "\",\"type\":\"log.create\"}", "v:"),
+    DLQ("envelope: v string", "{\"v\":\"1\"}", "v:"),
+    DLQ("envelope: v float", "{\"v\":1.0}", "v:"),
+    DLQ("envelope: v true", "{\"v\":true}", "v:"),
+    DLQ("envelope: command_id missing", "{\"v\":1}", "command_id: required"),
+    DLQ("envelope: command_id uppercase",
+        "{\"v\":1,\"command_id\":\"C0000000-0000-4000-8000-00000000000A\"}",
+        "command_id"),
+    DLQ("envelope: command_id braces", "{\"v\":1,\"command_id\":\"{" CID "}\"}",
+        "command_id"),
+    DLQ("envelope: command_id number", "{\"v\":1,\"command_id\":12}",
+        "command_id: must be a string"),
+    DLQ("envelope: command_id with NUL",
+        "{\"v\":1,\"command_id\":\"c0000000\\u0000\"}", "NUL"),
+    DLQ("envelope: type missing", "{\"v\":1,\"command_id\":\"" CID "\"}",
+        "type: required"),
+    DLQ("envelope: type unknown", ENV("log.destroy", "{\"log_id\":\"" L1 "\"}"),
+        "unknown command type"),
+    DLQ("envelope: type uppercase",
+        ENV("LOG.DELETE", "{\"log_id\":\"" L1 "\"}"), "unknown command type"),
+    DLQ("envelope: actor_id missing",
+        "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"log.delete\"}",
+        "actor_id: required"),
+    DLQ("envelope: actor_id not a UUID",
+        ENV_AS("alice", "log.delete", "", "{\"log_id\":\"" L1 "\"}"),
+        "actor_id"),
+    DLQ("envelope: actor_id System",
+        ENV_AS("System", "log.delete", "", "{\"log_id\":\"" L1 "\"}"),
+        "actor_id"),
+    DLQ("envelope: issued_at missing",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"log.delete\",\"actor_id\":\"" A1
+        "\",\"project_id\":\"" P1 "\",\"payload\":{}}",
+        "issued_at: required"),
+    DLQ("envelope: issued_at with offset",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"log.delete\",\"actor_id\":\"" A1
+        "\",\"project_id\":\"" P1
+        "\",\"issued_at\":\"2026-11-27T08:00:00+02:00\",\"payload\":{}}",
+        "issued_at"),
+    DLQ("envelope: project_id missing on log.create",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"log.create\",\"actor_id\":\"" A1 "\",\"issued_at\":\"" T0
+        "\",\"payload\":{}}",
+        "project_id: required"),
+    DLQ("envelope: project_id missing on member.add",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"member.add\",\"actor_id\":\"" A1 "\",\"issued_at\":\"" T0
+        "\",\"payload\":{}}",
+        "project_id: required"),
+    DLQ("envelope: project_id null on project.create",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"project.create\",\"actor_id\":\"" A1
+        "\",\"project_id\":null,\"issued_at\":\"" T0 "\",\"payload\":{}}",
+        "project_id: required"),
+    DLQ("envelope: project_id bad",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"project.rename\",\"actor_id\":\"" A1
+        "\",\"project_id\":\"p1\",\"issued_at\":\"" T0 "\",\"payload\":{}}",
+        "project_id"),
+    DLQ("envelope: user_id missing on user.create",
+        "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"user.create\",\"actor_"
+        "id\":\"system\",\"issued_at\":\"" T0 "\",\"payload\":{}}",
+        "user_id: required"),
+    DLQ("envelope: user_id bad on user.deactivate",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"user.deactivate\",\"actor_id\":\"system\",\"user_id\":"
+        "\"A2000000-0000-4000-8000-000000000002\",\"issued_at\":\"" T0
+        "\",\"payload\":{}}",
+        "user_id"),
+    DLQ("envelope: origin over 64 bytes",
+        ENV_AS(A1, "log.delete",
+               ",\"origin\":\"0123456789012345678901234567890123456789012345678"
+               "9012345678901234\"",
+               "{\"log_id\":\"" L1 "\"}"),
+        "origin"),
+    DLQ("envelope: origin number",
+        ENV_AS(A1, "log.delete", ",\"origin\":5", "{\"log_id\":\"" L1 "\"}"),
+        "origin: must be a string"),
+    DLQ("envelope: payload missing",
+        "{\"v\":1,\"command_id\":\"" CID
+        "\",\"type\":\"log.delete\",\"actor_id\":\"" A1
+        "\",\"project_id\":\"" P1 "\",\"issued_at\":\"" T0 "\"}",
+        "payload"),
+    DLQ("envelope: payload array", ENV("log.delete", "[]"), "payload"),
+    DLQ("envelope: payload string", ENV("log.delete", "\"x\""), "payload"),
+    DLQ("envelope: payload null", ENV("log.delete", "null"), "payload"),
+
+    /* usable envelopes */
+    OK("envelope: minimal log.delete",
+       ENV("log.delete", "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: unknown top-level keys are ignored",
+       ENV_AS(A1, "log.delete", ",\"trace\":{\"a\":[1,2]},\"x\":null",
+              "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: origin of 64 bytes",
+       ENV_AS(A1, "log.delete",
+              ",\"origin\":\"0123456789012345678901234567890123456789012345678"
+              "901234567890123\"",
+              "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: origin null is absent",
+       ENV_AS(A1, "log.delete", ",\"origin\":null", "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: trailing whitespace",
+       ENV("log.delete", "{\"log_id\":\"" L1 "\"}") " \n\r\t"),
+    OK("envelope: numbers, literals and escapes in an ignored key",
+       ENV_AS(A1, "log.delete",
+              ",\"x\":[1.5e3,-0.25E-2,true,false,null,\"NaN.\\\"I\\\\\"]",
+              "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: leading whitespace",
+       "\n " ENV("log.delete", "{\"log_id\":\"" L1 "\"}")),
+    OK("envelope: user.* without project_id",
+       USER_ENV("user.revoke_tokens", "{\"user_id\":\"" A2 "\"}")),
+    OK("envelope: system actor on a project command",
+       ENV_AS("system", "project.rename", "", "{\"name\":\"x\"}")),
+
+    /* payloads: project.* */
+    OK("project.create: ok", ENV("project.create", "{\"name\":\"Apollo\"}")),
+    OK("project.create: unicode name",
+       ENV("project.create",
+           "{\"name\":\"Caf\\u00e9 \xe2\x82\xac \xf0\x9f\x98\x80\"}")),
+    BAD("project.create: name missing", ENV("project.create", "{}"),
+        "payload.name: required"),
+    BAD("project.create: name number", ENV("project.create", "{\"name\":5}"),
+        "payload.name: must be a string"),
+    BAD("project.create: name null", ENV("project.create", "{\"name\":null}"),
+        "payload.name: must not be null"),
+    BAD("project.create: name empty", ENV("project.create", "{\"name\":\"\"}"),
+        "payload.name: must be 1..200"),
+    BAD("project.create: name blank",
+        ENV("project.create", "{\"name\":\" \\t \"}"),
+        "payload.name: must not be blank"),
+    BAD("project.create: name with NUL",
+        ENV("project.create", "{\"name\":\"a\\u0000b\"}"), "NUL"),
+    BAD("project.create: misspelt field",
+        ENV("project.create", "{\"nmae\":\"x\"}"),
+        "payload.nmae: unknown field"),
+    BAD("project.rename: extra field",
+        ENV("project.rename", "{\"name\":\"x\",\"owner\":\"y\"}"),
+        "payload.owner: unknown field"),
+
+    /* member.* */
+    OK("member.add: ok",
+       ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":\"owner\"}")),
+    BAD("member.add: role missing",
+        ENV("member.add", "{\"user_id\":\"" A2 "\"}"),
+        "payload.role: required"),
+    BAD("member.add: role admin",
+        ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":\"admin\"}"),
+        "payload.role"),
+    BAD("member.add: role number",
+        ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":1}"),
+        "payload.role: must be a string"),
+    BAD("member.add: user_id missing",
+        ENV("member.add", "{\"role\":\"member\"}"),
+        "payload.user_id: required"),
+    BAD("member.add: user_id uppercase",
+        ENV("member.add",
+            "{\"user_id\":\"A2000000-0000-4000-8000-000000000002\","
+            "\"role\":\"member\"}"),
+        "payload.user_id: must be a canonical"),
+    OK("member.remove: ok", ENV("member.remove", "{\"user_id\":\"" A2 "\"}")),
+    BAD("member.remove: role is unknown here",
+        ENV("member.remove", "{\"user_id\":\"" A2 "\",\"role\":\"member\"}"),
+        "payload.role: unknown field"),
+    BAD("member.remove: user_id number",
+        ENV("member.remove", "{\"user_id\":42}"), "payload.user_id"),
+
+    /* log.create */
+    OK("log.create: ok",
+       LOG_CREATE(",\"ended_at\":\"" T1 "\",\"description\":\"work\"")),
+    OK("log.create: running timer (null)", LOG_CREATE(",\"ended_at\":null")),
+    OK("log.create: running timer (absent)", LOG_CREATE("")),
+    OK("log.create: author named is the actor",
+       LOG_CREATE(",\"user_id\":\"" A1 "\"")),
+    OK("log.create: another author parses (the rules refuse it)",
+       LOG_CREATE(",\"user_id\":\"" A2 "\"")),
+    BAD("log.create: log_id missing",
+        ENV("log.create", "{\"started_at\":\"" T0 "\"}"),
+        "payload.log_id: required"),
+    BAD("log.create: log_id not a UUID",
+        ENV("log.create", "{\"log_id\":\"L1\",\"started_at\":\"" T0 "\"}"),
+        "payload.log_id"),
+    BAD("log.create: started_at missing",
+        ENV("log.create", "{\"log_id\":\"" L1 "\"}"),
+        "payload.started_at: required"),
+    BAD("log.create: started_at number",
+        ENV("log.create", "{\"log_id\":\"" L1 "\",\"started_at\":1700000000}"),
+        "payload.started_at: must be an RFC 3339"),
+    BAD("log.create: started_at null",
+        ENV("log.create", "{\"log_id\":\"" L1 "\",\"started_at\":null}"),
+        "payload.started_at: must not be null"),
+    BAD("log.create: started_at February 30th",
+        ENV("log.create",
+            "{\"log_id\":\"" L1 "\",\"started_at\":\"2026-02-30T08:00:00Z\"}"),
+        "payload.started_at"),
+    BAD("log.create: started_at with offset",
+        ENV("log.create", "{\"log_id\":\"" L1
+                          "\",\"started_at\":\"2026-11-27T08:00:00+00:00\"}"),
+        "payload.started_at"),
+    BAD("log.create: ended_at equals started_at",
+        LOG_CREATE(",\"ended_at\":\"" T0 "\""),
+        "payload.ended_at: must be after"),
+    BAD("log.create: ended_at before started_at",
+        LOG_CREATE(",\"ended_at\":\"2026-11-27T07:59:59.999Z\""),
+        "payload.ended_at: must be after"),
+    BAD("log.create: ended_at bad", LOG_CREATE(",\"ended_at\":\"tomorrow\""),
+        "payload.ended_at"),
+    BAD("log.create: description number", LOG_CREATE(",\"description\":1"),
+        "payload.description: must be a string"),
+    BAD("log.create: description null", LOG_CREATE(",\"description\":null"),
+        "payload.description: must not be null"),
+    BAD("log.create: user_id bad", LOG_CREATE(",\"user_id\":\"bob\""),
+        "payload.user_id"),
+    BAD("log.create: expected_version is not for create",
+        LOG_CREATE(",\"expected_version\":1"),
+        "payload.expected_version: unknown field"),
+    BAD("log.create: unknown field", LOG_CREATE(",\"duration\":60"),
+        "payload.duration: unknown field"),
+
+    /* log.update */
+    OK("log.update: description only", LOG_UPDATE(",\"description\":\"\"")),
+    OK("log.update: stop the timer", LOG_UPDATE(",\"ended_at\":\"" T1 "\"")),
+    OK("log.update: restart the timer", LOG_UPDATE(",\"ended_at\":null")),
+    OK("log.update: expected_version",
+       LOG_UPDATE(",\"started_at\":\"" T0 "\",\"expected_version\":3")),
+    BAD("log.update: nothing to change", LOG_UPDATE(""), "at least one of"),
+    BAD("log.update: only expected_version",
+        LOG_UPDATE(",\"expected_version\":2"), "at least one of"),
+    BAD("log.update: expected_version 0",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":0"),
+        "payload.expected_version: must be a positive integer"),
+    BAD("log.update: expected_version negative",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":-1"),
+        "payload.expected_version"),
+    BAD("log.update: expected_version string",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":\"1\""),
+        "payload.expected_version"),
+    BAD("log.update: expected_version float",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":1.5"),
+        "payload.expected_version"),
+    BAD("log.update: expected_version over int64",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
+                   "9223372036854775808"),
+        "payload.expected_version"),
+    BAD("log.update: started_at null", LOG_UPDATE(",\"started_at\":null"),
+        "payload.started_at: must not be null"),
+    BAD("log.update: ended before started, both given",
+        LOG_UPDATE(",\"started_at\":\"" T1 "\",\"ended_at\":\"" T0 "\""),
+        "payload.ended_at: must be after"),
+    BAD("log.update: project_id in payload",
+        LOG_UPDATE(",\"description\":\"x\",\"project_id\":\"" P1 "\""),
+        "payload.project_id: unknown field"),
+
+    /* log.delete */
+    OK("log.delete: with expected_version",
+       ENV("log.delete", "{\"log_id\":\"" L1 "\",\"expected_version\":7}")),
+    BAD("log.delete: description is unknown here",
+        ENV("log.delete", "{\"log_id\":\"" L1 "\",\"description\":\"x\"}"),
+        "payload.description: unknown field"),
+    BAD("log.delete: log_id missing", ENV("log.delete", "{}"),
+        "payload.log_id: required"),
+
+    /* user.* */
+    OK("user.create: ok", USER_CREATE(UC_OK_REST)),
+    OK("user.create: bcrypt hash",
+       USER_CREATE(",\"username\":\"d_o-r.a9\",\"display_name\":\"D\","
+                   "\"password_hash\":\"$2b$12$abcdefghijklmnopqrstuv\"")),
+    BAD("user.create: payload user_id differs from the envelope's",
+        USER_ENV("user.create", "{\"user_id\":\"" A1 "\"" UC_OK_REST "}"),
+        "payload.user_id: must equal the envelope's user_id"),
+    BAD("user.create: username too short",
+        USER_CREATE(",\"username\":\"ab\",\"display_name\":\"D\","
+                    "\"password_hash\":\"$x\""),
+        "payload.username"),
+    BAD("user.create: username uppercase",
+        USER_CREATE(",\"username\":\"Dora\",\"display_name\":\"D\","
+                    "\"password_hash\":\"$x\""),
+        "payload.username"),
+    BAD("user.create: username with a space",
+        USER_CREATE(",\"username\":\"do ra\",\"display_name\":\"D\","
+                    "\"password_hash\":\"$x\""),
+        "payload.username"),
+    BAD("user.create: username of 65",
+        USER_CREATE(
+            ",\"username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaa\",\"display_name\":\"D\","
+            "\"password_hash\":\"$x\""),
+        "payload.username"),
+    BAD("user.create: display_name blank",
+        USER_CREATE(",\"username\":\"dora\",\"display_name\":\"  \","
+                    "\"password_hash\":\"$x\""),
+        "payload.display_name: must not be blank"),
+    BAD("user.create: display_name missing",
+        USER_CREATE(",\"username\":\"dora\",\"password_hash\":\"$x\""),
+        "payload.display_name: required"),
+    BAD("user.create: password in clear",
+        USER_CREATE(",\"username\":\"dora\",\"display_name\":\"D\","
+                    "\"password_hash\":\"hunter2\""),
+        "payload.password_hash"),
+    BAD("user.create: password hash with a space",
+        USER_CREATE(",\"username\":\"dora\",\"display_name\":\"D\","
+                    "\"password_hash\":\"$1$ab cd\""),
+        "payload.password_hash"),
+    BAD("user.create: password hash missing",
+        USER_CREATE(",\"username\":\"dora\",\"display_name\":\"D\""),
+        "payload.password_hash: required"),
+    OK("user.deactivate: ok",
+       USER_ENV("user.deactivate", "{\"user_id\":\"" A2 "\"}")),
+    BAD("user.deactivate: payload user_id differs",
+        USER_ENV("user.deactivate", "{\"user_id\":\"" A1 "\"}"),
+        "must equal the envelope's user_id"),
+    BAD("user.revoke_tokens: payload user_id missing",
+        USER_ENV("user.revoke_tokens", "{}"), "payload.user_id: required"),
+};
+
+#define NPARSE (sizeof(parse_cases) / sizeof(parse_cases[0]))
+
+static void test_parse_case(void **state) {
+  const parse_case *pc = *state;
+  wt_command cmd;
+  char err[256] = "";
+  wt_err rc =
+      wt_command_parse(pc->json, strlen(pc->json), &cmd, err, sizeof(err));
+  if (rc != pc->err)
+    fail_msg("parse returned %s, expected %s (errstr \"%s\")", wt_strerror(rc),
+             wt_strerror(pc->err), err);
+  if (rc != WT_OK) {
+    schema_dump("command-dlq", pc->json);
+    if (pc->expect && !strstr(err, pc->expect))
+      fail_msg("errstr \"%s\" lacks \"%s\"", err, pc->expect);
+    return;
+  }
+  if (cmd.payload_error != pc->payload)
+    fail_msg("payload_error %s, expected %s (\"%s\")",
+             wt_reject_name(cmd.payload_error), wt_reject_name(pc->payload),
+             cmd.payload_message);
+  if (pc->expect && !strstr(cmd.payload_message, pc->expect))
+    fail_msg("payload_message \"%s\" lacks \"%s\"", cmd.payload_message,
+             pc->expect);
+  if (pc->payload == WT_REJECT_NONE)
+    assert_string_equal(cmd.payload_message, "");
+  schema_dump(pc->payload ? "command-invalid" : "command", pc->json);
+}
+
+/* --- parsed values -------------------------------------------------------- */
+
+static void parse_ok(const char *json, wt_command *cmd) {
+  char err[256] = "";
+  wt_err rc = wt_command_parse(json, strlen(json), cmd, err, sizeof(err));
+  if (rc != WT_OK)
+    fail_msg("parse failed: %s", err);
+  if (cmd->payload_error)
+    fail_msg("payload error: %s", cmd->payload_message);
+}
+
+static void test_fields_log_create(void **state) {
+  wt_command c;
+  (void)state;
+  parse_ok(ENV_AS(A1, "log.create", ",\"origin\":\"gateway\"",
+                  "{\"log_id\":\"" L1 "\",\"started_at\":\"" T0
+                  "\",\"ended_at\":\"" T1
+                  "\",\"description\":\"a \\\"quote\\\" \\u00e9\"}"),
+           &c);
+  assert_int_equal(c.type, WT_CMD_LOG_CREATE);
+  assert_string_equal(c.command_id, CID);
+  assert_false(c.actor_system);
+  assert_string_equal(c.actor_id, A1);
+  assert_string_equal(c.project_id, P1);
+  assert_string_equal(c.user_id, "");
+  assert_string_equal(c.origin, "gateway");
+  assert_string_equal(c.log_id, L1);
+  assert_int_equal(c.ended_at - c.started_at, INT64_C(5400000000));
+  assert_false(c.ended_at_null);
+  assert_string_equal(c.description, "a \"quote\" \xc3\xa9");
+  assert_int_equal(c.fields, WT_F_LOG_ID | WT_F_STARTED_AT | WT_F_ENDED_AT |
+                                 WT_F_DESCRIPTION);
+  assert_string_equal(wt_command_key(&c), P1);
+}
+
+static void test_fields_running_timer(void **state) {
+  wt_command c;
+  (void)state;
+  parse_ok(LOG_CREATE(""), &c);
+  assert_true(c.ended_at_null);
+  assert_string_equal(c.description, "");
+  assert_int_equal(c.fields, WT_F_LOG_ID | WT_F_STARTED_AT);
+  parse_ok(LOG_UPDATE(",\"ended_at\":null,\"user_id\":\"" A1 "\""), &c);
+  assert_true(c.ended_at_null);
+  assert_int_equal(c.fields, WT_F_LOG_ID | WT_F_ENDED_AT | WT_F_USER_ID);
+  assert_string_equal(c.target_user_id, A1);
+}
+
+static void test_fields_user_create(void **state) {
+  wt_command c;
+  (void)state;
+  parse_ok(USER_CREATE(UC_OK_REST), &c);
+  assert_true(c.actor_system);
+  assert_string_equal(c.actor_id, "");
+  assert_string_equal(c.user_id, A2);
+  assert_string_equal(c.target_user_id, A2);
+  assert_string_equal(c.username, "dora.x");
+  assert_string_equal(c.display_name, "Dora");
+  assert_string_equal(c.password_hash,
+                      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA");
+  assert_string_equal(wt_command_key(&c), A2);
+}
+
+/* json-c keeps the last of duplicate keys; so does the envelope. */
+static void test_duplicate_keys_last_wins(void **state) {
+  wt_command c;
+  (void)state;
+  parse_ok(ENV("project.rename", "{\"name\":\"first\",\"name\":\"second\"}"),
+           &c);
+  assert_string_equal(c.name, "second");
+  parse_ok("{\"v\":1,\"command_id\":\"" CID
+           "\",\"type\":\"log.delete\",\"type\":\"project.rename\","
+           "\"actor_id\":\"" A1 "\",\"project_id\":\"" P1
+           "\",\"issued_at\":\"" T0 "\",\"payload\":{\"name\":\"x\"}}",
+           &c);
+  assert_int_equal(c.type, WT_CMD_PROJECT_RENAME);
+}
+
+/* A name of n copies of a UTF-8 sequence. */
+static char *repeated_name(const char *type, const char *key, const char *unit,
+                           size_t n) {
+  size_t ulen = strlen(unit), size = n * ulen + 512;
+  char *body = malloc(n * ulen + 1), *json = malloc(size);
+  assert_non_null(body);
+  assert_non_null(json);
+  for (size_t i = 0; i < n; i++)
+    memcpy(body + i * ulen, unit, ulen);
+  body[n * ulen] = '\0';
+  snprintf(json, size,
+           "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"%s\",\"actor_id\":"
+           "\"" A1 "\",\"project_id\":\"" P1 "\",\"issued_at\":\"" T0
+           "\",\"payload\":{\"log_id\":\"" L1 "\",\"%s\":\"%s\"}}",
+           type, key, body);
+  free(body);
+  return json;
+}
+
+typedef struct length_case {
+  const char *name;
+  const char *type;
+  const char *key;
+  const char *unit;
+  size_t n;
+  bool ok;
+} length_case;
+
+static length_case length_cases[] = {
+    {"length: description of 2000 ASCII", "log.update", "description", "a",
+     2000, true},
+    {"length: description of 2001 ASCII", "log.update", "description", "a",
+     2001, false},
+    {"length: description of 2000 four-byte chars", "log.update", "description",
+     "\xf0\x9f\x98\x80", 2000, true},
+    {"length: description of 2001 four-byte chars", "log.update", "description",
+     "\xf0\x9f\x98\x80", 2001, false},
+    {"length: description of 2000 escaped chars", "log.update", "description",
+     "\\u00e9", 2000, true},
+};
+
+static void test_length_case(void **state) {
+  const length_case *lc = *state;
+  char *json = repeated_name(lc->type, lc->key, lc->unit, lc->n);
+  wt_command c;
+  char err[256] = "";
+  assert_int_equal(wt_command_parse(json, strlen(json), &c, err, sizeof(err)),
+                   WT_OK);
+  if (lc->ok) {
+    assert_int_equal(c.payload_error, WT_REJECT_NONE);
+    assert_int_equal(wt_utf8_chars(c.description, strlen(c.description)),
+                     (long)lc->n);
+  } else {
+    assert_int_equal(c.payload_error, WT_REJECT_INVALID);
+    assert_non_null(strstr(c.payload_message, "0..2000"));
+  }
+  free(json);
+}
+
+static void test_name_lengths(void **state) {
+  static const char *const units[] = {"n", "\xc3\xa9", "\xe2\x82\xac",
+                                      "\xf0\x9f\x98\x80"};
+  (void)state;
+  for (size_t u = 0; u < 4; u++)
+    for (size_t n = 199; n <= 201; n++) {
+      size_t ulen = strlen(units[u]);
+      char name[1024], json[2048];
+      wt_command c;
+      char err[256] = "";
+      for (size_t i = 0; i < n; i++)
+        memcpy(name + i * ulen, units[u], ulen);
+      name[n * ulen] = '\0';
+      snprintf(json, sizeof(json), ENV("project.create", "{\"name\":\"%s\"}"),
+               name);
+      assert_int_equal(
+          wt_command_parse(json, strlen(json), &c, err, sizeof(err)), WT_OK);
+      assert_int_equal(c.payload_error,
+                       n <= 200 ? WT_REJECT_NONE : WT_REJECT_INVALID);
+      if (n <= 200)
+        assert_string_equal(c.name, name);
+    }
+}
+
+static void test_password_hash_cap(void **state) {
+  char hash[600], json[1024];
+  wt_command c;
+  char err[256] = "";
+  (void)state;
+  for (size_t n = 511; n <= 513; n++) {
+    hash[0] = '$';
+    memset(hash + 1, 'x', n - 1);
+    hash[n] = '\0';
+    snprintf(json, sizeof(json),
+             USER_CREATE(",\"username\":\"dora\",\"display_name\":\"D\","
+                         "\"password_hash\":\"%s\""),
+             hash);
+    assert_int_equal(wt_command_parse(json, strlen(json), &c, err, sizeof(err)),
+                     WT_OK);
+    assert_int_equal(c.payload_error,
+                     n <= 512 ? WT_REJECT_NONE : WT_REJECT_INVALID);
+  }
+}
+
+/* --- caps ----------------------------------------------------------------- */
+
+/* A valid command padded with an ignored key to exactly total bytes. */
+static char *padded_command(size_t total) {
+  const char *base = ENV("log.delete", "{\"log_id\":\"" L1 "\"}");
+  size_t blen = strlen(base), extra = strlen(",\"pad\":\"\"");
+  char *out = malloc(total + 1);
+  size_t pad;
+  assert_non_null(out);
+  assert_true(total >= blen + extra);
+  pad = total - blen - extra;
+  /* base is "{...}": insert the pad member before the closing brace */
+  memcpy(out, base, blen - 1);
+  memcpy(out + blen - 1, ",\"pad\":\"", 8);
+  memset(out + blen - 1 + 8, 'p', pad);
+  memcpy(out + blen - 1 + 8 + pad, "\"}", 2);
+  out[total] = '\0';
+  assert_int_equal(strlen(out), total);
+  return out;
+}
+
+static void test_size_cap(void **state) {
+  char *at = padded_command(WT_COMMAND_MAX_BYTES);
+  char *over = padded_command(WT_COMMAND_MAX_BYTES + 1);
+  wt_command c;
+  char err[256] = "";
+  (void)state;
+  assert_int_equal(wt_command_parse(at, strlen(at), &c, err, sizeof(err)),
+                   WT_OK);
+  assert_int_equal(c.payload_error, WT_REJECT_NONE);
+  assert_int_equal(wt_command_parse(over, strlen(over), &c, err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_non_null(strstr(err, "cap"));
+  free(at);
+  free(over);
+}
+
+/* Nesting: json-c's depth 16 counts its own base level, so 15 nested
+ * containers (the root object included) parse and 16 do not. */
+static void test_depth_cap(void **state) {
+  char json[1024];
+  wt_command c;
+  char err[256] = "";
+  (void)state;
+  for (int levels = 14; levels <= 17; levels++) {
+    char nest[64] = "";
+    char close[64] = "";
+    int arrays = levels - 1; /* the root object is one level */
+    for (int i = 0; i < arrays; i++) {
+      nest[i] = '[';
+      close[i] = ']';
+    }
+    nest[arrays] = close[arrays] = '\0';
+    snprintf(
+        json, sizeof(json),
+        ENV_AS(A1, "log.delete", ",\"deep\":%s1%s", "{\"log_id\":\"" L1 "\"}"),
+        nest, close);
+    assert_int_equal(wt_command_parse(json, strlen(json), &c, err, sizeof(err)),
+                     levels <= 15 ? WT_OK : WT_ERR_INVALID);
+  }
+  assert_non_null(strstr(err, "too deep"));
+}
+
+/* The length is what counts: a NUL inside it is junk, bytes after it are
+ * not read. */
+static void test_embedded_nul(void **state) {
+  static const char base[] = ENV("log.delete", "{\"log_id\":\"" L1 "\"}");
+  char buf[sizeof(base) + 4];
+  wt_command c;
+  char err[256] = "";
+  (void)state;
+  memcpy(buf, base, sizeof(base)); /* with its NUL */
+  buf[sizeof(base)] = 'x';
+  buf[sizeof(base) + 1] = 'y';
+  buf[sizeof(base) + 2] = 'z';
+  assert_int_equal(
+      wt_command_parse(buf, sizeof(base) + 3, &c, err, sizeof(err)),
+      WT_ERR_INVALID);
+  assert_int_equal(
+      wt_command_parse(buf, sizeof(base) - 1, &c, err, sizeof(err)), WT_OK);
+  assert_int_equal(wt_command_parse(buf, 10, &c, err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_int_equal(wt_command_parse(NULL, 0, &c, err, sizeof(err)),
+                   WT_ERR_INVALID);
+}
+
+/* --- serialising ---------------------------------------------------------- */
+
+static const char *round_trip_cases[] = {
+    ENV("project.create", "{\"name\":\"Caf\\u00e9 / \\\"x\\\"\"}"),
+    ENV("project.rename", "{\"name\":\"Apollo 2\"}"),
+    ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":\"member\"}"),
+    ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":\"owner\"}"),
+    ENV("member.remove", "{\"user_id\":\"" A2 "\"}"),
+    LOG_CREATE(",\"ended_at\":\"2026-11-27T09:30:00.123456Z\","
+               "\"description\":\"line\\nbreak\\ttab\""),
+    LOG_CREATE(",\"user_id\":\"" A1 "\""),
+    LOG_UPDATE(",\"ended_at\":null,\"expected_version\":4"),
+    LOG_UPDATE(",\"started_at\":\"" T0 "\",\"description\":\"x\""),
+    ENV("log.delete", "{\"log_id\":\"" L1 "\",\"expected_version\":9}"),
+    ENV_AS(A1, "log.delete", ",\"origin\":\"wt-ingest/1\"",
+           "{\"log_id\":\"" L1 "\"}"),
+    USER_CREATE(UC_OK_REST),
+    USER_ENV("user.deactivate", "{\"user_id\":\"" A2 "\"}"),
+    USER_ENV("user.revoke_tokens", "{\"user_id\":\"" A2 "\"}"),
+};
+
+#define NROUND (sizeof(round_trip_cases) / sizeof(round_trip_cases[0]))
+
+/* parse -> to_json -> parse gives the same command; the JSON is stable. */
+static void test_round_trip(void **state) {
+  const char *json = *(const char **)*state;
+  wt_command *c1 = calloc(3, sizeof(*c1));
+  char *j1 = NULL, *j2 = NULL;
+  assert_non_null(c1);
+  parse_ok(json, &c1[0]);
+  j1 = wt_command_to_json(&c1[0]);
+  assert_non_null(j1);
+  schema_dump("command", j1);
+  parse_ok(j1, &c1[1]);
+  j2 = wt_command_to_json(&c1[1]);
+  assert_non_null(j2);
+  assert_string_equal(j1, j2);
+  parse_ok(j2, &c1[2]);
+  assert_memory_equal(&c1[1], &c1[2], sizeof(wt_command));
+  /* what the first parse saw survives the trip */
+  assert_int_equal(c1[0].type, c1[1].type);
+  assert_string_equal(c1[0].name, c1[1].name);
+  assert_string_equal(c1[0].description, c1[1].description);
+  assert_int_equal(c1[0].started_at, c1[1].started_at);
+  assert_int_equal(c1[0].ended_at_null, c1[1].ended_at_null);
+  assert_int_equal(c1[0].expected_version, c1[1].expected_version);
+  /* log.create writes ended_at and description even when absent */
+  assert_int_equal(c1[0].fields | WT_F_ENDED_AT | WT_F_DESCRIPTION,
+                   c1[1].fields | WT_F_ENDED_AT | WT_F_DESCRIPTION);
+  free(j1);
+  free(j2);
+  free(c1);
+}
+
+/* A producer fills the struct by hand. */
+static void test_to_json_by_hand(void **state) {
+  wt_command c, back;
+  char *json = NULL;
+  (void)state;
+  memset(&c, 0, sizeof(c));
+  c.type = WT_CMD_LOG_CREATE;
+  wt_uuid_generate(c.command_id);
+  memcpy(c.actor_id, A1, sizeof(A1));
+  memcpy(c.project_id, P1, sizeof(P1));
+  memcpy(c.log_id, L1, sizeof(L1));
+  c.issued_at = wt_time_now_us();
+  c.started_at = c.issued_at - 60 * INT64_C(1000000);
+  c.ended_at_null = true;
+  json = wt_command_to_json(&c);
+  assert_non_null(json);
+  assert_non_null(strstr(json, "\"ended_at\":null"));
+  assert_non_null(strstr(json, "\"description\":\"\""));
+  assert_null(strstr(json, "\"origin\""));
+  parse_ok(json, &back);
+  assert_string_equal(back.command_id, c.command_id);
+  assert_int_equal(back.issued_at, c.issued_at);
+  assert_int_equal(back.started_at, c.started_at);
+  assert_true(back.ended_at_null);
+  free(json);
+  c.type = WT_CMD_NONE;
+  assert_null(wt_command_to_json(&c));
+}
+
+/* --- times ---------------------------------------------------------------- */
+
+typedef struct time_case {
+  const char *text;
+  const char *formatted; /* NULL: rejected */
+} time_case;
+
+static time_case time_cases[] = {
+    {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"},
+    {"2026-11-27T18:30:00Z", "2026-11-27T18:30:00Z"},
+    {"2024-02-29T12:00:00Z", "2024-02-29T12:00:00Z"},
+    {"2000-02-29T23:59:59Z", "2000-02-29T23:59:59Z"},
+    {"2026-11-27T18:30:00.5Z", "2026-11-27T18:30:00.500Z"},
+    {"2026-11-27T18:30:00.120Z", "2026-11-27T18:30:00.120Z"},
+    {"2026-11-27T18:30:00.000Z", "2026-11-27T18:30:00Z"},
+    {"2026-11-27T18:30:00.123456Z", "2026-11-27T18:30:00.123456Z"},
+    {"2026-11-27T18:30:00.000001Z", "2026-11-27T18:30:00.000001Z"},
+    {"2026-12-31T23:59:59.999Z", "2026-12-31T23:59:59.999Z"},
+    {"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"},
+    {"2023-02-29T00:00:00Z", NULL}, /* not a leap year */
+    {"2100-02-29T00:00:00Z", NULL}, /* century, not a leap year */
+    {"2026-02-30T00:00:00Z", NULL},
+    {"2026-04-31T00:00:00Z", NULL},
+    {"2026-13-01T00:00:00Z", NULL},
+    {"2026-00-10T00:00:00Z", NULL},
+    {"2026-11-00T00:00:00Z", NULL},
+    {"2026-11-27T24:00:00Z", NULL},
+    {"2026-11-27T23:60:00Z", NULL},
+    {"2026-12-31T23:59:60Z", NULL}, /* leap second */
+    {"2026-11-27T18:30:00", NULL},  /* no zone */
+    {"2026-11-27T18:30:00+02:00", NULL},
+    {"2026-11-27T18:30:00+00:00", NULL},
+    {"2026-11-27T18:30:00-00:00", NULL},
+    {"2026-11-27T18:30:00z", NULL},
+    {"2026-11-27t18:30:00Z", NULL},
+    {"2026-11-27 18:30:00Z", NULL},
+    {"2026-11-27T18:30:00.Z", NULL},
+    {"2026-11-27T18:30:00.1234567Z", NULL},
+    {"2026-11-27T18:30:00,5Z", NULL},
+    {"2026-11-27T18:30:00ZZ", NULL},
+    {"2026-11-27T18:30Z", NULL},
+    {"2026-11-27", NULL},
+    {"2026-1-27T18:30:00Z", NULL},
+    {"+2026-11-27T18:30:00Z", NULL},
+    {"1969-12-31T23:59:59Z", NULL},
+    {"0000-01-01T00:00:00Z", NULL},
+    {"2026-11-27T1a:30:00Z", NULL},
+    {"", NULL},
+};
+
+#define NTIME (sizeof(time_cases) / sizeof(time_cases[0]))
+
+static void test_time_case(void **state) {
+  const time_case *tc = *state;
+  int64_t us = -42;
+  char out[40];
+  if (!tc->formatted) {
+    assert_int_equal(wt_time_parse(tc->text, &us), -1);
+    assert_int_equal(us, -42);
+    return;
+  }
+  assert_int_equal(wt_time_parse(tc->text, &us), 0);
+  wt_time_format(us, out, sizeof(out));
+  assert_string_equal(out, tc->formatted);
+}
+
+/* Against the C library over the whole range, a day at a time in steps. */
+static void test_time_matches_timegm(void **state) {
+  (void)state;
+  for (int64_t day = 0; day < 2932897; day += 97) {
+    time_t t = (time_t)(day * 86400 + (day * 7919) % 86400);
+    struct tm tm;
+    char text[40], out[40];
+    int64_t us = 0;
+    assert_non_null(gmtime_r(&t, &tm));
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    assert_int_equal(wt_time_parse(text, &us), 0);
+    assert_int_equal(us, (int64_t)t * 1000000);
+    wt_time_format(us, out, sizeof(out));
+    assert_string_equal(out, text);
+  }
+}
+
+static void test_time_round_trip(void **state) {
+  uint64_t x = 88172645463325252u;
+  const int64_t max = INT64_C(253402300799999999); /* 9999-12-31T23:59:59.9.. */
+  (void)state;
+  for (int i = 0; i < 20000; i++) {
+    char out[40];
+    int64_t us = 0, t;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    t = (int64_t)(x % (uint64_t)max);
+    if (i % 3 == 1)
+      t -= t % 1000; /* milliseconds */
+    if (i % 3 == 2)
+      t -= t % 1000000; /* whole seconds */
+    wt_time_format(t, out, sizeof(out));
+    assert_int_equal(wt_time_parse(out, &us), 0);
+    assert_int_equal(us, t);
+  }
+}
+
+static void test_time_now(void **state) {
+  int64_t now = wt_time_now_us();
+  char out[40];
+  int64_t back = 0;
+  (void)state;
+  assert_true(now > INT64_C(1700000000000000));
+  wt_time_format(now, out, sizeof(out));
+  assert_int_equal(wt_time_parse(out, &back), 0);
+  assert_int_equal(back, now);
+}
+
+/* --- UUIDs ---------------------------------------------------------------- */
+
+typedef struct uuid_case {
+  const char *text;
+  bool valid;
+} uuid_case;
+
+static uuid_case uuid_cases[] = {
+    {"c0000000-0000-4000-8000-000000000001", true},
+    {"0123abcd-ef45-6789-abcd-ef0123456789", true},
+    {"00000000-0000-0000-0000-000000000000", true},
+    {"C0000000-0000-4000-8000-000000000001", false},
+    {"c0000000-0000-4000-8000-00000000000A", false},
+    {"c0000000000040008000000000000001", false},
+    {"c0000000-0000-4000-8000-0000000000012", false},
+    {"c0000000-0000-4000-8000-00000000001", false},
+    {"{c0000000-0000-4000-8000-000000000001}", false},
+    {"c0000000-0000-4000-8000_000000000001", false},
+    {"g0000000-0000-4000-8000-000000000001", false},
+    {" c0000000-0000-4000-8000-00000000001", false},
+    {"", false},
+};
+
+#define NUUID (sizeof(uuid_cases) / sizeof(uuid_cases[0]))
+
+static void test_uuid_case(void **state) {
+  const uuid_case *uc = *state;
+  assert_int_equal(wt_uuid_valid(uc->text), uc->valid);
+}
+
+static int cmp_uuid(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+static void test_uuid_generate(void **state) {
+  enum { N = 1000 };
+  char(*ids)[WT_UUID_STR] = calloc(N, WT_UUID_STR);
+  (void)state;
+  assert_non_null(ids);
+  assert_false(wt_uuid_valid(NULL));
+  for (int i = 0; i < N; i++) {
+    wt_uuid_generate(ids[i]);
+    assert_true(wt_uuid_valid(ids[i]));
+    assert_int_equal(ids[i][14], '4');
+    assert_non_null(strchr("89ab", ids[i][19]));
+  }
+  qsort(ids, N, WT_UUID_STR, cmp_uuid);
+  for (int i = 1; i < N; i++)
+    assert_true(strcmp(ids[i - 1], ids[i]) != 0);
+  free(ids);
+}
+
+/* --- UTF-8 ---------------------------------------------------------------- */
+
+typedef struct utf8_case {
+  const char *name;
+  const char *bytes;
+  size_t len;
+  long chars;
+} utf8_case;
+
+#define U8(n, s, c)                                                            \
+  { n, s, sizeof(s) - 1, c }
+
+static utf8_case utf8_cases[] = {
+    U8("utf8: empty", "", 0),
+    U8("utf8: ascii", "abc", 3),
+    U8("utf8: two-byte", "\xc3\xa9t\xc3\xa9", 3),
+    U8("utf8: three-byte", "\xe2\x82\xac", 1),
+    U8("utf8: four-byte", "\xf0\x9f\x98\x80!", 2),
+    U8("utf8: U+10FFFF", "\xf4\x8f\xbf\xbf", 1),
+    U8("utf8: NUL counts when inside len", "a\0b", 3),
+    U8("utf8: overlong slash", "\xc0\xaf", -1),
+    U8("utf8: overlong three-byte", "\xe0\x80\xaf", -1),
+    U8("utf8: overlong four-byte", "\xf0\x80\x80\xaf", -1),
+    U8("utf8: surrogate", "\xed\xa0\x80", -1),
+    U8("utf8: over U+10FFFF", "\xf4\x90\x80\x80", -1),
+    U8("utf8: truncated", "\xe2\x82", -1),
+    U8("utf8: lone continuation", "\x80", -1),
+    U8("utf8: bad continuation", "\xc3\x28", -1),
+    U8("utf8: 0xff", "a\xff", -1),
+};
+
+#define NUTF8 (sizeof(utf8_cases) / sizeof(utf8_cases[0]))
+
+static void test_utf8_case(void **state) {
+  const utf8_case *uc = *state;
+  assert_int_equal(wt_utf8_chars(uc->bytes, uc->len), uc->chars);
+}
+
+/* --- names ---------------------------------------------------------------- */
+
+static void test_names(void **state) {
+  (void)state;
+  for (int t = WT_CMD_NONE + 1; t < WT_CMD__COUNT; t++)
+    assert_int_equal(wt_cmd_type_parse(wt_cmd_type_name((wt_cmd_type)t)), t);
+  assert_string_equal(wt_cmd_type_name(WT_CMD_USER_REVOKE_TOKENS),
+                      "user.revoke_tokens");
+  assert_int_equal(wt_cmd_type_parse("none"), WT_CMD_NONE);
+  assert_int_equal(wt_cmd_type_parse(NULL), WT_CMD_NONE);
+  assert_string_equal(wt_cmd_type_name(WT_CMD__COUNT), "unknown");
+  assert_string_equal(wt_role_name(WT_ROLE_MEMBER), "member");
+  assert_string_equal(wt_role_name(WT_ROLE_OWNER), "owner");
+  assert_string_equal(wt_reject_name(WT_REJECT_INVALID), "invalid");
+  assert_string_equal(wt_reject_name(WT_REJECT_NOT_FOUND), "not_found");
+  assert_string_equal(wt_reject_name(WT_REJECT_FORBIDDEN), "forbidden");
+  assert_string_equal(wt_reject_name(WT_REJECT_CONFLICT), "conflict");
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+#define NLENGTH (sizeof(length_cases) / sizeof(length_cases[0]))
+#define NSINGLE 16
+
+int main(void) {
+  enum { NTESTS = NPARSE + NLENGTH + NROUND + NTIME + NUUID + NUTF8 + NSINGLE };
+  static struct CMUnitTest tests[NTESTS];
+  static char names[NTESTS][160];
+  size_t n = 0, k = 0;
+#define SINGLE(f) tests[n++] = (struct CMUnitTest)cmocka_unit_test(f)
+#define NAMED(fn, st, ...)                                                     \
+  do {                                                                         \
+    snprintf(names[k], sizeof(names[k]), __VA_ARGS__);                         \
+    tests[n++] = (struct CMUnitTest){                                          \
+        .name = names[k++], .test_func = (fn), .initial_state = (st)};         \
+  } while (0)
+  SINGLE(test_fields_log_create);
+  SINGLE(test_fields_running_timer);
+  SINGLE(test_fields_user_create);
+  SINGLE(test_duplicate_keys_last_wins);
+  SINGLE(test_name_lengths);
+  SINGLE(test_password_hash_cap);
+  SINGLE(test_size_cap);
+  SINGLE(test_depth_cap);
+  SINGLE(test_embedded_nul);
+  SINGLE(test_to_json_by_hand);
+  SINGLE(test_time_matches_timegm);
+  SINGLE(test_time_round_trip);
+  SINGLE(test_time_now);
+  SINGLE(test_uuid_generate);
+  SINGLE(test_names);
+  for (size_t i = 0; i < NPARSE; i++)
+    NAMED(test_parse_case, &parse_cases[i], "parse %s", parse_cases[i].name);
+  for (size_t i = 0; i < NLENGTH; i++)
+    NAMED(test_length_case, &length_cases[i], "%s", length_cases[i].name);
+  for (size_t i = 0; i < NROUND; i++) {
+    wt_command c;
+    char err[256] = "";
+    const char *json = round_trip_cases[i];
+    wt_command_parse(json, strlen(json), &c, err, sizeof(err));
+    NAMED(test_round_trip, &round_trip_cases[i], "round trip %zu %s", i,
+          wt_cmd_type_name(c.type));
+  }
+  for (size_t i = 0; i < NTIME; i++)
+    NAMED(test_time_case, &time_cases[i], "time %s \"%s\"",
+          time_cases[i].formatted ? "ok" : "bad", time_cases[i].text);
+  for (size_t i = 0; i < NUUID; i++)
+    NAMED(test_uuid_case, &uuid_cases[i], "uuid %s \"%s\"",
+          uuid_cases[i].valid ? "ok" : "bad", uuid_cases[i].text);
+  for (size_t i = 0; i < NUTF8; i++)
+    NAMED(test_utf8_case, &utf8_cases[i], "%s", utf8_cases[i].name);
+  return _cmocka_run_group_tests("command", tests, n, NULL, NULL);
+}

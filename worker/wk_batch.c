@@ -1,0 +1,696 @@
+#include "wk_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wk_sql.h"
+#include "wt_log.h"
+#include "wt_lru.h"
+
+#define MAX_ATTEMPTS 4
+#define BUF_CAP ((size_t)256 * 1024 * 1024)
+
+typedef enum msg_state {
+  M_FRESH,       /* to decide */
+  M_DEAD,        /* unparseable: to the DLQ */
+  M_REDELIVERED, /* offset below the stored position: decided before */
+  M_DECIDED,     /* outcome known (decided before, or a duplicate) */
+  M_INDUP,       /* same command_id as an earlier message of the batch */
+} msg_state;
+
+struct wk_batch {
+  wt_db *db;
+  wk_state *st;
+  const wt_config *cfg;
+  char group[128];
+  char topic[128];
+  size_t cap;
+  wt_command *cmds;
+  msg_state *state;
+  size_t *dup_of;
+  char **out_json; /* per message: the outcome (or dead letter) */
+  wt_lru *ids;     /* command_id -> its first command in cmds */
+  wk_need need;
+  wk_plan plan;
+  int64_t next[WK_MAX_PARTITIONS]; /* positions after this batch */
+  wt_buf events, rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
+      fresh_ids;
+};
+
+wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
+                       const char *group, const char *topic) {
+  wk_batch *b = calloc(1, sizeof(*b));
+  if (!b)
+    return NULL;
+  b->db = db;
+  b->st = st;
+  b->cfg = cfg;
+  b->cap = (size_t)cfg->batch_max;
+  snprintf(b->group, sizeof(b->group), "%s", group);
+  snprintf(b->topic, sizeof(b->topic), "%s", topic);
+  b->cmds = calloc(b->cap, sizeof(*b->cmds));
+  b->state = calloc(b->cap, sizeof(*b->state));
+  b->dup_of = calloc(b->cap, sizeof(*b->dup_of));
+  b->out_json = calloc(b->cap, sizeof(*b->out_json));
+  b->ids = wt_lru_new(b->cap * 2 + 16, NULL);
+  if (!b->cmds || !b->state || !b->dup_of || !b->out_json || !b->ids) {
+    wk_batch_destroy(b);
+    return NULL;
+  }
+  wk_need_init(&b->need);
+  wk_plan_init(&b->plan);
+  wt_buf_init(&b->events, BUF_CAP);
+  wt_buf_init(&b->rejections, BUF_CAP);
+  wt_buf_init(&b->lookup_ids, BUF_CAP);
+  wt_buf_init(&b->fresh_ids, BUF_CAP);
+  wt_buf_init(&b->parts, 1 << 20);
+  wt_buf_init(&b->expected, 1 << 20);
+  wt_buf_init(&b->starts, 1 << 20);
+  wt_buf_init(&b->nexts, 1 << 20);
+  for (int i = 0; i < 4; i++)
+    wt_buf_init(&b->lit[i], BUF_CAP);
+  return b;
+}
+
+static void clear_outs(wk_batch *b) {
+  for (size_t i = 0; i < b->cap; i++) {
+    free(b->out_json[i]);
+    b->out_json[i] = NULL;
+  }
+}
+
+void wk_batch_destroy(wk_batch *b) {
+  if (!b)
+    return;
+  if (b->out_json)
+    clear_outs(b);
+  free(b->cmds);
+  free(b->state);
+  free(b->dup_of);
+  free(b->out_json);
+  wt_lru_destroy(b->ids);
+  wk_need_free(&b->need);
+  wk_plan_free(&b->plan);
+  wt_buf_free(&b->events);
+  wt_buf_free(&b->rejections);
+  wt_buf_free(&b->lookup_ids);
+  wt_buf_free(&b->fresh_ids);
+  wt_buf_free(&b->parts);
+  wt_buf_free(&b->expected);
+  wt_buf_free(&b->starts);
+  wt_buf_free(&b->nexts);
+  for (int i = 0; i < 4; i++)
+    wt_buf_free(&b->lit[i]);
+  free(b);
+}
+
+void wk_batch_result_init(wk_batch_result *r) {
+  memset(r, 0, sizeof(*r));
+}
+
+void wk_batch_result_clear(wk_batch_result *r) {
+  for (size_t i = 0; i < r->nouts; i++) {
+    free(r->outs[i].key);
+    free(r->outs[i].value);
+  }
+  free(r->outs);
+  memset(r, 0, sizeof(*r));
+}
+
+static void add_out(wk_batch_result *r, wk_out_topic topic, const char *key,
+                    char *value) {
+  if (r->nouts == r->outs_cap) {
+    size_t cap = r->outs_cap ? r->outs_cap * 2 : 256;
+    wk_out *o = realloc(r->outs, cap * sizeof(*o));
+    if (!o)
+      abort();
+    r->outs = o;
+    r->outs_cap = cap;
+  }
+  r->outs[r->nouts].topic = topic;
+  r->outs[r->nouts].key = strdup(key ? key : "");
+  r->outs[r->nouts].value = value;
+  r->outs[r->nouts].len = strlen(value);
+  if (!r->outs[r->nouts].key)
+    abort();
+  r->nouts++;
+}
+
+/* --- dead letters ------------------------------------------------------ */
+
+static char *dead_letter_json(const wk_batch *b, const wk_msg *m,
+                              const char *reason) {
+  wt_buf j;
+  char *key = NULL, *payload = NULL;
+  wt_buf_init(&j, (size_t)4 * WT_COMMAND_MAX_BYTES + 4096);
+  /* bytes as they came, made safe for a JSON string: invalid UTF-8 and
+   * NUL bytes would not survive, so such payloads travel as base64 */
+  key = m->key ? strndup(m->key, m->key_len) : NULL;
+  wt_buf_printf(&j, "{\"v\":1,\"kind\":\"dead_letter\",\"reason\":");
+  wt_buf_put_json_str(&j, reason);
+  wt_buf_puts(&j, ",\"topic\":");
+  wt_buf_put_json_str(&j, b->topic);
+  wt_buf_printf(&j, ",\"partition\":%d,\"offset\":%lld", m->partition,
+                (long long)m->offset);
+  if (key && wt_utf8_chars(key, strlen(key)) >= 0 &&
+      strlen(key) == m->key_len) {
+    wt_buf_puts(&j, ",\"key\":");
+    wt_buf_put_json_str(&j, key);
+  }
+  if (m->len <= (size_t)2 * WT_COMMAND_MAX_BYTES &&
+      (payload = strndup(m->value ? m->value : "", m->len)) &&
+      strlen(payload) == m->len && wt_utf8_chars(payload, m->len) >= 0) {
+    wt_buf_puts(&j, ",\"payload\":");
+    wt_buf_put_json_str(&j, payload);
+  } else {
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = m->value;
+    size_t n = m->len > (size_t)2 * WT_COMMAND_MAX_BYTES
+                   ? (size_t)2 * WT_COMMAND_MAX_BYTES
+                   : m->len;
+    wt_buf_puts(&j, ",\"payload_base64\":\"");
+    for (size_t i = 0; s && i < n; i += 3) {
+      unsigned v = (unsigned)s[i] << 16 |
+                   (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+                   (i + 2 < n ? s[i + 2] : 0);
+      char q[4] = {tbl[v >> 18 & 63], tbl[v >> 12 & 63],
+                   i + 1 < n ? tbl[v >> 6 & 63] : '=',
+                   i + 2 < n ? tbl[v & 63] : '='};
+      wt_buf_append(&j, q, 4);
+    }
+    wt_buf_putc(&j, '"');
+    if (m->len > n)
+      wt_buf_puts(&j, ",\"truncated\":true");
+  }
+  wt_buf_putc(&j, '}');
+  free(key);
+  free(payload);
+  if (!wt_buf_ok(&j)) {
+    wt_buf_free(&j);
+    wt_buf_init(&j, 1024);
+    wt_buf_printf(&j,
+                  "{\"v\":1,\"kind\":\"dead_letter\",\"reason\":\"too "
+                  "large to quote\",\"partition\":%d,\"offset\":%lld,"
+                  "\"topic\":",
+                  m->partition, (long long)m->offset);
+    wt_buf_put_json_str(&j, b->topic);
+    wt_buf_putc(&j, '}');
+  }
+  return j.data; /* ownership to the caller */
+}
+
+/* --- one attempt ------------------------------------------------------- */
+
+static const char *sqlstate_of(const wt_db_stmt *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i].result && PQresultStatus(s[i].result) == PGRES_FATAL_ERROR) {
+      const char *code = PQresultErrorField(s[i].result, PG_DIAG_SQLSTATE);
+      return code ? code : "";
+    }
+  return "";
+}
+
+/* Loads what the fresh commands need and the outcomes of the commands
+ * that were decided before; one round trip, none when nothing is missing. */
+static wt_err load(wk_batch *b, const wk_msg *msgs, size_t n, bool verify,
+                   bool lookup_fresh, char *errstr, size_t errstr_size) {
+  const char *p_users[2], *p_projects[1], *p_logs[1], *p_ids[1];
+  wt_db_stmt s[5];
+  size_t ns = 0, nlookup = 0;
+  int iu = -1, ip = -1, il = -1, ie = -1, ir = -1;
+  wt_err err;
+
+  wk_need_reset(&b->need);
+  {
+    int parts[1];
+    for (size_t i = 0; i < n; i++) {
+      if (b->state[i] != M_FRESH)
+        continue;
+      parts[0] = msgs[i].partition;
+      wk_state_collect(b->st, &b->cmds[i], 1, parts, verify, &b->need);
+    }
+  }
+  wt_buf_reset(&b->lookup_ids);
+  wt_buf_putc(&b->lookup_ids, '{');
+  for (size_t i = 0; i < n; i++) {
+    if (b->state[i] == M_REDELIVERED ||
+        (lookup_fresh && b->state[i] == M_FRESH)) {
+      if (nlookup++)
+        wt_buf_putc(&b->lookup_ids, ',');
+      wt_buf_puts(&b->lookup_ids, b->cmds[i].command_id);
+    }
+  }
+  wt_buf_putc(&b->lookup_ids, '}');
+  if (wk_need_empty(&b->need) && nlookup == 0)
+    return WT_OK;
+
+  for (int i = 0; i < 4; i++)
+    wt_buf_reset(&b->lit[i]);
+  if (b->need.user_ids.n || b->need.usernames.n) {
+    wk_idlist_literal(&b->need.user_ids, &b->lit[0]);
+    wk_idlist_literal(&b->need.usernames, &b->lit[1]);
+    p_users[0] = b->lit[0].data;
+    p_users[1] = b->lit[1].data;
+    iu = (int)ns;
+    s[ns++] = (wt_db_stmt){.name = "load_users",
+                           .sql = WK_SQL_LOAD_USERS,
+                           .nparams = 2,
+                           .params = p_users};
+  }
+  if (b->need.project_ids.n) {
+    wk_idlist_literal(&b->need.project_ids, &b->lit[2]);
+    p_projects[0] = b->lit[2].data;
+    ip = (int)ns;
+    s[ns++] = (wt_db_stmt){.name = "load_projects",
+                           .sql = WK_SQL_LOAD_PROJECTS,
+                           .nparams = 1,
+                           .params = p_projects};
+  }
+  if (b->need.log_ids.n) {
+    wk_idlist_literal(&b->need.log_ids, &b->lit[3]);
+    p_logs[0] = b->lit[3].data;
+    il = (int)ns;
+    s[ns++] = (wt_db_stmt){.name = "load_logs",
+                           .sql = WK_SQL_LOAD_LOGS,
+                           .nparams = 1,
+                           .params = p_logs};
+  }
+  if (nlookup) {
+    p_ids[0] = b->lookup_ids.data;
+    ie = (int)ns;
+    s[ns++] = (wt_db_stmt){.name = "dup_events",
+                           .sql = WK_SQL_DUP_EVENTS,
+                           .nparams = 1,
+                           .params = p_ids};
+    ir = (int)ns;
+    s[ns++] = (wt_db_stmt){.name = "dup_rejections",
+                           .sql = WK_SQL_DUP_REJECTIONS,
+                           .nparams = 1,
+                           .params = p_ids};
+  }
+  err = wt_db_run(b->db, s, ns, errstr, errstr_size);
+  if (err != WT_OK)
+    goto out;
+  if (iu >= 0)
+    wk_state_load_users(b->st, s[iu].result);
+  if (ip >= 0)
+    wk_state_load_projects(b->st, s[ip].result, &b->need);
+  if (il >= 0)
+    wk_state_load_logs(b->st, s[il].result, &b->need);
+  if (ie >= 0) {
+    PGresult *ev = s[ie].result, *rj = s[ir].result;
+    for (size_t i = 0; i < n; i++) {
+      if (b->state[i] != M_REDELIVERED && b->state[i] != M_FRESH)
+        continue;
+      for (int r = 0; r < PQntuples(ev) && b->state[i] != M_DECIDED; r++) {
+        if (strcmp(PQgetvalue(ev, r, 0), b->cmds[i].command_id) != 0)
+          continue;
+        free(b->out_json[i]);
+        b->out_json[i] = wt_outcome_event_json(
+            PQgetvalue(ev, r, 3), PQgetvalue(ev, r, 1),
+            strtoll(PQgetvalue(ev, r, 2), NULL, 10), PQgetvalue(ev, r, 0),
+            PQgetisnull(ev, r, 4) ? NULL : PQgetvalue(ev, r, 4),
+            strtoll(PQgetvalue(ev, r, 5), NULL, 10), PQgetvalue(ev, r, 6));
+        b->state[i] = M_DECIDED;
+      }
+      for (int r = 0; r < PQntuples(rj) && b->state[i] != M_DECIDED; r++) {
+        if (strcmp(PQgetvalue(rj, r, 0), b->cmds[i].command_id) != 0)
+          continue;
+        free(b->out_json[i]);
+        b->out_json[i] = wt_outcome_rejected_json(
+            PQgetvalue(rj, r, 0),
+            PQgetisnull(rj, r, 2) ? NULL : PQgetvalue(rj, r, 2),
+            PQgetisnull(rj, r, 3) ? NULL : PQgetvalue(rj, r, 3),
+            wt_reject_parse(PQgetvalue(rj, r, 4)), PQgetvalue(rj, r, 5));
+        b->state[i] = M_DECIDED;
+      }
+      /* a redelivered command not found was never decided: decide it */
+      if (b->state[i] == M_REDELIVERED)
+        b->state[i] = M_FRESH;
+    }
+  }
+out:
+  wt_db_stmts_clear(s, ns);
+  return err;
+}
+
+static void add_event_row(wk_batch *b, const wt_command *c,
+                          const wt_decision *d, int64_t seq, int64_t at,
+                          const char *data) {
+  wt_buf *e = &b->events;
+  wt_buf_putc(e, e->len > 1 ? ',' : '[');
+  wt_buf_puts(e, "{\"project_id\":");
+  wt_buf_put_json_str(e, d->stream_id);
+  wt_buf_printf(e, ",\"seq\":%lld,\"command_id\":", (long long)seq);
+  wt_buf_put_json_str(e, c->command_id);
+  wt_buf_puts(e, ",\"type\":");
+  wt_buf_put_json_str(e, d->event_type);
+  wt_buf_puts(e, ",\"actor_id\":");
+  wt_buf_put_json_str(e, c->actor_system ? NULL : c->actor_id);
+  wt_buf_puts(e, ",\"at\":");
+  wt_buf_put_json_time(e, at);
+  wt_buf_puts(e, ",\"data\":");
+  wt_buf_puts(e, data);
+  wt_buf_putc(e, '}');
+}
+
+static void add_rejection_row(wk_batch *b, const wt_command *c,
+                              const wt_decision *d, int64_t at) {
+  wt_buf *r = &b->rejections;
+  wt_buf_putc(r, r->len > 1 ? ',' : '[');
+  wt_buf_puts(r, "{\"command_id\":");
+  wt_buf_put_json_str(r, c->command_id);
+  wt_buf_puts(r, ",\"stream_id\":");
+  wt_buf_put_json_str(r, wt_command_key(c));
+  wt_buf_puts(r, ",\"project_id\":");
+  wt_buf_put_json_str(r, c->project_id[0] ? c->project_id : NULL);
+  wt_buf_puts(r, ",\"actor_id\":");
+  wt_buf_put_json_str(r, c->actor_system ? NULL : c->actor_id);
+  wt_buf_puts(r, ",\"code\":");
+  wt_buf_put_json_str(r, wt_reject_name(d->reject));
+  wt_buf_puts(r, ",\"message\":");
+  wt_buf_put_json_str(r, d->message);
+  wt_buf_puts(r, ",\"at\":");
+  wt_buf_put_json_time(r, at);
+  wt_buf_putc(r, '}');
+}
+
+/* Decides every fresh command into the overlay and the outcome rows. */
+static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
+                   wk_batch_result *res) {
+  wt_rules_view view;
+  wk_state_view(b->st, &view, now, b->cfg->max_log_seconds);
+  wt_buf_reset(&b->events);
+  wt_buf_reset(&b->rejections);
+  memset(res->by_type, 0, sizeof(res->by_type));
+  res->applied = res->rejected = 0;
+  for (size_t i = 0; i < n; i++) {
+    const wt_command *c = &b->cmds[i];
+    wt_decision d;
+    if (b->state[i] != M_FRESH)
+      continue;
+    free(b->out_json[i]);
+    b->out_json[i] = NULL;
+    if (wt_rules_decide(c, &view, &d) == WT_REJECT_NONE) {
+      int64_t seq = wk_state_apply(b->st, c, &d, msgs[i].partition);
+      char *data = wt_decision_data_json(&d);
+      if (!data)
+        abort();
+      add_event_row(b, c, &d, seq, now, data);
+      b->out_json[i] = wt_outcome_event_json(
+          d.event_type, d.stream_id, seq, c->command_id,
+          c->actor_system ? NULL : c->actor_id, now, data);
+      free(data);
+      res->applied++;
+      res->by_type[c->type][0]++;
+    } else {
+      add_rejection_row(b, c, &d, now);
+      b->out_json[i] = wt_outcome_rejected_json(
+          c->command_id, c->project_id[0] ? c->project_id : NULL,
+          c->actor_system ? NULL : c->actor_id, d.reject, d.message);
+      res->rejected++;
+      res->by_type[c->type][1]++;
+    }
+    if (!b->out_json[i])
+      abort();
+  }
+  if (b->events.len)
+    wt_buf_putc(&b->events, ']');
+  if (b->rejections.len)
+    wt_buf_putc(&b->rejections, ']');
+}
+
+/* The partitions of the batch with their expected, start and next
+ * offsets, as array literals; returns how many. */
+static size_t offset_ranges(wk_batch *b, const wk_msg *msgs, size_t n,
+                            const wk_positions *pos, int64_t *next_out) {
+  size_t np = 0;
+  wt_buf_reset(&b->parts);
+  wt_buf_reset(&b->expected);
+  wt_buf_reset(&b->starts);
+  wt_buf_reset(&b->nexts);
+  wt_buf_putc(&b->parts, '{');
+  wt_buf_putc(&b->expected, '{');
+  wt_buf_putc(&b->starts, '{');
+  wt_buf_putc(&b->nexts, '{');
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    next_out[p] = -2;
+  for (size_t i = 0; i < n; i++) {
+    int p = msgs[i].partition;
+    if (pos->next[p] >= 0 && msgs[i].offset < pos->next[p])
+      continue; /* redelivered: its position was stored already */
+    if (next_out[p] < msgs[i].offset + 1)
+      next_out[p] = msgs[i].offset + 1;
+  }
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
+    int64_t start = -1;
+    if (next_out[p] == -2)
+      continue;
+    for (size_t i = 0; i < n; i++)
+      if (msgs[i].partition == p && msgs[i].offset >= pos->next[p] &&
+          (start < 0 || msgs[i].offset < start))
+        start = msgs[i].offset;
+    if (np++) {
+      wt_buf_putc(&b->parts, ',');
+      wt_buf_putc(&b->expected, ',');
+      wt_buf_putc(&b->starts, ',');
+      wt_buf_putc(&b->nexts, ',');
+    }
+    wt_buf_printf(&b->parts, "%d", p);
+    wt_buf_printf(&b->expected, "%lld", (long long)pos->next[p]);
+    wt_buf_printf(&b->starts, "%lld", (long long)start);
+    wt_buf_printf(&b->nexts, "%lld", (long long)next_out[p]);
+  }
+  wt_buf_putc(&b->parts, '}');
+  wt_buf_putc(&b->expected, '}');
+  wt_buf_putc(&b->starts, '}');
+  wt_buf_putc(&b->nexts, '}');
+  return np;
+}
+
+/* The batch's transaction in one pipeline. */
+static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
+                          size_t nparts, const char **sqlstate, char *errstr,
+                          size_t errstr_size) {
+  static const struct {
+    const char *name, *sql;
+  } writes[9] = {
+      {"users_insert", WK_SQL_USERS_INSERT},
+      {"users_update", WK_SQL_USERS_UPDATE},
+      {"projects_insert", WK_SQL_PROJECTS_INSERT},
+      {"projects_update", WK_SQL_PROJECTS_UPDATE},
+      {"members_delete", WK_SQL_MEMBERS_DELETE},
+      {"members_upsert", WK_SQL_MEMBERS_UPSERT},
+      {"logs_insert", WK_SQL_LOGS_INSERT},
+      {"logs_update", WK_SQL_LOGS_UPDATE},
+      {"logs_delete", WK_SQL_LOGS_DELETE},
+  };
+  const char *guard[7];
+  const char *wparams[11];
+  wt_db_stmt s[16];
+  size_t ns = 0, nfresh = 0;
+  wt_err err;
+
+  wt_buf_reset(&b->fresh_ids);
+  wt_buf_putc(&b->fresh_ids, '{');
+  for (size_t i = 0; i < n; i++)
+    if (b->state[i] == M_FRESH) {
+      if (nfresh++)
+        wt_buf_putc(&b->fresh_ids, ',');
+      wt_buf_puts(&b->fresh_ids, b->cmds[i].command_id);
+    }
+  wt_buf_putc(&b->fresh_ids, '}');
+  (void)msgs;
+  guard[0] = b->group;
+  guard[1] = b->topic;
+  guard[2] = b->parts.data;
+  guard[3] = b->expected.data;
+  guard[4] = b->starts.data;
+  guard[5] = b->nexts.data;
+  guard[6] = b->fresh_ids.data;
+
+  s[ns++] = (wt_db_stmt){.name = "begin", .sql = "BEGIN"};
+  if (nparts || nfresh)
+    s[ns++] = (wt_db_stmt){.name = "begin_batch",
+                           .sql = WK_SQL_BEGIN_BATCH,
+                           .nparams = 7,
+                           .params = guard};
+  for (int i = 0; i < 9; i++) {
+    wt_buf *pb = i == 0   ? &b->plan.users_insert
+                 : i == 1 ? &b->plan.users_update
+                 : i == 2 ? &b->plan.projects_insert
+                 : i == 3 ? &b->plan.projects_update
+                 : i == 4 ? &b->plan.members_delete
+                 : i == 5 ? &b->plan.members_upsert
+                 : i == 6 ? &b->plan.logs_insert
+                 : i == 7 ? &b->plan.logs_update
+                          : &b->plan.logs_delete;
+    if (!b->plan.n[i])
+      continue;
+    wparams[i] = pb->data;
+    s[ns++] = (wt_db_stmt){.name = writes[i].name,
+                           .sql = writes[i].sql,
+                           .nparams = 1,
+                           .params = &wparams[i]};
+  }
+  if (b->events.len) {
+    wparams[9] = b->events.data;
+    s[ns++] = (wt_db_stmt){.name = "events_insert",
+                           .sql = WK_SQL_EVENTS_INSERT,
+                           .nparams = 1,
+                           .params = &wparams[9]};
+  }
+  if (b->rejections.len) {
+    wparams[10] = b->rejections.data;
+    s[ns++] = (wt_db_stmt){.name = "rejections_insert",
+                           .sql = WK_SQL_REJECTIONS_INSERT,
+                           .nparams = 1,
+                           .params = &wparams[10]};
+  }
+  s[ns++] = (wt_db_stmt){.name = "commit", .sql = "COMMIT"};
+  err = wt_db_run(b->db, s, ns, errstr, errstr_size);
+  *sqlstate = "";
+  if (err == WT_ERR_DB) {
+    static char code[8];
+    snprintf(code, sizeof(code), "%s", sqlstate_of(s, ns));
+    *sqlstate = code;
+  }
+  wt_db_stmts_clear(s, ns);
+  return err;
+}
+
+/* --- the batch --------------------------------------------------------- */
+
+static void parse_all(wk_batch *b, const wk_msg *msgs, size_t n,
+                      const wk_positions *pos) {
+  wt_lru_remove_tag(b->ids, 0);
+  for (size_t i = 0; i < n; i++) {
+    char err[256] = "";
+    const wt_command *first;
+    free(b->out_json[i]);
+    b->out_json[i] = NULL;
+    if (wt_command_parse(msgs[i].value, msgs[i].len, &b->cmds[i], err,
+                         sizeof(err)) != WT_OK) {
+      b->state[i] = M_DEAD;
+      b->cmds[i].type = WT_CMD_NONE;
+      b->out_json[i] = dead_letter_json(b, &msgs[i], err);
+      continue;
+    }
+    first = wt_lru_peek(b->ids, b->cmds[i].command_id);
+    if (first) {
+      b->state[i] = M_INDUP;
+      b->dup_of[i] = (size_t)(first - b->cmds);
+      continue;
+    }
+    wt_lru_put(b->ids, b->cmds[i].command_id, &b->cmds[i], 0);
+    b->state[i] = pos->next[msgs[i].partition] >= 0 &&
+                          msgs[i].offset < pos->next[msgs[i].partition]
+                      ? M_REDELIVERED
+                      : M_FRESH;
+  }
+}
+
+static bool is_sqlstate(const char *code, const char *want) {
+  return strcmp(code, want) == 0;
+}
+
+wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
+                    wk_positions *pos, wk_batch_result *res, char *errstr,
+                    size_t errstr_size) {
+  int64_t *next = b->next;
+  bool verify = false, lookup_fresh = false;
+  wt_db_counters c0, c1;
+  size_t nparts;
+  wt_err err = WT_ERR_DB;
+
+  if (n > b->cap) {
+    wt_errf(errstr, errstr_size, "batch of %zu over WT_BATCH_MAX", n);
+    return WT_ERR_INVALID;
+  }
+  wt_db_get_counters(b->db, &c0);
+  parse_all(b, msgs, n, pos);
+  nparts = offset_ranges(b, msgs, n, pos, next);
+  for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const char *code = "";
+    int64_t now = wt_time_now_us();
+    err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
+    if (err != WT_OK)
+      break;
+    decide(b, msgs, n, now, res);
+    if (!wk_state_plan(b->st, &b->plan) || !wt_buf_ok(&b->events) ||
+        !wt_buf_ok(&b->rejections)) {
+      wk_state_discard(b->st);
+      wt_errf(errstr, errstr_size, "batch parameters over their cap");
+      err = WT_ERR_NOMEM;
+      break;
+    }
+    err = write_batch(b, msgs, n, nparts, &code, errstr, errstr_size);
+    if (err == WT_OK) {
+      wk_state_commit(b->st);
+      break;
+    }
+    wk_state_discard(b->st);
+    if (wt_db_txn_status(b->db) == PQTRANS_INERROR ||
+        wt_db_txn_status(b->db) == PQTRANS_INTRANS)
+      (void)wt_db_exec(b->db, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, 0);
+    if (err != WT_ERR_DB)
+      break;
+    if (is_sqlstate(code, "WT409")) {
+      err = WT_ERR_CONFLICT;
+      break;
+    }
+    if (is_sqlstate(code, "WT208")) {
+      WT_INFO("batch has commands decided before: re-publishing their "
+              "outcomes");
+      lookup_fresh = true;
+      continue;
+    }
+    if (is_sqlstate(code, "23505")) {
+      WT_INFO("batch assumed an existing id new: loading and deciding again "
+              "error=\"%s\"",
+              errstr);
+      verify = true;
+      continue;
+    }
+    WT_ERROR("batch refused by PostgreSQL sqlstate=%s error=\"%s\"", code,
+             errstr);
+    break;
+  }
+  wt_db_get_counters(b->db, &c1);
+  res->round_trips = c1.round_trips - c0.round_trips;
+  if (err != WT_OK)
+    return err;
+
+  /* positions advance; outcomes in message order */
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    if (next[p] >= 0)
+      pos->next[p] = next[p];
+  res->commands = n;
+  res->duplicates = res->dead = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *json =
+        b->state[i] == M_INDUP ? b->out_json[b->dup_of[i]] : b->out_json[i];
+    if (b->state[i] == M_DEAD) {
+      char key[256];
+      snprintf(key, sizeof(key), "%.*s", (int)msgs[i].key_len,
+               msgs[i].key ? (const char *)msgs[i].key : "");
+      add_out(res, WK_OUT_DLQ, key, b->out_json[i]);
+      b->out_json[i] = NULL;
+      res->dead++;
+      continue;
+    }
+    if (b->state[i] == M_DECIDED || b->state[i] == M_INDUP)
+      res->duplicates++;
+    if (!json)
+      continue;
+    {
+      char *copy = strdup(json);
+      if (!copy)
+        abort();
+      add_out(res, WK_OUT_EVENTS, wt_command_key(&b->cmds[i]), copy);
+    }
+  }
+  return WT_OK;
+}

@@ -1,0 +1,73 @@
+/* wk_batch: decides and writes one batch of consumed commands, exactly
+ * once, in one transaction sent as one pipeline.
+ *
+ *   parse -> (load misses: one round trip, cold only) -> decide -> plan ->
+ *   BEGIN; wt_begin_batch (offset guard + duplicate guard); writes;
+ *   events; rejections; COMMIT   (one round trip)
+ *
+ * Slow paths, each bounded: a command decided before (WT208) has its first
+ * outcome looked up and re-published; a create whose id turned out to
+ * exist (unique violation) has its ids loaded and is decided again.
+ * No Kafka I/O here: the outcomes to publish are returned. */
+#ifndef WK_BATCH_H
+#define WK_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wk_state.h"
+#include "wt_config.h"
+#include "wt_db.h"
+
+#define WK_MAX_PARTITIONS 1024
+
+typedef struct wk_msg {
+  int partition;
+  int64_t offset;
+  const void *key;
+  size_t key_len;
+  const void *value;
+  size_t len;
+} wk_msg;
+
+/* next_offset per partition as stored in PostgreSQL: -1 no row yet. */
+typedef struct wk_positions {
+  int64_t next[WK_MAX_PARTITIONS];
+} wk_positions;
+
+typedef enum wk_out_topic { WK_OUT_EVENTS, WK_OUT_DLQ } wk_out_topic;
+
+typedef struct wk_out {
+  wk_out_topic topic;
+  char *key; /* NUL-terminated; may be "" */
+  char *value;
+  size_t len;
+} wk_out;
+
+typedef struct wk_batch_result {
+  size_t commands, applied, rejected, duplicates, dead;
+  size_t by_type[WT_CMD__COUNT][2]; /* [type][0 applied, 1 rejected] */
+  uint64_t round_trips;
+  wk_out *outs; /* to publish, in order */
+  size_t nouts, outs_cap;
+} wk_batch_result;
+
+typedef struct wk_batch wk_batch;
+
+/* db and st stay the caller's. group and topic name the offsets row. */
+wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
+                       const char *group, const char *topic);
+void wk_batch_destroy(wk_batch *b);
+
+void wk_batch_result_init(wk_batch_result *r);
+void wk_batch_result_clear(wk_batch_result *r); /* frees the outs */
+
+/* Runs msgs[0..n) (n <= WT_BATCH_MAX). On WT_OK the transaction committed,
+ * pos advanced and res holds the outcomes. WT_ERR_CONFLICT: another worker
+ * owns a partition now (drop the batch). WT_ERR_DB_CONN: PostgreSQL is
+ * gone (reconnect, run the same batch again). */
+wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
+                    wk_positions *pos, wk_batch_result *res, char *errstr,
+                    size_t errstr_size);
+
+#endif

@@ -1,0 +1,441 @@
+/* wt-worker: consumes wt.commands in the consumer group wt-worker, decides
+ * each batch with the permission rules, writes PostgreSQL exactly once per
+ * command (one transaction, one pipeline) and publishes the outcomes on
+ * wt.events and what it cannot parse on wt.dlq. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wk_batch.h"
+#include "wk_metrics.h"
+#include "wk_sql.h"
+#include "wt_config.h"
+#include "wt_http_metrics.h"
+#include "wt_kafka.h"
+#include "wt_log.h"
+
+#define GROUP_ID "wt-worker"
+#define BACKOFF_MAX_MS 5000
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+typedef rd_kafka_message_t *message_ptr;
+
+typedef struct worker {
+  wt_config cfg;
+  wt_kafka_topics topics;
+  wt_db *db;
+  wk_state *st;
+  wk_batch *batch;
+  wk_metrics *metrics;
+  rd_kafka_t *consumer, *producer;
+  wk_positions pos;
+  bool assigned[WK_MAX_PARTITIONS];
+  rd_kafka_message_t **pending; /* the batch being collected */
+  size_t npending;
+  int failed_deliveries;
+} worker;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Connects or reconnects to PostgreSQL, retrying with capped backoff until
+ * it answers or a stop is requested. */
+static bool db_ready(worker *w) {
+  long backoff = 100;
+  char err[512];
+  while (!stop_requested) {
+    wt_err e = w->db ? wt_db_reconnect(w->db, err, sizeof(err))
+                     : wt_db_connect(w->cfg.database_url, "worker",
+                                     w->cfg.log_sql, &w->db, err, sizeof(err));
+    if (e == WT_OK)
+      return true;
+    WT_WARN("PostgreSQL unreachable, retrying in %ld ms error=\"%s\"", backoff,
+            err);
+    sleep_ms(backoff);
+    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+  }
+  return false;
+}
+
+/* --- partitions -------------------------------------------------------- */
+
+/* Reads the stored positions of parts and sets where to start: the start
+ * of the last committed batch, so that its outcomes are published again
+ * (a crash may have come before they were). */
+static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
+  char list[8192];
+  size_t len = 0;
+  const char *params[3];
+  PGresult *res = NULL;
+  char err[512];
+
+  len += (size_t)snprintf(list, sizeof(list), "{");
+  for (int i = 0; i < parts->cnt && len < sizeof(list) - 16; i++)
+    len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d",
+                            i ? "," : "", parts->elems[i].partition);
+  snprintf(list + len, sizeof(list) - len, "}");
+  params[0] = GROUP_ID;
+  params[1] = w->topics.commands;
+  params[2] = list;
+  for (;;) {
+    wt_err e = wt_db_exec(w->db, "load_offsets", WK_SQL_LOAD_OFFSETS, 3, params,
+                          &res, err, sizeof(err));
+    if (e == WT_OK)
+      break;
+    WT_WARN("cannot read stored offsets error=\"%s\"", err);
+    if (e != WT_ERR_DB_CONN || !db_ready(w))
+      return false;
+  }
+  for (int i = 0; i < parts->cnt; i++) {
+    rd_kafka_topic_partition_t *tp = &parts->elems[i];
+    int p = tp->partition;
+    if (p < 0 || p >= WK_MAX_PARTITIONS)
+      continue;
+    w->pos.next[p] = -1;
+    tp->offset = RD_KAFKA_OFFSET_BEGINNING; /* never processed: all of it */
+    for (int r = 0; r < PQntuples(res); r++) {
+      if (atoi(PQgetvalue(res, r, 0)) != p)
+        continue;
+      tp->offset = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+      w->pos.next[p] = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+    }
+    w->assigned[p] = true;
+    WT_INFO("partition assigned partition=%d start=%lld stored_next=%lld", p,
+            (long long)tp->offset, (long long)w->pos.next[p]);
+  }
+  PQclear(res);
+  return true;
+}
+
+static void drop_pending(worker *w, int partition) {
+  size_t k = 0;
+  for (size_t i = 0; i < w->npending; i++) {
+    if (partition < 0 || w->pending[i]->partition == partition)
+      rd_kafka_message_destroy(w->pending[i]);
+    else
+      w->pending[k++] = w->pending[i];
+  }
+  w->npending = k;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  worker *w = opaque;
+  bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (!load_positions(w, parts))
+      return; /* stopping */
+    if (coop)
+      rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+    else
+      rd_kafka_assign(rk, parts);
+    return;
+  }
+  /* revoked: abandon the collected messages of those partitions, forget
+   * their projects */
+  for (int i = 0; i < parts->cnt; i++) {
+    int p = parts->elems[i].partition;
+    if (p < 0 || p >= WK_MAX_PARTITIONS)
+      continue;
+    drop_pending(w, p);
+    w->assigned[p] = false;
+    w->pos.next[p] = -1;
+    WT_INFO("partition revoked partition=%d cache_dropped=%zu", p,
+            wk_state_forget_partition(w->st, p));
+  }
+  if (coop)
+    rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+  else
+    rd_kafka_assign(rk, NULL);
+}
+
+/* --- publishing -------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+  worker *w = opaque;
+  (void)rk;
+  if (m->err) {
+    w->failed_deliveries++;
+    WT_WARN("outcome not delivered error=\"%s\"", rd_kafka_err2str(m->err));
+  }
+}
+
+/* Publishes the outcomes and waits until the broker has them all; what
+ * fails is sent again (readers drop duplicates by project and seq). */
+static void publish(worker *w, const wk_batch_result *r) {
+  long backoff = 100;
+  char err[256];
+  for (;;) {
+    w->failed_deliveries = 0;
+    for (size_t i = 0; i < r->nouts; i++) {
+      const wk_out *o = &r->outs[i];
+      const char *topic =
+          o->topic == WK_OUT_DLQ ? w->topics.dlq : w->topics.events;
+      while (wt_kafka_produce(w->producer, topic, o->key, strlen(o->key),
+                              o->value, o->len, NULL, 1000, err,
+                              sizeof(err)) != WT_OK) {
+        WT_WARN("cannot produce outcome error=\"%s\"", err);
+        rd_kafka_poll(w->producer, 100);
+      }
+    }
+    while (rd_kafka_flush(w->producer, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+      WT_WARN("waiting for Kafka to take the outcomes");
+    if (w->failed_deliveries == 0)
+      return;
+    WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
+    sleep_ms(backoff);
+    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+  }
+}
+
+/* --- the loop ---------------------------------------------------------- */
+
+static void update_gauges(worker *w) {
+  int64_t lag = 0;
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
+    int64_t lo = 0, hi = 0;
+    if (!w->assigned[p] || w->pos.next[p] < 0)
+      continue;
+    if (rd_kafka_get_watermark_offsets(w->consumer, w->topics.commands, p, &lo,
+                                       &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi > w->pos.next[p])
+      lag += hi - w->pos.next[p];
+  }
+  wk_metrics_set_lag(w->metrics, lag);
+  for (int c = 0; c < 3; c++) {
+    wk_cache_stats s;
+    wk_state_cache_stats(w->st, c, &s);
+    wk_metrics_set_cache(w->metrics, c, s.hits, s.misses, s.evictions, s.size);
+  }
+}
+
+/* Collects up to WT_BATCH_MAX messages, waiting at most WT_BATCH_WAIT_MS
+ * after the first one. */
+static void collect(worker *w) {
+  double first = 0;
+  while (!stop_requested && w->npending < (size_t)w->cfg.batch_max) {
+    int wait = 100;
+    rd_kafka_message_t *m;
+    if (w->npending) {
+      double left = first + w->cfg.batch_wait_ms - now_ms();
+      if (left <= 0)
+        break;
+      wait = (int)left + 1;
+    }
+    m = rd_kafka_consumer_poll(w->consumer, wait);
+    if (!m)
+      continue;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        WT_WARN("consumer error=\"%s\"", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    if (!w->npending)
+      first = now_ms();
+    w->pending[w->npending++] = m;
+  }
+}
+
+static void run_batch(worker *w) {
+  wk_msg *msgs = calloc(w->npending, sizeof(*msgs));
+  wk_batch_result res;
+  wt_db_counters c0, c1;
+  char err[1024];
+  double t0 = now_ms();
+  wt_err e;
+
+  if (!msgs)
+    abort();
+  for (size_t i = 0; i < w->npending; i++) {
+    rd_kafka_message_t *m = w->pending[i];
+    msgs[i] = (wk_msg){.partition = m->partition,
+                       .offset = m->offset,
+                       .key = m->key,
+                       .key_len = m->key_len,
+                       .value = m->payload,
+                       .len = m->len};
+  }
+  wk_batch_result_init(&res);
+  wt_db_get_counters(w->db, &c0);
+  for (;;) {
+    e = wk_batch_run(w->batch, msgs, w->npending, &w->pos, &res, err,
+                     sizeof(err));
+    if (e == WT_OK || stop_requested)
+      break;
+    wk_metrics_db_error(w->metrics);
+    if (e == WT_ERR_CONFLICT) {
+      WT_WARN("batch dropped: another worker owns its partitions now "
+              "error=\"%s\"",
+              err);
+      break;
+    }
+    WT_WARN("batch not written, retrying error=\"%s\"", err);
+    if (e == WT_ERR_DB_CONN) {
+      if (!db_ready(w))
+        break;
+    } else {
+      sleep_ms(500);
+    }
+  }
+  wt_db_get_counters(w->db, &c1);
+  if (e == WT_OK) {
+    double ms;
+    publish(w, &res);
+    ms = now_ms() - t0;
+    wk_metrics_batch(w->metrics, &res, c1.statements - c0.statements, ms);
+    WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
+            "round_trips=%llu ms=%.1f",
+            res.commands, res.applied, res.rejected, res.duplicates, res.dead,
+            (unsigned long long)res.round_trips, ms);
+  }
+  wk_batch_result_clear(&res);
+  drop_pending(w, -1);
+  free(msgs);
+  update_gauges(w);
+}
+
+static int setup(worker *w, char *err, size_t errsize) {
+  const char *names[3];
+  const char *const consumer_extra[] = {"session.timeout.ms", "10000",
+                                        "max.poll.interval.ms", "300000", NULL};
+  rd_kafka_topic_partition_list_t *sub;
+  wk_state_caps caps = {.users = (size_t)w->cfg.cache_users,
+                        .projects = (size_t)w->cfg.cache_projects,
+                        .logs = (size_t)w->cfg.cache_logs,
+                        .batch_max = (size_t)w->cfg.batch_max};
+
+  wt_kafka_topic_names(w->cfg.topic_prefix, &w->topics);
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    w->pos.next[p] = -1;
+  if (!db_ready(w))
+    return -1;
+  w->st = wk_state_new(&caps);
+  w->metrics = wk_metrics_new();
+  w->pending = calloc((size_t)w->cfg.batch_max, sizeof(message_ptr));
+  if (!w->st || !w->metrics || !w->pending) {
+    wt_errf(err, errsize, "out of memory");
+    return -1;
+  }
+  w->batch = wk_batch_new(w->db, w->st, &w->cfg, GROUP_ID, w->topics.commands);
+  w->producer = wt_kafka_producer_new(w->cfg.kafka_brokers, "wt-worker",
+                                      on_delivery, w, NULL, err, errsize);
+  if (!w->batch || !w->producer)
+    return -1;
+  names[0] = w->topics.commands;
+  names[1] = w->topics.events;
+  names[2] = w->topics.dlq;
+  while (wt_kafka_ensure_topics(w->producer, names, 3, w->cfg.kafka_partitions,
+                                10000, err, errsize) != WT_OK) {
+    if (stop_requested)
+      return -1;
+    WT_WARN("Kafka not ready, retrying error=\"%s\"", err);
+    sleep_ms(1000);
+  }
+  w->consumer =
+      wt_kafka_consumer_new(w->cfg.kafka_brokers, GROUP_ID, "wt-worker",
+                            consumer_extra, on_rebalance, w, err, errsize);
+  if (!w->consumer)
+    return -1;
+  sub = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(sub, w->topics.commands,
+                                    RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_subscribe(w->consumer, sub)) {
+    rd_kafka_topic_partition_list_destroy(sub);
+    wt_errf(err, errsize, "cannot subscribe to %s", w->topics.commands);
+    return -1;
+  }
+  rd_kafka_topic_partition_list_destroy(sub);
+  return 0;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: wt-worker\n"
+          "Consumes %s-prefixed commands in the consumer group " GROUP_ID
+          ", decides them,\nwrites PostgreSQL in batches exactly once and "
+          "publishes the outcomes.\nSIGTERM/SIGINT: finish the batch, exit "
+          "0. Metrics: http://HOST:WT_METRICS_PORT/metrics\n\n",
+          "WT_TOPIC_PREFIX");
+  wt_config_describe(out);
+}
+
+int main(int argc, char **argv) {
+  static worker w;
+  wt_http_metrics *http = NULL;
+  char err[1024] = "";
+  int rc = 1;
+
+  if (argc > 1) {
+    bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+    usage(help ? stdout : stderr);
+    return help ? 0 : 2;
+  }
+  if (wt_config_from_process(&w.cfg, err, sizeof(err)) != WT_OK) {
+    fprintf(stderr, "wt-worker: configuration error: %s\n", err);
+    return 2;
+  }
+  wt_log_init("worker", w.cfg.log_level, stderr);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  if (setup(&w, err, sizeof(err)) != 0) {
+    if (!stop_requested)
+      WT_ERROR("cannot start error=\"%s\"", err);
+    rc = stop_requested ? 0 : 1;
+    goto out;
+  }
+  if (w.cfg.metrics_port &&
+      wt_http_metrics_start("0.0.0.0", w.cfg.metrics_port, wk_metrics_render,
+                            w.metrics, &http, err, sizeof(err)) != WT_OK) {
+    WT_ERROR("metrics listener error=\"%s\"", err);
+    goto out;
+  }
+  WT_INFO("worker started group=" GROUP_ID
+          " topic=%s batch_max=%d batch_wait_ms=%d metrics_port=%d",
+          w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
+          w.cfg.metrics_port);
+  while (!stop_requested) {
+    collect(&w);
+    if (w.npending)
+      run_batch(&w);
+  }
+  WT_INFO("stopping");
+  rc = 0;
+out:
+  drop_pending(&w, -1);
+  if (w.consumer) {
+    rd_kafka_consumer_close(w.consumer);
+    rd_kafka_destroy(w.consumer);
+  }
+  if (w.producer) {
+    rd_kafka_flush(w.producer, 10000);
+    rd_kafka_destroy(w.producer);
+  }
+  wt_http_metrics_stop(http);
+  wk_batch_destroy(w.batch);
+  wk_state_destroy(w.st);
+  wk_metrics_destroy(w.metrics);
+  wt_db_destroy(w.db);
+  free(w.pending);
+  return rc;
+}

@@ -1,0 +1,120 @@
+/* wk_sql: every SQL statement the worker sends, by name. Writes take one
+ * JSON array each (json_to_recordset), so a batch of any size is one
+ * statement per table and kind of change. Times travel as RFC 3339
+ * strings and come back as bigint microseconds. */
+#ifndef WK_SQL_H
+#define WK_SQL_H
+
+#define WK_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* --- loads (columns as wk_state_load_* expect) --- */
+#define WK_SQL_LOAD_USERS                                                      \
+  "SELECT id, username, display_name, is_active, token_version, " WK_US(       \
+      "created_at") ", seq FROM users "                                        \
+                    "WHERE id = ANY ($1::uuid[]) OR username = ANY "           \
+                    "($2::text[])"
+
+#define WK_SQL_LOAD_PROJECTS                                                   \
+  "SELECT p.id, p.name, p.created_by, " WK_US(                                 \
+      "p.created_at") ", p.seq, "                                              \
+                      "m.user_id, m.role, " WK_US(                             \
+                          "m.added_at") " FROM projects p "                    \
+                                        "LEFT JOIN project_members m ON "      \
+                                        "m.project_id = p.id "                 \
+                                        "WHERE p.id = ANY ($1::uuid[])"
+
+#define WK_SQL_LOAD_LOGS                                                       \
+  "SELECT id, project_id, user_id, " WK_US("started_at") ", " WK_US(           \
+      "ended_at") ", description, version, " WK_US("created_at") ", " WK_US("updated_at") " FROM work_logs WHERE id = ANY ($1::uuid[])"
+
+#define WK_SQL_LOAD_OFFSETS                                                    \
+  "SELECT partition, batch_start, next_offset FROM consumer_offsets "          \
+  "WHERE group_id = $1 AND topic = $2 AND partition = ANY ($3::int[])"
+
+/* outcomes of commands decided before (duplicates, redeliveries) */
+#define WK_SQL_DUP_EVENTS                                                      \
+  "SELECT command_id, project_id, seq, type, actor_id, " WK_US(                \
+      "at") ", "                                                               \
+            "data::text FROM events WHERE command_id = ANY ($1::uuid[])"
+
+#define WK_SQL_DUP_REJECTIONS                                                  \
+  "SELECT command_id, stream_id, project_id, actor_id, code, message "         \
+  "FROM rejections "                                                           \
+  "WHERE command_id = ANY ($1::uuid[])"
+
+/* --- the batch's transaction --- */
+#define WK_SQL_BEGIN_BATCH                                                     \
+  "SELECT wt_begin_batch($1, $2, $3::int[], $4::bigint[], $5::bigint[], "      \
+  "$6::bigint[], $7::uuid[])"
+
+#define WK_SQL_USERS_INSERT                                                    \
+  "INSERT INTO users (id, username, display_name, password_hash, is_active, "  \
+  "token_version, created_at, seq) SELECT x.id, x.username, x.display_name, "  \
+  "x.password_hash, x.is_active, x.token_version, x.created_at, x.seq "        \
+  "FROM json_to_recordset($1::json) AS x(id uuid, username text, "             \
+  "display_name text, password_hash text, is_active boolean, "                 \
+  "token_version integer, created_at timestamptz, seq bigint)"
+
+#define WK_SQL_USERS_UPDATE                                                    \
+  "UPDATE users u SET is_active = x.is_active, "                               \
+  "token_version = x.token_version, seq = x.seq "                              \
+  "FROM json_to_recordset($1::json) AS x(id uuid, is_active boolean, "         \
+  "token_version integer, seq bigint) WHERE u.id = x.id"
+
+#define WK_SQL_PROJECTS_INSERT                                                 \
+  "INSERT INTO projects (id, name, created_by, created_at, seq) "              \
+  "SELECT x.id, x.name, x.created_by, x.created_at, x.seq "                    \
+  "FROM json_to_recordset($1::json) AS x(id uuid, name text, "                 \
+  "created_by uuid, created_at timestamptz, seq bigint)"
+
+#define WK_SQL_PROJECTS_UPDATE                                                 \
+  "UPDATE projects p SET name = x.name, seq = x.seq "                          \
+  "FROM json_to_recordset($1::json) AS x(id uuid, name text, seq bigint) "     \
+  "WHERE p.id = x.id"
+
+#define WK_SQL_MEMBERS_DELETE                                                  \
+  "DELETE FROM project_members m USING json_to_recordset($1::json) "           \
+  "AS x(project_id uuid, user_id uuid) "                                       \
+  "WHERE m.project_id = x.project_id AND m.user_id = x.user_id"
+
+#define WK_SQL_MEMBERS_UPSERT                                                  \
+  "INSERT INTO project_members (project_id, user_id, role, added_at) "         \
+  "SELECT x.project_id, x.user_id, x.role, x.added_at "                        \
+  "FROM json_to_recordset($1::json) AS x(project_id uuid, user_id uuid, "      \
+  "role text, added_at timestamptz) "                                          \
+  "ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role"
+
+#define WK_SQL_LOGS_INSERT                                                     \
+  "INSERT INTO work_logs (id, project_id, user_id, started_at, ended_at, "     \
+  "description, version, created_at, updated_at) SELECT x.id, x.project_id, "  \
+  "x.user_id, x.started_at, x.ended_at, x.description, x.version, "            \
+  "x.created_at, x.updated_at FROM json_to_recordset($1::json) AS x(id uuid, " \
+  "project_id uuid, user_id uuid, started_at timestamptz, "                    \
+  "ended_at timestamptz, description text, version integer, "                  \
+  "created_at timestamptz, updated_at timestamptz)"
+
+#define WK_SQL_LOGS_UPDATE                                                     \
+  "UPDATE work_logs w SET started_at = x.started_at, ended_at = x.ended_at, "  \
+  "description = x.description, version = x.version, "                         \
+  "updated_at = x.updated_at FROM json_to_recordset($1::json) AS x(id uuid, "  \
+  "started_at timestamptz, ended_at timestamptz, description text, "           \
+  "version integer, updated_at timestamptz) WHERE w.id = x.id"
+
+#define WK_SQL_LOGS_DELETE                                                     \
+  "DELETE FROM work_logs w USING json_to_recordset($1::json) AS x(id uuid) "   \
+  "WHERE w.id = x.id"
+
+#define WK_SQL_EVENTS_INSERT                                                   \
+  "INSERT INTO events (project_id, seq, command_id, type, actor_id, at, "      \
+  "data) SELECT x.project_id, x.seq, x.command_id, x.type, x.actor_id, x.at, " \
+  "x.data FROM json_to_recordset($1::json) AS x(project_id uuid, seq bigint, " \
+  "command_id uuid, type text, actor_id uuid, at timestamptz, data jsonb)"
+
+#define WK_SQL_REJECTIONS_INSERT                                               \
+  "INSERT INTO rejections (command_id, stream_id, project_id, actor_id, "      \
+  "code, message, at) SELECT x.command_id, x.stream_id, x.project_id, "        \
+  "x.actor_id, x.code, x.message, x.at FROM json_to_recordset($1::json) AS "   \
+  "x(command_id uuid, stream_id uuid, project_id uuid, actor_id uuid, "        \
+  "code text, message text, at timestamptz)"
+
+#endif

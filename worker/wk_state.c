@@ -1,0 +1,836 @@
+#include "wk_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wt_lru.h"
+
+#define OV_TAG 0 /* every overlay entry: cleared in one remove_tag */
+
+typedef struct user_entry {
+  wt_user_state s;
+  int64_t seq;         /* the user's event stream */
+  bool existed;        /* overlay: in PostgreSQL before the batch */
+  char *password_hash; /* overlay of a created user */
+} user_entry;
+
+typedef struct project_entry {
+  wt_project_state s; /* s.members points at members */
+  wt_member_state *members;
+  size_t cap;
+  bool exists; /* false: known absent */
+  bool existed;
+  wt_member_state *base; /* overlay: the members before the batch */
+  size_t nbase;
+} project_entry;
+
+typedef struct log_entry {
+  wt_log_state s; /* s.description points at desc */
+  char *desc;
+  bool exists;
+  bool existed;
+} log_entry;
+
+typedef enum kind { K_USER, K_PROJECT, K_LOG } kind;
+
+typedef struct ov_item {
+  kind k;
+  void *e;
+  int tag; /* cache tag at commit */
+} ov_item;
+
+struct wk_state {
+  wt_lru *users, *user_names, *projects, *logs;
+  wt_lru *ov_users, *ov_user_names, *ov_projects, *ov_logs;
+  ov_item *ov;
+  size_t nov, ov_cap;
+};
+
+/* --- entries ----------------------------------------------------------- */
+
+static void user_free(void *p) {
+  user_entry *u = p;
+  if (!u)
+    return;
+  free(u->password_hash);
+  free(u);
+}
+
+static void project_free(void *p) {
+  project_entry *e = p;
+  if (!e)
+    return;
+  free(e->members);
+  free(e->base);
+  free(e);
+}
+
+static void log_free(void *p) {
+  log_entry *e = p;
+  if (!e)
+    return;
+  free(e->desc);
+  free(e);
+}
+
+static void kind_free(kind k, void *e) {
+  if (k == K_USER)
+    user_free(e);
+  else if (k == K_PROJECT)
+    project_free(e);
+  else
+    log_free(e);
+}
+
+static bool members_reserve(project_entry *e, size_t n) {
+  wt_member_state *m;
+  size_t cap = e->cap ? e->cap : 4;
+  if (n <= e->cap)
+    return true;
+  while (cap < n)
+    cap *= 2;
+  m = realloc(e->members, cap * sizeof(*m));
+  if (!m)
+    return false;
+  e->members = m;
+  e->cap = cap;
+  e->s.members = m;
+  return true;
+}
+
+static void log_set_desc(log_entry *e, const char *desc) {
+  char *d = strdup(desc ? desc : "");
+  if (!d)
+    abort(); /* out of memory on the hot path: let the supervisor restart */
+  free(e->desc);
+  e->desc = d;
+  e->s.description = d;
+}
+
+/* --- lifecycle --------------------------------------------------------- */
+
+wk_state *wk_state_new(const wk_state_caps *caps) {
+  wk_state *st = calloc(1, sizeof(*st));
+  size_t ov = caps->batch_max * 2 + 16;
+  if (!st)
+    return NULL;
+  st->users = wt_lru_new(caps->users, user_free);
+  st->user_names = wt_lru_new(caps->users, free);
+  st->projects = wt_lru_new(caps->projects, project_free);
+  st->logs = wt_lru_new(caps->logs, log_free);
+  /* overlay maps index entries owned by st->ov */
+  st->ov_users = wt_lru_new(ov, NULL);
+  st->ov_user_names = wt_lru_new(ov, NULL);
+  st->ov_projects = wt_lru_new(ov, NULL);
+  st->ov_logs = wt_lru_new(ov, NULL);
+  st->ov_cap = caps->batch_max * 4 + 16;
+  st->ov = calloc(st->ov_cap, sizeof(*st->ov));
+  if (!st->users || !st->user_names || !st->projects || !st->logs ||
+      !st->ov_users || !st->ov_user_names || !st->ov_projects || !st->ov_logs ||
+      !st->ov) {
+    wk_state_destroy(st);
+    return NULL;
+  }
+  return st;
+}
+
+void wk_state_destroy(wk_state *st) {
+  if (!st)
+    return;
+  wk_state_discard(st);
+  wt_lru_destroy(st->users);
+  wt_lru_destroy(st->user_names);
+  wt_lru_destroy(st->projects);
+  wt_lru_destroy(st->logs);
+  wt_lru_destroy(st->ov_users);
+  wt_lru_destroy(st->ov_user_names);
+  wt_lru_destroy(st->ov_projects);
+  wt_lru_destroy(st->ov_logs);
+  free(st->ov);
+  free(st);
+}
+
+/* --- the view ---------------------------------------------------------- */
+
+static user_entry *find_user(wk_state *st, const char *id) {
+  user_entry *u = wt_lru_peek(st->ov_users, id);
+  return u ? u : wt_lru_get(st->users, id);
+}
+
+static project_entry *find_project(wk_state *st, const char *id) {
+  project_entry *p = wt_lru_peek(st->ov_projects, id);
+  return p ? p : wt_lru_get(st->projects, id);
+}
+
+static log_entry *find_log(wk_state *st, const char *id) {
+  log_entry *l = wt_lru_peek(st->ov_logs, id);
+  return l ? l : wt_lru_get(st->logs, id);
+}
+
+static const wt_user_state *view_user(void *ctx, const char *id) {
+  user_entry *u = find_user(ctx, id);
+  return u ? &u->s : NULL;
+}
+
+static const wt_user_state *view_user_by_name(void *ctx, const char *name) {
+  wk_state *st = ctx;
+  const char *id = wt_lru_peek(st->ov_user_names, name);
+  if (!id)
+    id = wt_lru_get(st->user_names, name);
+  return id ? view_user(ctx, id) : NULL;
+}
+
+static const wt_project_state *view_project(void *ctx, const char *id) {
+  project_entry *p = find_project(ctx, id);
+  return p && p->exists ? &p->s : NULL;
+}
+
+static const wt_log_state *view_log(void *ctx, const char *id) {
+  log_entry *l = find_log(ctx, id);
+  return l && l->exists ? &l->s : NULL;
+}
+
+void wk_state_view(wk_state *st, wt_rules_view *view, int64_t now,
+                   int64_t max_log_seconds) {
+  view->ctx = st;
+  view->user = view_user;
+  view->user_by_name = view_user_by_name;
+  view->project = view_project;
+  view->log = view_log;
+  view->now = now;
+  view->max_log_seconds = max_log_seconds;
+}
+
+/* --- what to load ------------------------------------------------------ */
+
+void wk_need_init(wk_need *n) {
+  memset(n, 0, sizeof(*n));
+}
+
+static void idlist_free(wk_idlist *l) {
+  free(l->ids);
+  free(l->tags);
+  memset(l, 0, sizeof(*l));
+}
+
+void wk_need_free(wk_need *n) {
+  idlist_free(&n->user_ids);
+  idlist_free(&n->usernames);
+  idlist_free(&n->project_ids);
+  idlist_free(&n->log_ids);
+}
+
+void wk_need_reset(wk_need *n) {
+  n->user_ids.n = n->usernames.n = n->project_ids.n = n->log_ids.n = 0;
+}
+
+bool wk_need_empty(const wk_need *n) {
+  return !n->user_ids.n && !n->usernames.n && !n->project_ids.n &&
+         !n->log_ids.n;
+}
+
+static void idlist_add(wk_idlist *l, const char *id, int tag) {
+  for (size_t i = 0; i < l->n; i++) /* batches are small: a scan is fine */
+    if (strcmp(l->ids[i], id) == 0)
+      return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    void *ids = realloc(l->ids, cap * sizeof(*l->ids));
+    void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
+    if (!ids || !tags)
+      abort();
+    l->ids = ids;
+    l->tags = tags;
+    l->cap = cap;
+  }
+  snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", id);
+  l->tags[l->n++] = tag;
+}
+
+void wk_idlist_literal(const wk_idlist *l, wt_buf *out) {
+  wt_buf_putc(out, '{');
+  for (size_t i = 0; i < l->n; i++) {
+    if (i)
+      wt_buf_putc(out, ',');
+    wt_buf_puts(out, l->ids[i]);
+  }
+  wt_buf_putc(out, '}');
+}
+
+static void need_user(wk_state *st, const char *id, int tag, wk_need *need) {
+  if (!*id || wt_lru_peek(st->ov_users, id))
+    return;
+  if (wt_lru_get(st->users, id))
+    wt_lru_pin(st->users, id);
+  else
+    idlist_add(&need->user_ids, id, tag);
+}
+
+static void need_project(wk_state *st, const char *id, int tag, wk_need *need) {
+  if (!*id || wt_lru_peek(st->ov_projects, id))
+    return;
+  if (wt_lru_get(st->projects, id))
+    wt_lru_pin(st->projects, id);
+  else
+    idlist_add(&need->project_ids, id, tag);
+}
+
+static void need_log(wk_state *st, const char *id, int tag, wk_need *need) {
+  if (!*id || wt_lru_peek(st->ov_logs, id))
+    return;
+  if (wt_lru_get(st->logs, id))
+    wt_lru_pin(st->logs, id);
+  else
+    idlist_add(&need->log_ids, id, tag);
+}
+
+void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
+                      const int *partitions, bool verify, wk_need *need) {
+  for (size_t i = 0; i < n; i++) {
+    const wt_command *c = &cmds[i];
+    int tag = partitions[i];
+    if (c->type == WT_CMD_NONE || c->payload_error != WT_REJECT_NONE)
+      continue;
+    switch (c->type) {
+    case WT_CMD_PROJECT_CREATE:
+      need_user(st, c->actor_id, -1, need);
+      if (verify)
+        need_project(st, c->project_id, tag, need);
+      break;
+    case WT_CMD_PROJECT_RENAME:
+    case WT_CMD_MEMBER_REMOVE:
+      need_project(st, c->project_id, tag, need);
+      break;
+    case WT_CMD_MEMBER_ADD:
+      need_project(st, c->project_id, tag, need);
+      need_user(st, c->target_user_id, -1, need);
+      break;
+    case WT_CMD_LOG_CREATE:
+      need_project(st, c->project_id, tag, need);
+      if (verify)
+        need_log(st, c->log_id, tag, need);
+      break;
+    case WT_CMD_LOG_UPDATE:
+    case WT_CMD_LOG_DELETE:
+      need_project(st, c->project_id, tag, need);
+      need_log(st, c->log_id, tag, need);
+      break;
+    case WT_CMD_USER_CREATE:
+      if (verify) {
+        need_user(st, c->target_user_id, -1, need);
+        if (!wt_lru_peek(st->ov_user_names, c->username) &&
+            !wt_lru_get(st->user_names, c->username))
+          idlist_add(&need->usernames, c->username, -1);
+      }
+      break;
+    case WT_CMD_USER_DEACTIVATE:
+    case WT_CMD_USER_REVOKE_TOKENS:
+      need_user(st, c->target_user_id, -1, need);
+      break;
+    default: break;
+    }
+  }
+}
+
+/* --- loading ----------------------------------------------------------- */
+
+static int64_t col_i64(PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? 0
+                                  : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static void copy_col(PGresult *r, int row, int col, char *out, size_t size) {
+  snprintf(out, size, "%s", PQgetvalue(r, row, col));
+}
+
+/* users: id, username, display_name, is_active, token_version, created_at,
+ * seq */
+void wk_state_load_users(wk_state *st, PGresult *res) {
+  for (int i = 0; i < PQntuples(res); i++) {
+    user_entry *u = calloc(1, sizeof(*u));
+    char *id;
+    if (!u)
+      abort();
+    copy_col(res, i, 0, u->s.id, sizeof(u->s.id));
+    copy_col(res, i, 1, u->s.username, sizeof(u->s.username));
+    copy_col(res, i, 2, u->s.display_name, sizeof(u->s.display_name));
+    u->s.active = PQgetvalue(res, i, 3)[0] == 't';
+    u->s.token_version = col_i64(res, i, 4);
+    u->s.created_at = col_i64(res, i, 5);
+    u->seq = col_i64(res, i, 6);
+    id = strdup(u->s.id);
+    if (!id || wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
+      free(id);
+    if (wt_lru_put(st->users, u->s.id, u, -1) != WT_OK)
+      user_free(u);
+    else
+      wt_lru_pin(st->users, u->s.id);
+  }
+}
+
+/* projects: id, name, created_by, created_at, seq, member user_id, role,
+ * added_at (one row per member; a project without members has NULLs) */
+void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need) {
+  for (size_t k = 0; k < need->project_ids.n; k++) {
+    const char *id = need->project_ids.ids[k];
+    project_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+      abort();
+    snprintf(e->s.id, sizeof(e->s.id), "%s", id);
+    for (int i = 0; i < PQntuples(res); i++) {
+      if (strcmp(PQgetvalue(res, i, 0), id) != 0)
+        continue;
+      if (!e->exists) {
+        e->exists = true;
+        copy_col(res, i, 1, e->s.name, sizeof(e->s.name));
+        copy_col(res, i, 2, e->s.created_by, sizeof(e->s.created_by));
+        e->s.created_at = col_i64(res, i, 3);
+        e->s.seq = col_i64(res, i, 4);
+      }
+      if (!PQgetisnull(res, i, 5)) {
+        wt_member_state *m;
+        if (!members_reserve(e, e->s.nmembers + 1))
+          abort();
+        m = &e->members[e->s.nmembers++];
+        copy_col(res, i, 5, m->user_id, sizeof(m->user_id));
+        m->role = strcmp(PQgetvalue(res, i, 6), "owner") == 0 ? WT_ROLE_OWNER
+                                                              : WT_ROLE_MEMBER;
+        m->added_at = col_i64(res, i, 7);
+      }
+    }
+    e->s.members = e->members;
+    if (wt_lru_put(st->projects, id, e, need->project_ids.tags[k]) != WT_OK)
+      project_free(e);
+    else
+      wt_lru_pin(st->projects, id);
+  }
+}
+
+/* logs: id, project_id, user_id, started_at, ended_at, description,
+ * version, created_at, updated_at */
+void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need) {
+  for (size_t k = 0; k < need->log_ids.n; k++) {
+    const char *id = need->log_ids.ids[k];
+    log_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+      abort();
+    snprintf(e->s.id, sizeof(e->s.id), "%s", id);
+    log_set_desc(e, "");
+    for (int i = 0; i < PQntuples(res); i++) {
+      if (strcmp(PQgetvalue(res, i, 0), id) != 0)
+        continue;
+      e->exists = true;
+      copy_col(res, i, 1, e->s.project_id, sizeof(e->s.project_id));
+      copy_col(res, i, 2, e->s.user_id, sizeof(e->s.user_id));
+      e->s.started_at = col_i64(res, i, 3);
+      e->s.ended_null = PQgetisnull(res, i, 4);
+      e->s.ended_at = col_i64(res, i, 4);
+      log_set_desc(e, PQgetvalue(res, i, 5));
+      e->s.version = col_i64(res, i, 6);
+      e->s.created_at = col_i64(res, i, 7);
+      e->s.updated_at = col_i64(res, i, 8);
+      break;
+    }
+    if (wt_lru_put(st->logs, id, e, need->log_ids.tags[k]) != WT_OK)
+      log_free(e);
+    else
+      wt_lru_pin(st->logs, id);
+  }
+}
+
+/* --- the overlay ------------------------------------------------------- */
+
+static void ov_track(wk_state *st, kind k, void *e, int tag) {
+  if (st->nov == st->ov_cap)
+    abort(); /* a batch touches at most 4 entries per command */
+  st->ov[st->nov++] = (ov_item){k, e, tag};
+}
+
+static user_entry *ov_user(wk_state *st, const char *id) {
+  user_entry *u = wt_lru_peek(st->ov_users, id), *base;
+  if (u)
+    return u;
+  base = wt_lru_peek(st->users, id);
+  u = calloc(1, sizeof(*u));
+  if (!u)
+    abort();
+  if (base) {
+    *u = *base;
+    u->password_hash = NULL;
+    u->existed = true;
+  }
+  snprintf(u->s.id, sizeof(u->s.id), "%s", id);
+  if (wt_lru_put(st->ov_users, id, u, OV_TAG) != WT_OK)
+    abort();
+  ov_track(st, K_USER, u, -1);
+  return u;
+}
+
+static project_entry *ov_project(wk_state *st, const char *id, int tag) {
+  project_entry *p = wt_lru_peek(st->ov_projects, id), *base;
+  if (p)
+    return p;
+  base = wt_lru_peek(st->projects, id);
+  p = calloc(1, sizeof(*p));
+  if (!p)
+    abort();
+  snprintf(p->s.id, sizeof(p->s.id), "%s", id);
+  if (base && base->exists) {
+    p->s = base->s;
+    p->exists = p->existed = true;
+    p->s.nmembers = 0;
+    if (!members_reserve(p, base->s.nmembers + 1))
+      abort();
+    memcpy(p->members, base->members,
+           base->s.nmembers * sizeof(*base->members));
+    p->s.nmembers = base->s.nmembers;
+    p->nbase = base->s.nmembers;
+    p->base = calloc(p->nbase ? p->nbase : 1, sizeof(*p->base));
+    if (!p->base)
+      abort();
+    memcpy(p->base, base->members, p->nbase * sizeof(*p->base));
+  }
+  p->s.members = p->members;
+  if (wt_lru_put(st->ov_projects, id, p, OV_TAG) != WT_OK)
+    abort();
+  ov_track(st, K_PROJECT, p, tag);
+  return p;
+}
+
+static log_entry *ov_log(wk_state *st, const char *id, int tag) {
+  log_entry *l = wt_lru_peek(st->ov_logs, id), *base;
+  if (l)
+    return l;
+  base = wt_lru_peek(st->logs, id);
+  l = calloc(1, sizeof(*l));
+  if (!l)
+    abort();
+  if (base && base->exists) {
+    l->s = base->s;
+    l->exists = l->existed = true;
+    log_set_desc(l, base->desc);
+  } else {
+    snprintf(l->s.id, sizeof(l->s.id), "%s", id);
+    log_set_desc(l, "");
+  }
+  if (wt_lru_put(st->ov_logs, id, l, OV_TAG) != WT_OK)
+    abort();
+  ov_track(st, K_LOG, l, tag);
+  return l;
+}
+
+static wt_member_state *member_find(project_entry *p, const char *user_id) {
+  for (size_t i = 0; i < p->s.nmembers; i++)
+    if (strcmp(p->members[i].user_id, user_id) == 0)
+      return &p->members[i];
+  return NULL;
+}
+
+int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
+                       const wt_decision *d, int partition) {
+  project_entry *p;
+  user_entry *u;
+  log_entry *l;
+  wt_member_state *m;
+
+  switch (d->effect) {
+  case WT_EFFECT_PROJECT_CREATE:
+    p = ov_project(st, d->project.id, partition);
+    p->s = d->project;
+    p->s.seq = 0;
+    p->exists = true;
+    p->s.nmembers = 0;
+    if (!members_reserve(p, 1))
+      abort();
+    p->members[0] = (wt_member_state){.role = WT_ROLE_OWNER,
+                                      .added_at = d->project.created_at};
+    snprintf(p->members[0].user_id, sizeof(p->members[0].user_id), "%s",
+             d->project.created_by);
+    p->s.nmembers = 1;
+    p->s.members = p->members;
+    return ++p->s.seq;
+  case WT_EFFECT_PROJECT_RENAME:
+    p = ov_project(st, d->project.id, partition);
+    memcpy(p->s.name, d->project.name, sizeof(p->s.name));
+    return ++p->s.seq;
+  case WT_EFFECT_MEMBER_SET:
+    p = ov_project(st, d->stream_id, partition);
+    m = member_find(p, d->member.user_id);
+    if (!m) {
+      if (!members_reserve(p, p->s.nmembers + 1))
+        abort();
+      m = &p->members[p->s.nmembers++];
+    }
+    *m = d->member;
+    return ++p->s.seq;
+  case WT_EFFECT_MEMBER_REMOVE:
+    p = ov_project(st, d->stream_id, partition);
+    m = member_find(p, d->member.user_id);
+    if (m)
+      *m = p->members[--p->s.nmembers];
+    return ++p->s.seq;
+  case WT_EFFECT_LOG_CREATE:
+  case WT_EFFECT_LOG_UPDATE:
+  case WT_EFFECT_LOG_DELETE: {
+    char *desc = strdup(d->log.description ? d->log.description : "");
+    if (!desc)
+      abort();
+    l = ov_log(st, d->log.id, partition);
+    l->s = d->log;
+    free(l->desc);
+    l->desc = desc;
+    l->s.description = desc;
+    l->exists = d->effect != WT_EFFECT_LOG_DELETE;
+    p = ov_project(st, d->stream_id, partition);
+    return ++p->s.seq;
+  }
+  case WT_EFFECT_USER_CREATE:
+    u = ov_user(st, d->user.id);
+    u->s = d->user;
+    u->seq = 0;
+    u->existed = false;
+    free(u->password_hash);
+    u->password_hash = strdup(cmd->password_hash);
+    if (!u->password_hash ||
+        wt_lru_put(st->ov_user_names, u->s.username, u->s.id, OV_TAG) != WT_OK)
+      abort();
+    return ++u->seq;
+  case WT_EFFECT_USER_UPDATE:
+    u = ov_user(st, d->user.id);
+    u->s = d->user;
+    return ++u->seq;
+  case WT_EFFECT_NONE: break;
+  }
+  return 0;
+}
+
+/* --- the plan ---------------------------------------------------------- */
+
+#define PLAN_BUF_CAP ((size_t)256 * 1024 * 1024)
+
+void wk_plan_init(wk_plan *p) {
+  memset(p, 0, sizeof(*p));
+  wt_buf_init(&p->users_insert, PLAN_BUF_CAP);
+  wt_buf_init(&p->users_update, PLAN_BUF_CAP);
+  wt_buf_init(&p->projects_insert, PLAN_BUF_CAP);
+  wt_buf_init(&p->projects_update, PLAN_BUF_CAP);
+  wt_buf_init(&p->members_delete, PLAN_BUF_CAP);
+  wt_buf_init(&p->members_upsert, PLAN_BUF_CAP);
+  wt_buf_init(&p->logs_insert, PLAN_BUF_CAP);
+  wt_buf_init(&p->logs_update, PLAN_BUF_CAP);
+  wt_buf_init(&p->logs_delete, PLAN_BUF_CAP);
+}
+
+static wt_buf *plan_buf(wk_plan *p, int i) {
+  wt_buf *all[9] = {
+      &p->users_insert,    &p->users_update,   &p->projects_insert,
+      &p->projects_update, &p->members_delete, &p->members_upsert,
+      &p->logs_insert,     &p->logs_update,    &p->logs_delete};
+  return all[i];
+}
+
+void wk_plan_free(wk_plan *p) {
+  for (int i = 0; i < 9; i++)
+    wt_buf_free(plan_buf(p, i));
+}
+
+/* Starts the next element of array i ("[" or ","). */
+static wt_buf *plan_next(wk_plan *p, int i) {
+  wt_buf *b = plan_buf(p, i);
+  wt_buf_putc(b, p->n[i]++ ? ',' : '[');
+  return b;
+}
+
+static void put_field(wt_buf *b, const char *name, const char *value,
+                      bool first) {
+  wt_buf_puts(b, first ? "{\"" : ",\"");
+  wt_buf_puts(b, name);
+  wt_buf_puts(b, "\":");
+  wt_buf_put_json_str(b, value);
+}
+
+static void put_time(wt_buf *b, const char *name, int64_t us, bool null) {
+  wt_buf_puts(b, ",\"");
+  wt_buf_puts(b, name);
+  wt_buf_puts(b, "\":");
+  if (null)
+    wt_buf_puts(b, "null");
+  else
+    wt_buf_put_json_time(b, us);
+}
+
+static void put_int(wt_buf *b, const char *name, int64_t v) {
+  wt_buf_puts(b, ",\"");
+  wt_buf_puts(b, name);
+  wt_buf_puts(b, "\":");
+  wt_buf_put_i64(b, v);
+}
+
+static void plan_user(wk_plan *p, const user_entry *u) {
+  wt_buf *b = plan_next(p, u->existed ? 1 : 0);
+  put_field(b, "id", u->s.id, true);
+  if (!u->existed) {
+    put_field(b, "username", u->s.username, false);
+    put_field(b, "display_name", u->s.display_name, false);
+    put_field(b, "password_hash", u->password_hash, false);
+    put_time(b, "created_at", u->s.created_at, false);
+  }
+  wt_buf_puts(b, u->s.active ? ",\"is_active\":true" : ",\"is_active\":false");
+  put_int(b, "token_version", u->s.token_version);
+  put_int(b, "seq", u->seq);
+  wt_buf_putc(b, '}');
+}
+
+static const wt_member_state *base_member(const project_entry *e,
+                                          const char *user_id) {
+  for (size_t i = 0; i < e->nbase; i++)
+    if (strcmp(e->base[i].user_id, user_id) == 0)
+      return &e->base[i];
+  return NULL;
+}
+
+static void plan_project(wk_plan *p, project_entry *e) {
+  wt_buf *b = plan_next(p, e->existed ? 3 : 2);
+  put_field(b, "id", e->s.id, true);
+  put_field(b, "name", e->s.name, false);
+  if (!e->existed) {
+    put_field(b, "created_by", e->s.created_by, false);
+    put_time(b, "created_at", e->s.created_at, false);
+  }
+  put_int(b, "seq", e->s.seq);
+  wt_buf_putc(b, '}');
+  /* members: removed ones, then added or changed ones */
+  for (size_t i = 0; i < e->nbase; i++) {
+    if (member_find(e, e->base[i].user_id))
+      continue;
+    b = plan_next(p, 4);
+    put_field(b, "project_id", e->s.id, true);
+    put_field(b, "user_id", e->base[i].user_id, false);
+    wt_buf_putc(b, '}');
+  }
+  for (size_t i = 0; i < e->s.nmembers; i++) {
+    const wt_member_state *m = &e->members[i];
+    const wt_member_state *was = base_member(e, m->user_id);
+    if (was && was->role == m->role)
+      continue;
+    b = plan_next(p, 5);
+    put_field(b, "project_id", e->s.id, true);
+    put_field(b, "user_id", m->user_id, false);
+    put_field(b, "role", wt_role_name(m->role), false);
+    put_time(b, "added_at", m->added_at, false);
+    wt_buf_putc(b, '}');
+  }
+}
+
+static void plan_log(wk_plan *p, const log_entry *l) {
+  wt_buf *b;
+  if (!l->exists) {
+    if (!l->existed)
+      return; /* created and deleted within the batch */
+    b = plan_next(p, 8);
+    put_field(b, "id", l->s.id, true);
+    wt_buf_putc(b, '}');
+    return;
+  }
+  b = plan_next(p, l->existed ? 7 : 6);
+  put_field(b, "id", l->s.id, true);
+  if (!l->existed) {
+    put_field(b, "project_id", l->s.project_id, false);
+    put_field(b, "user_id", l->s.user_id, false);
+    put_time(b, "created_at", l->s.created_at, false);
+  }
+  put_time(b, "started_at", l->s.started_at, false);
+  put_time(b, "ended_at", l->s.ended_at, l->s.ended_null);
+  put_field(b, "description", l->desc, false);
+  put_int(b, "version", l->s.version);
+  put_time(b, "updated_at", l->s.updated_at, false);
+  wt_buf_putc(b, '}');
+}
+
+bool wk_state_plan(wk_state *st, wk_plan *p) {
+  bool ok = true;
+  for (int i = 0; i < 9; i++) {
+    wt_buf_reset(plan_buf(p, i));
+    p->n[i] = 0;
+  }
+  for (size_t i = 0; i < st->nov; i++) {
+    if (st->ov[i].k == K_USER)
+      plan_user(p, st->ov[i].e);
+    else if (st->ov[i].k == K_PROJECT && ((project_entry *)st->ov[i].e)->exists)
+      plan_project(p, st->ov[i].e);
+    else if (st->ov[i].k == K_LOG)
+      plan_log(p, st->ov[i].e);
+  }
+  for (int i = 0; i < 9; i++) {
+    wt_buf *b = plan_buf(p, i);
+    wt_buf_puts(b, p->n[i] ? "]" : "[]");
+    ok = ok && wt_buf_ok(b);
+  }
+  return ok;
+}
+
+/* --- commit / discard -------------------------------------------------- */
+
+static void ov_clear(wk_state *st) {
+  wt_lru_remove_tag(st->ov_users, OV_TAG);
+  wt_lru_remove_tag(st->ov_user_names, OV_TAG);
+  wt_lru_remove_tag(st->ov_projects, OV_TAG);
+  wt_lru_remove_tag(st->ov_logs, OV_TAG);
+  st->nov = 0;
+  wt_lru_unpin_all(st->users);
+  wt_lru_unpin_all(st->projects);
+  wt_lru_unpin_all(st->logs);
+}
+
+void wk_state_commit(wk_state *st) {
+  for (size_t i = 0; i < st->nov; i++) {
+    ov_item *it = &st->ov[i];
+    wt_err err = WT_OK;
+    if (it->k == K_USER) {
+      user_entry *u = it->e;
+      char *id = strdup(u->s.id);
+      free(u->password_hash); /* the cache never keeps hashes */
+      u->password_hash = NULL;
+      u->existed = false;
+      if (id && wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
+        free(id);
+      err = wt_lru_put(st->users, u->s.id, u, -1);
+    } else if (it->k == K_PROJECT) {
+      project_entry *e = it->e;
+      free(e->base);
+      e->base = NULL;
+      e->nbase = 0;
+      err = wt_lru_put(st->projects, e->s.id, e, it->tag);
+    } else {
+      log_entry *l = it->e;
+      err = wt_lru_put(st->logs, l->s.id, l, it->tag);
+    }
+    if (err != WT_OK)
+      kind_free(it->k, it->e);
+    it->e = NULL;
+  }
+  ov_clear(st);
+}
+
+void wk_state_discard(wk_state *st) {
+  for (size_t i = 0; i < st->nov; i++)
+    kind_free(st->ov[i].k, st->ov[i].e);
+  ov_clear(st);
+}
+
+size_t wk_state_forget_partition(wk_state *st, int partition) {
+  return wt_lru_remove_tag(st->projects, partition) +
+         wt_lru_remove_tag(st->logs, partition);
+}
+
+void wk_state_cache_stats(const wk_state *st, int which, wk_cache_stats *out) {
+  const wt_lru *l = which == 0   ? st->users
+                    : which == 1 ? st->projects
+                                 : st->logs;
+  wt_lru_stats s;
+  wt_lru_get_stats(l, &s);
+  out->hits = s.hits;
+  out->misses = s.misses;
+  out->evictions = s.evictions;
+  out->size = wt_lru_size(l);
+}

@@ -1,0 +1,106 @@
+/* wk_state: what the worker knows of users, projects (with members) and
+ * work logs, and the overlay of changes the current batch makes.
+ *
+ * Caches are bounded LRU maps (WT_CACHE_*). The worker is the only writer
+ * of these tables and a project's commands arrive in order on one
+ * partition, so a cached project or log is never stale; entries are tagged
+ * with their partition and dropped when it is revoked.
+ *
+ * A batch decides its commands against the overlay (its own changes) over
+ * the caches. Nothing reaches the caches until the batch's transaction
+ * committed (wk_state_commit); a failed batch is discarded.
+ *
+ * Creates are optimistic: a log, project or user id that is not cached is
+ * taken as new without asking PostgreSQL; the unique keys verify it at
+ * write time, and on a violation the batch loads those ids
+ * (wk_state_need_verify) and is decided again. */
+#ifndef WK_STATE_H
+#define WK_STATE_H
+
+#include <libpq-fe.h>
+
+#include "wt_buf.h"
+#include "wt_rules.h"
+
+typedef struct wk_state wk_state;
+
+typedef struct wk_state_caps {
+  size_t users, projects, logs; /* cache entries */
+  size_t batch_max;             /* commands per batch */
+} wk_state_caps;
+
+wk_state *wk_state_new(const wk_state_caps *caps);
+void wk_state_destroy(wk_state *st);
+
+/* The rules' view over overlay + caches; now and max_log_seconds set. */
+void wk_state_view(wk_state *st, wt_rules_view *view, int64_t now,
+                   int64_t max_log_seconds);
+
+/* --- loading misses ---------------------------------------------------- */
+
+/* Ids to load before deciding, each with the partition that needs it. */
+typedef struct wk_idlist {
+  char (*ids)[WT_USERNAME_MAX + 1]; /* uuids or usernames */
+  int *tags;
+  size_t n, cap;
+} wk_idlist;
+
+typedef struct wk_need {
+  wk_idlist user_ids, usernames, project_ids, log_ids;
+} wk_need;
+
+void wk_need_init(wk_need *n);
+void wk_need_free(wk_need *n);
+void wk_need_reset(wk_need *n);
+bool wk_need_empty(const wk_need *n);
+/* "{a,b,c}": the list as a PostgreSQL array literal (values are uuids or
+ * usernames, which need no quoting). */
+void wk_idlist_literal(const wk_idlist *l, wt_buf *out);
+
+/* Adds what cmds need that the caches lack, and pins what they use so
+ * that loading cannot evict it. verify: also the ids that creates would
+ * otherwise assume new. Commands with payload errors need nothing. */
+void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
+                      const int *partitions, bool verify, wk_need *need);
+
+/* Stores the rows of the load queries (columns: see wk_sql.h); projects
+ * and logs asked for but not returned are cached as absent. */
+void wk_state_load_users(wk_state *st, PGresult *res);
+void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need);
+void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need);
+
+/* --- the batch --------------------------------------------------------- */
+
+/* Applies an accepted decision to the overlay; returns the event's seq. */
+int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
+                       const wt_decision *d, int partition);
+
+/* The write statements' parameters (JSON arrays for json_to_recordset).
+ * Empty buffers ("[]") mean no statement is needed. */
+typedef struct wk_plan {
+  wt_buf users_insert, users_update;
+  wt_buf projects_insert, projects_update;
+  wt_buf members_delete, members_upsert;
+  wt_buf logs_insert, logs_update, logs_delete;
+  size_t n[9]; /* entries per buffer, in the order above */
+} wk_plan;
+
+void wk_plan_init(wk_plan *p);
+void wk_plan_free(wk_plan *p);
+/* Fills p from the overlay. Returns false if a buffer hit its cap. */
+bool wk_state_plan(wk_state *st, wk_plan *p);
+
+void wk_state_commit(wk_state *st);  /* overlay -> caches */
+void wk_state_discard(wk_state *st); /* drop the overlay */
+
+/* Drops the cached projects and logs of a revoked partition. */
+size_t wk_state_forget_partition(wk_state *st, int partition);
+
+typedef struct wk_cache_stats {
+  uint64_t hits, misses, evictions;
+  size_t size;
+} wk_cache_stats;
+/* which: 0 users, 1 projects, 2 logs */
+void wk_state_cache_stats(const wk_state *st, int which, wk_cache_stats *out);
+
+#endif
