@@ -111,7 +111,12 @@ rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
   rd_kafka_t *rk;
   if (!conf)
     return NULL;
-  if (group_id && conf_set(conf, "group.id", group_id, errstr, errstr_size)) {
+  /* librdkafka 2.0.2 refuses rd_kafka_assign() without a group.id
+   * (__UNKNOWN_GROUP) even though assign never joins the group: a consumer
+   * that assigns partitions itself gets a name it never joins or commits
+   * under (auto commit is off). */
+  if (conf_set(conf, "group.id", group_id ? group_id : "wt-assign-only", errstr,
+               errstr_size)) {
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
@@ -119,7 +124,7 @@ rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, opaque);
   rk = client_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-  if (rk && group_id)
+  if (rk)
     rd_kafka_poll_set_consumer(rk);
   return rk;
 }

@@ -36,7 +36,9 @@ typedef void(wt_kafka_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t *parts,
                                     void *opaque);
 
-/* group_id NULL: no consumer group (assign partitions yourself).
+/* group_id NULL: no consumer group: assign partitions yourself (the
+ * handle gets the placeholder group.id "wt-assign-only", which
+ * librdkafka 2.0.2 needs for rd_kafka_assign; it never joins it).
  * rebalance_cb may be NULL (librdkafka assigns by itself); opaque is
  * passed to it. */
 rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,

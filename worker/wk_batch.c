@@ -394,10 +394,12 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
     free(b->out_json[i]);
     b->out_json[i] = NULL;
     if (wt_rules_decide(c, &view, &d) == WT_REJECT_NONE) {
-      int64_t seq = wk_state_apply(b->st, c, &d, msgs[i].partition);
+      /* the data first: applying frees what d's strings point into */
       char *data = wt_decision_data_json(&d);
+      int64_t seq;
       if (!data)
         abort();
+      seq = wk_state_apply(b->st, c, &d, msgs[i].partition);
       add_event_row(b, c, &d, seq, now, data);
       b->out_json[i] = wt_outcome_event_json(
           d.event_type, d.stream_id, seq, c->command_id,

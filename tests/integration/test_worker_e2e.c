@@ -1,0 +1,523 @@
+/* End-to-end tests of wt-worker as a process, on the real Apache Kafka and
+ * PostgreSQL: outcomes on wt.events, garbage in wt.dlq, duplicates applied
+ * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM.
+ * "Exactly once" is checked in the database: one event per applied
+ * command, and every project's seq running 1..n without gaps. */
+#include <json-c/json.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wt_command.h"
+#include "wt_db.h"
+#include "wt_kafka.h"
+#include "wt_lru.h"
+#include "wt_migrate.h"
+#include "wt_test.h"
+
+#ifndef WT_WORKER_BIN
+#error "WT_WORKER_BIN must name the wt-worker binary"
+#endif
+
+#define MAX_CMDS 8000
+#define PARTITIONS 3
+
+typedef struct env {
+  char prefix[64];
+  char dbname[128];
+  char url[2048];
+  char log_path[256];
+  wt_kafka_topics topics;
+  rd_kafka_t *producer;
+  rd_kafka_t *events; /* no group: every partition from the start */
+  wt_lru *outcomes;   /* command_id -> outcome JSON */
+  pid_t worker;
+} env;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static rd_kafka_t *assigned_consumer(const char *topic) {
+  char err[512];
+  rd_kafka_t *rk = wt_kafka_consumer_new(wt_test_kafka_brokers(), NULL, "t-e2e",
+                                         NULL, NULL, NULL, err, sizeof(err));
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+  assert_non_null(rk);
+  for (int p = 0; p < PARTITIONS; p++)
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  assert_int_equal(rd_kafka_assign(rk, l), 0);
+  rd_kafka_topic_partition_list_destroy(l);
+  return rk;
+}
+
+static void env_open(env *e, const char *db_url_or_null) {
+  char err[512] = "";
+  const char *names[3];
+  wt_db *db = NULL;
+  wt_test_unique("e2e", e->prefix, sizeof(e->prefix));
+  wt_kafka_topic_names(e->prefix, &e->topics);
+  if (db_url_or_null) {
+    snprintf(e->url, sizeof(e->url), "%s", db_url_or_null);
+  } else {
+    snprintf(e->url, sizeof(e->url), "%s",
+             wt_test_create_database("e2e", e->dbname, sizeof(e->dbname)));
+  }
+  if (wt_db_connect(e->url, "t_e2e", false, &db, err, sizeof(err)) != WT_OK ||
+      wt_migrate_run(db, WT_MIGRATIONS_DIR, NULL, err, sizeof(err)) != WT_OK)
+    fail_msg("database: %s", err);
+  wt_db_destroy(db);
+  e->producer = wt_kafka_producer_new(wt_test_kafka_brokers(), "t-e2e", NULL,
+                                      NULL, NULL, err, sizeof(err));
+  assert_non_null(e->producer);
+  names[0] = e->topics.commands;
+  names[1] = e->topics.events;
+  names[2] = e->topics.dlq;
+  if (wt_kafka_ensure_topics(e->producer, names, 3, PARTITIONS, 30000, err,
+                             sizeof(err)) != WT_OK)
+    fail_msg("topics: %s", err);
+  e->events = assigned_consumer(e->topics.events);
+  e->outcomes = wt_lru_new(MAX_CMDS * 2, free);
+  snprintf(e->log_path, sizeof(e->log_path), "/tmp/%s-worker.log", e->prefix);
+}
+
+static void start_worker(env *e) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    FILE *log = fopen(e->log_path, "a");
+    if (log) {
+      dup2(fileno(log), 1);
+      dup2(fileno(log), 2);
+    }
+    setenv("WT_DATABASE_URL", e->url, 1);
+    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    setenv("WT_TOPIC_PREFIX", e->prefix, 1);
+    setenv("WT_KAFKA_PARTITIONS", "3", 1);
+    setenv("WT_METRICS_PORT", "0", 1);
+    setenv("WT_BATCH_WAIT_MS", "5", 1);
+    setenv("WT_BATCH_MAX", "200", 1);
+    unsetenv("WT_ENV_FILE");
+    execl(WT_WORKER_BIN, "wt-worker", (char *)NULL);
+    _exit(127);
+  }
+  e->worker = pid;
+}
+
+/* Returns the worker's exit status (or 128 + signal). */
+static int stop_worker(env *e, int sig) {
+  int status = 0;
+  if (e->worker <= 0)
+    return -1;
+  kill(e->worker, sig);
+  waitpid(e->worker, &status, 0);
+  e->worker = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void dump_log(const env *e) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", e->log_path);
+  if (system(cmd) != 0)
+    fprintf(stderr, "(no worker log)\n");
+}
+
+static void env_close(env *e) {
+  if (e->worker > 0)
+    stop_worker(e, SIGKILL);
+  if (e->events) {
+    rd_kafka_consumer_close(e->events);
+    rd_kafka_destroy(e->events);
+  }
+  if (e->producer)
+    rd_kafka_destroy(e->producer);
+  wt_lru_destroy(e->outcomes);
+  if (e->dbname[0])
+    wt_test_drop_database(e->dbname);
+  unlink(e->log_path);
+}
+
+static void produce(env *e, const char *key, const char *json) {
+  char err[256];
+  if (wt_kafka_produce(e->producer, e->topics.commands, key, strlen(key), json,
+                       strlen(json), NULL, 10000, err, sizeof(err)) != WT_OK)
+    fail_msg("produce: %s", err);
+}
+
+/* Serialises and produces a command; returns its id (static ring). */
+static const char *send_cmd(env *e, wt_command *c) {
+  static char ids[MAX_CMDS][WT_UUID_STR];
+  static int next;
+  char *json;
+  char *id = ids[next++ % MAX_CMDS];
+  wt_uuid_generate(c->command_id);
+  snprintf(id, WT_UUID_STR, "%s", c->command_id);
+  c->issued_at = wt_time_now_us();
+  json = wt_command_to_json(c);
+  assert_non_null(json);
+  produce(e, wt_command_key(c), json);
+  free(json);
+  return id;
+}
+
+static void new_cmd(wt_command *c, wt_cmd_type type, const char *actor) {
+  memset(c, 0, sizeof(*c));
+  c->type = type;
+  if (actor)
+    snprintf(c->actor_id, sizeof(c->actor_id), "%s", actor);
+  else
+    c->actor_system = true;
+}
+
+/* Reads outcomes until every id has one, or the timeout. */
+static bool wait_outcomes(env *e, const char *const *ids, size_t n,
+                          double timeout_s) {
+  double deadline = now_s() + timeout_s;
+  rd_kafka_flush(e->producer, 10000);
+  for (;;) {
+    size_t have = 0;
+    rd_kafka_message_t *m;
+    for (size_t i = 0; i < n; i++)
+      have += wt_lru_peek(e->outcomes, ids[i]) != NULL;
+    if (have == n)
+      return true;
+    if (now_s() > deadline) {
+      fprintf(stderr, "only %zu of %zu outcomes arrived\n", have, n);
+      dump_log(e);
+      return false;
+    }
+    while ((m = rd_kafka_consumer_poll(e->events, 100)) != NULL) {
+      if (!m->err) {
+        json_object *o, *cid = NULL;
+        /* payloads are not NUL-terminated: parse a copy */
+        {
+          char *copy = strndup(m->payload, m->len);
+          o = json_tokener_parse(copy);
+          if (o && json_object_object_get_ex(o, "command_id", &cid) &&
+              !wt_lru_peek(e->outcomes, json_object_get_string(cid))) {
+            wt_lru_put(e->outcomes, json_object_get_string(cid), copy, 0);
+            copy = NULL;
+          }
+          free(copy);
+          json_object_put(o);
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+}
+
+static const char *outcome(env *e, const char *id) {
+  const char *o = wt_lru_peek(e->outcomes, id);
+  return o ? o : "";
+}
+
+static long query_long(env *e, const char *sql) {
+  wt_db *db = NULL;
+  PGresult *r = NULL;
+  char err[512], name[32];
+  unsigned h = 5381;
+  long v;
+  for (const char *p = sql; *p; p++)
+    h = h * 33 + (unsigned char)*p;
+  snprintf(name, sizeof(name), "q_%08x", h);
+  if (wt_db_connect(e->url, "t_e2e", false, &db, err, sizeof(err)) != WT_OK ||
+      wt_db_exec(db, name, sql, 0, NULL, &r, err, sizeof(err)) != WT_OK)
+    fail_msg("%s: %s", sql, err);
+  v = atol(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  wt_db_destroy(db);
+  return v;
+}
+
+/* The exactly-once invariants over the whole database. */
+static void check_exactly_once(env *e, long applied_expected) {
+  assert_int_equal(query_long(e, "SELECT count(*) FROM events"),
+                   applied_expected);
+  /* every stream's seq is 1..n */
+  assert_int_equal(query_long(e, "SELECT count(*) FROM (SELECT project_id "
+                                 "FROM events GROUP BY project_id HAVING "
+                                 "max(seq) <> count(*) OR min(seq) <> 1) g"),
+                   0);
+  assert_int_equal(query_long(e, "SELECT count(*) FROM projects p WHERE seq "
+                                 "<> (SELECT count(*) FROM events v WHERE "
+                                 "v.project_id = p.id)"),
+                   0);
+  /* every applied create is a row unless its log was deleted */
+  assert_int_equal(
+      query_long(e, "SELECT (SELECT count(*) FROM events WHERE type = "
+                    "'log.created') - (SELECT count(*) FROM events WHERE type "
+                    "= 'log.deleted') - (SELECT count(*) FROM work_logs)"),
+      0);
+}
+
+/* --- a small world ------------------------------------------------------ */
+
+typedef struct world {
+  char users[4][WT_UUID_STR];
+  char projects[10][WT_UUID_STR];
+  const char *ids[64];
+  size_t n;
+} world;
+
+static void seed(env *e, world *w, int nprojects) {
+  wt_command c;
+  for (int u = 0; u < 4; u++) {
+    wt_uuid_generate(w->users[u]);
+    new_cmd(&c, WT_CMD_USER_CREATE, NULL);
+    snprintf(c.user_id, sizeof(c.user_id), "%s", w->users[u]);
+    snprintf(c.target_user_id, sizeof(c.target_user_id), "%s", w->users[u]);
+    snprintf(c.username, sizeof(c.username), "u%d_%.8s", u, w->users[u]);
+    snprintf(c.display_name, sizeof(c.display_name), "User %d", u);
+    snprintf(c.password_hash, sizeof(c.password_hash), "$y$j9T$salt$hash");
+    c.fields =
+        WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
+    w->ids[w->n++] = send_cmd(e, &c);
+  }
+  assert_true(wait_outcomes(e, w->ids, w->n, 60));
+  w->n = 0;
+  for (int p = 0; p < nprojects; p++) {
+    wt_uuid_generate(w->projects[p]);
+    new_cmd(&c, WT_CMD_PROJECT_CREATE, w->users[0]);
+    snprintf(c.project_id, sizeof(c.project_id), "%s", w->projects[p]);
+    snprintf(c.name, sizeof(c.name), "Project %d", p);
+    c.fields = WT_F_NAME;
+    w->ids[w->n++] = send_cmd(e, &c);
+    new_cmd(&c, WT_CMD_MEMBER_ADD, w->users[0]);
+    snprintf(c.project_id, sizeof(c.project_id), "%s", w->projects[p]);
+    snprintf(c.target_user_id, sizeof(c.target_user_id), "%s", w->users[1]);
+    c.role = WT_ROLE_MEMBER;
+    c.fields = WT_F_USER_ID | WT_F_ROLE;
+    w->ids[w->n++] = send_cmd(e, &c);
+  }
+  assert_true(wait_outcomes(e, w->ids, w->n, 60));
+  for (size_t i = 0; i < w->n; i++)
+    assert_non_null(strstr(outcome(e, w->ids[i]), "\"kind\":\"event\""));
+  w->n = 0;
+}
+
+static void log_create(wt_command *c, const char *actor, const char *project,
+                       char log_id[WT_UUID_STR], int i) {
+  new_cmd(c, WT_CMD_LOG_CREATE, actor);
+  snprintf(c->project_id, sizeof(c->project_id), "%s", project);
+  wt_uuid_generate(log_id);
+  snprintf(c->log_id, sizeof(c->log_id), "%s", log_id);
+  c->started_at = 1764230400LL * 1000000 + (int64_t)i * 60000000;
+  c->ended_at = c->started_at + 1800LL * 1000000;
+  snprintf(c->description, sizeof(c->description), "work %d", i);
+  c->fields = WT_F_LOG_ID | WT_F_STARTED_AT | WT_F_ENDED_AT | WT_F_DESCRIPTION;
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static void test_outcomes_dlq_and_sigterm(void **state) {
+  env e = {0};
+  world w = {0};
+  wt_command c;
+  char log_id[WT_UUID_STR];
+  const char *ok, *forbidden;
+  rd_kafka_t *dlq;
+  bool dead_seen = false;
+  (void)state;
+  env_open(&e, NULL);
+  start_worker(&e);
+  seed(&e, &w, 1);
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  ok = send_cmd(&e, &c);
+  /* user 0 may not delete user 1's log */
+  new_cmd(&c, WT_CMD_LOG_DELETE, w.users[0]);
+  snprintf(c.project_id, sizeof(c.project_id), "%s", w.projects[0]);
+  snprintf(c.log_id, sizeof(c.log_id), "%s", log_id);
+  c.fields = WT_F_LOG_ID;
+  forbidden = send_cmd(&e, &c);
+  produce(&e, "junk", "{this is not a command");
+  {
+    const char *ids[2] = {ok, forbidden};
+    assert_true(wait_outcomes(&e, ids, 2, 60));
+  }
+  assert_non_null(strstr(outcome(&e, ok), "\"log.created\""));
+  assert_non_null(strstr(outcome(&e, forbidden), "\"forbidden\""));
+  /* the garbage is in the DLQ with the reason and the bytes */
+  dlq = assigned_consumer(e.topics.dlq);
+  for (double end = now_s() + 30; !dead_seen && now_s() < end;) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
+    if (!m)
+      continue;
+    if (!m->err && memmem(m->payload, m->len, "this is not a command", 21) &&
+        memmem(m->payload, m->len, "\"dead_letter\"", 13))
+      dead_seen = true;
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(dlq);
+  rd_kafka_destroy(dlq);
+  assert_true(dead_seen);
+  assert_int_equal(stop_worker(&e, SIGTERM), 0);
+  check_exactly_once(&e, 4 + 2 + 1);
+  env_close(&e);
+}
+
+static void test_duplicates_applied_once(void **state) {
+  env e = {0};
+  world w = {0};
+  wt_command c;
+  char log_id[WT_UUID_STR];
+  char *json;
+  const char *id;
+  (void)state;
+  env_open(&e, NULL);
+  start_worker(&e);
+  seed(&e, &w, 1);
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  id = send_cmd(&e, &c);
+  json = wt_command_to_json(&c);
+  produce(&e, w.projects[0], json); /* a producer's retries */
+  produce(&e, w.projects[0], json);
+  free(json);
+  assert_true(wait_outcomes(&e, &id, 1, 60));
+  /* let the copies be decided too before looking */
+  sleep(1);
+  assert_int_equal(stop_worker(&e, SIGTERM), 0);
+  assert_int_equal(query_long(&e, "SELECT count(*) FROM work_logs"), 1);
+  check_exactly_once(&e, 4 + 2 + 1);
+  env_close(&e);
+}
+
+/* A mixed load over several projects: creates, updates, deletes. Returns
+ * the number of commands sent (ids in ids[]). */
+static size_t mixed_load(env *e, const world *w, int nprojects, size_t n,
+                         const char **ids) {
+  static char logs[MAX_CMDS][WT_UUID_STR];
+  static int owner_of[MAX_CMDS], project_of[MAX_CMDS];
+  static bool deleted[MAX_CMDS];
+  size_t nlogs = 0, sent = 0;
+  wt_command c;
+  for (size_t i = 0; i < n; i++) {
+    int kind = (int)(i % 10);
+    if (kind < 7 || nlogs < 10) {
+      int p = (int)(i % (size_t)nprojects), u = (int)(i % 2);
+      log_create(&c, w->users[u], w->projects[p], logs[nlogs], (int)i);
+      owner_of[nlogs] = u;
+      project_of[nlogs] = p;
+      deleted[nlogs++] = false;
+    } else {
+      size_t k = (i * 7919) % nlogs;
+      if (deleted[k])
+        k = nlogs - 1;
+      if (deleted[k])
+        continue;
+      new_cmd(&c, kind < 9 ? WT_CMD_LOG_UPDATE : WT_CMD_LOG_DELETE,
+              w->users[owner_of[k]]);
+      snprintf(c.project_id, sizeof(c.project_id), "%s",
+               w->projects[project_of[k]]);
+      snprintf(c.log_id, sizeof(c.log_id), "%s", logs[k]);
+      c.fields = WT_F_LOG_ID;
+      if (kind < 9) {
+        snprintf(c.description, sizeof(c.description), "edit %zu", i);
+        c.fields |= WT_F_DESCRIPTION;
+      } else {
+        deleted[k] = true;
+      }
+    }
+    ids[sent++] = send_cmd(e, &c);
+  }
+  return sent;
+}
+
+static long applied_count(env *e, const char **ids, size_t n) {
+  long a = 0;
+  for (size_t i = 0; i < n; i++)
+    a += strstr(outcome(e, ids[i]), "\"kind\":\"event\"") != NULL;
+  return a;
+}
+
+static void test_sigkill_mid_run_loses_nothing(void **state) {
+  static const char *ids[MAX_CMDS];
+  env e = {0};
+  world w = {0};
+  size_t n;
+  (void)state;
+  env_open(&e, NULL);
+  start_worker(&e);
+  seed(&e, &w, 6);
+  n = mixed_load(&e, &w, 6, 4000, ids);
+  rd_kafka_flush(e.producer, 10000);
+  /* kill it while it works, twice */
+  for (int k = 0; k < 2; k++) {
+    usleep(300 * 1000);
+    assert_int_equal(stop_worker(&e, SIGKILL), 128 + SIGKILL);
+    start_worker(&e);
+  }
+  assert_true(wait_outcomes(&e, ids, n, 120));
+  assert_int_equal(stop_worker(&e, SIGTERM), 0);
+  check_exactly_once(&e, 4 + 12 + applied_count(&e, ids, n));
+  env_close(&e);
+}
+
+/* A private PostgreSQL that the test can restart. */
+static void pg_ctl(const char *var_dir, const char *what) {
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "WT_VAR_DIR=%s %s/deploy/local/pg.sh %s >&2",
+           var_dir, WT_SOURCE_DIR, what);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_postgres_restart_mid_run_loses_nothing(void **state) {
+  static const char *ids[MAX_CMDS];
+  char var_dir[] = "/tmp/wt-e2e-pg-XXXXXX", url[512], path[600];
+  env e = {0};
+  world w = {0};
+  FILE *f;
+  size_t n;
+  (void)state;
+  assert_non_null(mkdtemp(var_dir));
+  pg_ctl(var_dir, "start");
+  snprintf(path, sizeof(path), "%s/pg/env", var_dir);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(url, sizeof(url), f));
+  fclose(f);
+  url[strcspn(url, "\r\n")] = '\0';
+  env_open(&e, strchr(url, '=') + 1);
+  start_worker(&e);
+  seed(&e, &w, 4);
+  n = mixed_load(&e, &w, 4, 3000, ids);
+  rd_kafka_flush(e.producer, 10000);
+  usleep(200 * 1000);
+  pg_ctl(var_dir, "stop");
+  sleep(2);
+  pg_ctl(var_dir, "start");
+  assert_true(wait_outcomes(&e, ids, n, 120));
+  assert_int_equal(stop_worker(&e, SIGTERM), 0);
+  check_exactly_once(&e, 4 + 8 + applied_count(&e, ids, n));
+  env_close(&e);
+  pg_ctl(var_dir, "stop");
+  {
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", var_dir);
+    assert_int_equal(system(cmd), 0);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_outcomes_dlq_and_sigterm),
+      cmocka_unit_test(test_duplicates_applied_once),
+      cmocka_unit_test(test_sigkill_mid_run_loses_nothing),
+      cmocka_unit_test(test_postgres_restart_mid_run_loses_nothing),
+  };
+  return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
+}
