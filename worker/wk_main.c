@@ -18,7 +18,6 @@
 #include "wt_kafka.h"
 #include "wt_log.h"
 
-#define GROUP_ID "wt-worker"
 #define BACKOFF_MAX_MS 5000
 
 static volatile sig_atomic_t stop_requested;
@@ -32,6 +31,7 @@ typedef rd_kafka_message_t *message_ptr;
 
 typedef struct worker {
   wt_config cfg;
+  char group[96]; /* "<prefix>-worker": wt-worker for the default prefix */
   wt_kafka_topics topics;
   wt_db *db;
   wk_state *st;
@@ -92,7 +92,7 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
     len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d",
                             i ? "," : "", parts->elems[i].partition);
   snprintf(list + len, sizeof(list) - len, "}");
-  params[0] = GROUP_ID;
+  params[0] = w->group;
   params[1] = w->topics.commands;
   params[2] = list;
   for (;;) {
@@ -325,6 +325,7 @@ static int setup(worker *w, char *err, size_t errsize) {
                         .batch_max = (size_t)w->cfg.batch_max};
 
   wt_kafka_topic_names(w->cfg.topic_prefix, &w->topics);
+  snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
     w->pos.next[p] = -1;
   if (!db_ready(w))
@@ -336,7 +337,7 @@ static int setup(worker *w, char *err, size_t errsize) {
     wt_errf(err, errsize, "out of memory");
     return -1;
   }
-  w->batch = wk_batch_new(w->db, w->st, &w->cfg, GROUP_ID, w->topics.commands);
+  w->batch = wk_batch_new(w->db, w->st, &w->cfg, w->group, w->topics.commands);
   w->producer = wt_kafka_producer_new(w->cfg.kafka_brokers, "wt-worker",
                                       on_delivery, w, NULL, err, errsize);
   if (!w->batch || !w->producer)
@@ -352,7 +353,7 @@ static int setup(worker *w, char *err, size_t errsize) {
     sleep_ms(1000);
   }
   w->consumer =
-      wt_kafka_consumer_new(w->cfg.kafka_brokers, GROUP_ID, "wt-worker",
+      wt_kafka_consumer_new(w->cfg.kafka_brokers, w->group, "wt-worker",
                             consumer_extra, on_rebalance, w, err, errsize);
   if (!w->consumer)
     return -1;
@@ -371,8 +372,9 @@ static int setup(worker *w, char *err, size_t errsize) {
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: wt-worker\n"
-          "Consumes %s-prefixed commands in the consumer group " GROUP_ID
-          ", decides them,\nwrites PostgreSQL in batches exactly once and "
+          "Consumes %s-prefixed commands in the consumer group PREFIX-worker "
+          "(wt-worker),\ndecides them,\nwrites PostgreSQL in batches exactly "
+          "once and "
           "publishes the outcomes.\nSIGTERM/SIGINT: finish the batch, exit "
           "0. Metrics: http://HOST:WT_METRICS_PORT/metrics\n\n",
           "WT_TOPIC_PREFIX");
@@ -410,9 +412,9 @@ int main(int argc, char **argv) {
     WT_ERROR("metrics listener error=\"%s\"", err);
     goto out;
   }
-  WT_INFO("worker started group=" GROUP_ID
-          " topic=%s batch_max=%d batch_wait_ms=%d metrics_port=%d",
-          w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
+  WT_INFO("worker started group=%s topic=%s batch_max=%d batch_wait_ms=%d "
+          "metrics_port=%d",
+          w.group, w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
           w.cfg.metrics_port);
   while (!stop_requested) {
     collect(&w);

@@ -30,7 +30,7 @@
 #error "WT_WORKER_BIN must name the wt-worker binary"
 #endif
 
-#define MAX_CMDS 8000
+#define MAX_CMDS ((size_t)8000)
 #define PARTITIONS 3
 
 typedef struct env {

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# `wt-admin user ...` and `wt-admin demo` as an operator runs them: against the
+# fixture's PostgreSQL and Kafka, a fresh database, a topic prefix of its own
+# and a wt-worker deciding the commands.
+#   tests/cli/admin_users.sh WT_ADMIN WT_WORKER STACK_ENV
+set -uo pipefail
+admin="${1:?path to wt-admin}"
+worker="${2:?path to wt-worker}"
+stack_env="${3:?stack.env}"
+url="${WT_TEST_DATABASE_URL:-$(sed -n 's/^WT_DATABASE_URL=//p' "$stack_env")}"
+brokers="${WT_TEST_KAFKA_BROKERS:-$(sed -n 's/^WT_KAFKA_BROKERS=//p' "$stack_env")}"
+db="wt_test_users_$$"
+tmp="$(mktemp -d)"
+worker_pid=""
+passed=0
+failed=0
+
+cleanup() {
+  if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
+    kill -TERM "$worker_pid" 2>/dev/null
+    wait "$worker_pid" 2>/dev/null
+  fi
+  psql -qAt "$url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() {
+  echo "FAIL $1"
+  shift
+  printf '  %s\n' "$@"
+  failed=$((failed + 1))
+}
+sql() { psql -qAt "$WT_DATABASE_URL" -c "$1"; }
+
+psql -v ON_ERROR_STOP=1 -qAt "$url" -c "CREATE DATABASE $db" >/dev/null || exit 1
+dburl="$(psql -qAt "$url" -c "SELECT 'postgresql://' || current_user || '@' || coalesce(inet_server_addr()::text, 'localhost') || ':' || current_setting('port') || '/$db'")"
+export WT_DATABASE_URL="${dburl/\/32/}"
+export WT_KAFKA_BROKERS="$brokers"
+export WT_TOPIC_PREFIX="wt-test-users-$$-$RANDOM"
+export WT_METRICS_PORT=0
+timeout=(--timeout-ms 30000) # the worker's first group join takes a while
+
+"$admin" migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log"; exit 1; }
+
+if "$admin" user --help | grep -q 'user revoke-tokens' &&
+  "$admin" user add --help | grep -q -- '--password-stdin' &&
+  "$admin" demo --help | grep -q 'alice-demo-password'; then
+  ok "--help"; else fail "--help"; fi
+"$worker" >"$tmp/worker.log" 2>&1 &
+worker_pid=$!
+
+# user add: prints the new id; the same username again is a conflict
+secret="pw-$RANDOM-$RANDOM-never-logged"
+out="$(printf '%s\n' "$secret" | WT_LOG_LEVEL=debug "$admin" user add tester \
+  --display-name "Test Ér" --password-stdin "${timeout[@]}" 2>"$tmp/add.err")"
+rc=$?
+id="$(sql "SELECT id FROM users WHERE username = 'tester'")"
+if [[ $rc -eq 0 && "$out" == "$id" && -n "$id" ]]; then ok "user add prints the id"; else
+  fail "user add" "rc=$rc out=$out id=$id" "$(cat "$tmp/add.err")"; fi
+
+out="$(printf 'other\n' | "$admin" user add tester --password-stdin "${timeout[@]}" 2>&1)"
+rc=$?
+if [[ $rc -eq 1 && "$out" == *"rejected: conflict: username tester is taken"* ]]; then
+  ok "user add twice: conflict, exit 1"; else fail "user add twice" "rc=$rc out=$out"; fi
+
+hash="$(sql "SELECT password_hash FROM users WHERE username = 'tester'")"
+if [[ "$hash" == '$y$'* ]] && ! grep -qF -- "$secret" "$tmp/add.err" "$tmp/worker.log"; then
+  ok "password stored as yescrypt, never logged"; else fail "password" "hash=${hash:0:8}"; fi
+
+out="$("$admin" user list 2>&1)"
+rc=$?
+if [[ $rc -eq 0 && "$out" == *"USERNAME"* && "$out" == *"$id  tester"*"Test Ér"*"yes"* ]]; then
+  ok "user list"; else fail "user list" "rc=$rc" "$out"; fi
+out="$("$admin" user list --json 2>&1)"
+rc=$?
+if [[ $rc -eq 0 && "$out" == *"\"id\":\"$id\",\"username\":\"tester\""*"\"is_active\":true,\"token_version\":0"* ]]; then
+  ok "user list --json"; else fail "user list --json" "rc=$rc" "$out"; fi
+
+out="$("$admin" user deactivate tester "${timeout[@]}" 2>&1)"
+rc=$?
+if [[ $rc -eq 0 && "$(sql "SELECT is_active FROM users WHERE id = '$id'")" == f ]]; then
+  ok "user deactivate by username"; else fail "user deactivate" "rc=$rc" "$out"; fi
+
+out="$("$admin" user revoke-tokens tester "${timeout[@]}" 2>&1)"
+rc=$?
+tv="$(sql "SELECT token_version FROM users WHERE id = '$id'")"
+out2="$("$admin" user revoke-tokens "$id" "${timeout[@]}" 2>&1)"
+rc2=$?
+tv2="$(sql "SELECT token_version FROM users WHERE id = '$id'")"
+if [[ $rc -eq 0 && $tv -eq 1 && $rc2 -eq 0 && $tv2 -eq 2 ]]; then
+  ok "user revoke-tokens bumps token_version (by username, by id)"; else
+  fail "user revoke-tokens" "rc=$rc tv=$tv rc2=$rc2 tv2=$tv2" "$out" "$out2"; fi
+
+out="$("$admin" user deactivate nobody-here 2>&1)"
+rc=$?
+if [[ $rc -eq 1 && "$out" == *'no user named "nobody-here"'* ]]; then
+  ok "unknown username"; else fail "unknown username" "rc=$rc" "$out"; fi
+
+counts() {
+  sql "SELECT (SELECT count(*) FROM users WHERE username IN ('alice', 'bob'))
+           || ' ' || (SELECT count(*) FROM projects WHERE name = 'Demo project')
+           || ' ' || (SELECT count(*) FROM project_members)
+           || ' ' || (SELECT count(*) FROM work_logs)"
+}
+out="$("$admin" demo "${timeout[@]}" 2>&1)"
+rc=$?
+c1="$(counts)"
+if [[ $rc -eq 0 && "$out" == *"6 created, 0 already there"* && "$c1" == "2 1 2 2" &&
+  "$out" == *"alice  password alice-demo-password"* ]]; then
+  ok "demo"; else fail "demo" "rc=$rc counts=$c1" "$out"; fi
+
+# again: nothing new, and the printed passwords match the stored hashes
+out="$("$admin" demo "${timeout[@]}" 2>&1)"
+rc=$?
+c2="$(counts)"
+if [[ $rc -eq 0 && "$out" == *"0 created, 6 already there"* && "$c2" == "2 1 2 2" &&
+  "$out" == *"alice  password alice-demo-password"* &&
+  "$out" == *"bob    password bob-demo-password"* ]]; then
+  ok "demo again: idempotent"; else fail "demo again" "rc=$rc counts=$c2" "$out"; fi
+
+# the worker stops cleanly on SIGTERM
+kill -TERM "$worker_pid"
+for _ in $(seq 300); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$worker_pid"
+rc=$?
+worker_pid=""
+if [[ $rc -eq 0 ]]; then ok "wt-worker exits 0 on SIGTERM"; else
+  fail "wt-worker SIGTERM" "rc=$rc" "$(tail -n 20 "$tmp/worker.log")"; fi
+
+# without a worker: no outcome in time is exit 1 with a clear message
+out="$(printf 'x\n' | "$admin" user add late-one --password-stdin --timeout-ms 1500 2>&1)"
+rc=$?
+if [[ $rc -eq 1 && "$out" == *"no outcome for user.create"*"is wt-worker running?"* ]]; then
+  ok "no outcome in time"; else fail "no outcome in time" "rc=$rc" "$out"; fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
