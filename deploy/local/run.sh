@@ -54,6 +54,18 @@ start_program() { # name binary
 start_program wt-worker "$build/worker/wt-worker"
 start_program wt-gateway "$build/ws-gateway/wt-gateway"
 
+# demo users and a shared project, through the worker like any producer
+demo=""
+if [[ -x "$build/worker/wt-worker" ]]; then
+  if demo="$("$build/tools/wt-admin" demo 2>&1)"; then
+    demo="$(grep -iE 'user|password|project' <<<"$demo" | grep -v ' INFO ' || true)"
+  else
+    echo "$demo" >&2
+    echo "run: wt-admin demo failed (see above)" >&2
+    demo=""
+  fi
+fi
+
 echo
 echo "Worktracker is running:"
 echo "  PostgreSQL   $WT_DATABASE_URL   (${WT_STACK_POSTGRES:-external})"
@@ -65,6 +77,10 @@ else
 fi
 if [[ -x "$build/ws-gateway/wt-gateway" ]]; then
   echo "  open         http://127.0.0.1:${WT_HTTP_PORT:-8080}/"
+fi
+if [[ -n "$demo" ]]; then
+  echo "Demo data:"
+  sed 's/^/  /' <<<"$demo"
 fi
 echo "Press Ctrl-C to stop all of it."
 if [[ ${#pids[@]} -gt 0 ]]; then

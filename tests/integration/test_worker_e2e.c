@@ -43,6 +43,7 @@ typedef struct env {
   rd_kafka_t *events; /* no group: every partition from the start */
   wt_lru *outcomes;   /* command_id -> outcome JSON */
   pid_t worker;
+  char pg_dir[64]; /* a private PostgreSQL to restart, if any */
 } env;
 
 static double now_s(void) {
@@ -149,6 +150,27 @@ static void env_close(env *e) {
   if (e->dbname[0])
     wt_test_drop_database(e->dbname);
   unlink(e->log_path);
+}
+
+static int env_setup(void **state) {
+  *state = calloc(1, sizeof(env));
+  return *state ? 0 : -1;
+}
+
+/* Runs after every test, passed or failed: nothing is left running. */
+static int env_teardown(void **state) {
+  env *e = *state;
+  env_close(e);
+  if (e->pg_dir[0]) {
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "WT_VAR_DIR=%s %s/deploy/local/pg.sh stop >&2; rm -rf %s",
+             e->pg_dir, WT_SOURCE_DIR, e->pg_dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "could not remove %s\n", e->pg_dir);
+  }
+  free(e);
+  return 0;
 }
 
 static void produce(env *e, const char *key, const char *json) {
@@ -325,34 +347,33 @@ static void log_create(wt_command *c, const char *actor, const char *project,
 /* --- tests -------------------------------------------------------------- */
 
 static void test_outcomes_dlq_and_sigterm(void **state) {
-  env e = {0};
+  env *e = *state;
   world w = {0};
   wt_command c;
   char log_id[WT_UUID_STR];
   const char *ok, *forbidden;
   rd_kafka_t *dlq;
   bool dead_seen = false;
-  (void)state;
-  env_open(&e, NULL);
-  start_worker(&e);
-  seed(&e, &w, 1);
+  env_open(e, NULL);
+  start_worker(e);
+  seed(e, &w, 1);
   log_create(&c, w.users[1], w.projects[0], log_id, 1);
-  ok = send_cmd(&e, &c);
+  ok = send_cmd(e, &c);
   /* user 0 may not delete user 1's log */
   new_cmd(&c, WT_CMD_LOG_DELETE, w.users[0]);
   snprintf(c.project_id, sizeof(c.project_id), "%s", w.projects[0]);
   snprintf(c.log_id, sizeof(c.log_id), "%s", log_id);
   c.fields = WT_F_LOG_ID;
-  forbidden = send_cmd(&e, &c);
-  produce(&e, "junk", "{this is not a command");
+  forbidden = send_cmd(e, &c);
+  produce(e, "junk", "{this is not a command");
   {
     const char *ids[2] = {ok, forbidden};
-    assert_true(wait_outcomes(&e, ids, 2, 60));
+    assert_true(wait_outcomes(e, ids, 2, 60));
   }
-  assert_non_null(strstr(outcome(&e, ok), "\"log.created\""));
-  assert_non_null(strstr(outcome(&e, forbidden), "\"forbidden\""));
+  assert_non_null(strstr(outcome(e, ok), "\"log.created\""));
+  assert_non_null(strstr(outcome(e, forbidden), "\"forbidden\""));
   /* the garbage is in the DLQ with the reason and the bytes */
-  dlq = assigned_consumer(e.topics.dlq);
+  dlq = assigned_consumer(e->topics.dlq);
   for (double end = now_s() + 30; !dead_seen && now_s() < end;) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
     if (!m)
@@ -365,35 +386,32 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   rd_kafka_consumer_close(dlq);
   rd_kafka_destroy(dlq);
   assert_true(dead_seen);
-  assert_int_equal(stop_worker(&e, SIGTERM), 0);
-  check_exactly_once(&e, 4 + 2 + 1);
-  env_close(&e);
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 2 + 1);
 }
 
 static void test_duplicates_applied_once(void **state) {
-  env e = {0};
+  env *e = *state;
   world w = {0};
   wt_command c;
   char log_id[WT_UUID_STR];
   char *json;
   const char *id;
-  (void)state;
-  env_open(&e, NULL);
-  start_worker(&e);
-  seed(&e, &w, 1);
+  env_open(e, NULL);
+  start_worker(e);
+  seed(e, &w, 1);
   log_create(&c, w.users[1], w.projects[0], log_id, 1);
-  id = send_cmd(&e, &c);
+  id = send_cmd(e, &c);
   json = wt_command_to_json(&c);
-  produce(&e, w.projects[0], json); /* a producer's retries */
-  produce(&e, w.projects[0], json);
+  produce(e, w.projects[0], json); /* a producer's retries */
+  produce(e, w.projects[0], json);
   free(json);
-  assert_true(wait_outcomes(&e, &id, 1, 60));
+  assert_true(wait_outcomes(e, &id, 1, 60));
   /* let the copies be decided too before looking */
   sleep(1);
-  assert_int_equal(stop_worker(&e, SIGTERM), 0);
-  assert_int_equal(query_long(&e, "SELECT count(*) FROM work_logs"), 1);
-  check_exactly_once(&e, 4 + 2 + 1);
-  env_close(&e);
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  assert_int_equal(query_long(e, "SELECT count(*) FROM work_logs"), 1);
+  check_exactly_once(e, 4 + 2 + 1);
 }
 
 /* A mixed load over several projects: creates, updates, deletes. Returns
@@ -446,25 +464,23 @@ static long applied_count(env *e, const char **ids, size_t n) {
 
 static void test_sigkill_mid_run_loses_nothing(void **state) {
   static const char *ids[MAX_CMDS];
-  env e = {0};
+  env *e = *state;
   world w = {0};
   size_t n;
-  (void)state;
-  env_open(&e, NULL);
-  start_worker(&e);
-  seed(&e, &w, 6);
-  n = mixed_load(&e, &w, 6, 4000, ids);
-  rd_kafka_flush(e.producer, 10000);
+  env_open(e, NULL);
+  start_worker(e);
+  seed(e, &w, 6);
+  n = mixed_load(e, &w, 6, 4000, ids);
+  rd_kafka_flush(e->producer, 10000);
   /* kill it while it works, twice */
   for (int k = 0; k < 2; k++) {
     usleep(300 * 1000);
-    assert_int_equal(stop_worker(&e, SIGKILL), 128 + SIGKILL);
-    start_worker(&e);
+    assert_int_equal(stop_worker(e, SIGKILL), 128 + SIGKILL);
+    start_worker(e);
   }
-  assert_true(wait_outcomes(&e, ids, n, 120));
-  assert_int_equal(stop_worker(&e, SIGTERM), 0);
-  check_exactly_once(&e, 4 + 12 + applied_count(&e, ids, n));
-  env_close(&e);
+  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 12 + applied_count(e, ids, n));
 }
 
 /* A private PostgreSQL that the test can restart. */
@@ -477,13 +493,14 @@ static void pg_ctl(const char *var_dir, const char *what) {
 
 static void test_postgres_restart_mid_run_loses_nothing(void **state) {
   static const char *ids[MAX_CMDS];
-  char var_dir[] = "/tmp/wt-e2e-pg-XXXXXX", url[512], path[600];
-  env e = {0};
+  char *var_dir, url[512], path[600];
+  env *e = *state;
   world w = {0};
   FILE *f;
   size_t n;
-  (void)state;
-  assert_non_null(mkdtemp(var_dir));
+  snprintf(e->pg_dir, sizeof(e->pg_dir), "/tmp/wt-e2e-pg-XXXXXX");
+  var_dir = mkdtemp(e->pg_dir);
+  assert_non_null(var_dir);
   pg_ctl(var_dir, "start");
   snprintf(path, sizeof(path), "%s/pg/env", var_dir);
   f = fopen(path, "r");
@@ -491,33 +508,30 @@ static void test_postgres_restart_mid_run_loses_nothing(void **state) {
   assert_non_null(fgets(url, sizeof(url), f));
   fclose(f);
   url[strcspn(url, "\r\n")] = '\0';
-  env_open(&e, strchr(url, '=') + 1);
-  start_worker(&e);
-  seed(&e, &w, 4);
-  n = mixed_load(&e, &w, 4, 3000, ids);
-  rd_kafka_flush(e.producer, 10000);
+  env_open(e, strchr(url, '=') + 1);
+  start_worker(e);
+  seed(e, &w, 4);
+  n = mixed_load(e, &w, 4, 3000, ids);
+  rd_kafka_flush(e->producer, 10000);
   usleep(200 * 1000);
   pg_ctl(var_dir, "stop");
   sleep(2);
   pg_ctl(var_dir, "start");
-  assert_true(wait_outcomes(&e, ids, n, 120));
-  assert_int_equal(stop_worker(&e, SIGTERM), 0);
-  check_exactly_once(&e, 4 + 8 + applied_count(&e, ids, n));
-  env_close(&e);
-  pg_ctl(var_dir, "stop");
-  {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", var_dir);
-    assert_int_equal(system(cmd), 0);
-  }
+  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 8 + applied_count(e, ids, n));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_outcomes_dlq_and_sigterm),
-      cmocka_unit_test(test_duplicates_applied_once),
-      cmocka_unit_test(test_sigkill_mid_run_loses_nothing),
-      cmocka_unit_test(test_postgres_restart_mid_run_loses_nothing),
+      cmocka_unit_test_setup_teardown(test_outcomes_dlq_and_sigterm, env_setup,
+                                      env_teardown),
+      cmocka_unit_test_setup_teardown(test_duplicates_applied_once, env_setup,
+                                      env_teardown),
+      cmocka_unit_test_setup_teardown(test_sigkill_mid_run_loses_nothing,
+                                      env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_postgres_restart_mid_run_loses_nothing, env_setup, env_teardown),
   };
   return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
 }
