@@ -257,10 +257,16 @@ void wk_idlist_literal(const wk_idlist *l, wt_buf *out) {
   wt_buf_putc(out, '}');
 }
 
-static void need_user(wk_state *st, const char *id, int tag, wk_need *need) {
+/* fresh: read it from PostgreSQL even when cached. A user's own commands
+ * (user.*) arrive in order on the user's partition, so for them the cache
+ * is exact; but that partition may belong to another worker, so where a
+ * project command depends on a user (an active creator, an active new
+ * member), the user is read in the batch's load. */
+static void need_user(wk_state *st, const char *id, int tag, bool fresh,
+                      wk_need *need) {
   if (!*id || wt_lru_peek(st->ov_users, id))
     return;
-  if (wt_lru_get(st->users, id))
+  if (!fresh && wt_lru_get(st->users, id))
     wt_lru_pin(st->users, id);
   else
     idlist_add(&need->user_ids, id, tag);
@@ -293,7 +299,7 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
       continue;
     switch (c->type) {
     case WT_CMD_PROJECT_CREATE:
-      need_user(st, c->actor_id, -1, need);
+      need_user(st, c->actor_id, -1, true, need);
       if (verify)
         need_project(st, c->project_id, tag, need);
       break;
@@ -303,7 +309,7 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
       break;
     case WT_CMD_MEMBER_ADD:
       need_project(st, c->project_id, tag, need);
-      need_user(st, c->target_user_id, -1, need);
+      need_user(st, c->target_user_id, -1, true, need);
       break;
     case WT_CMD_LOG_CREATE:
       need_project(st, c->project_id, tag, need);
@@ -317,7 +323,7 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
       break;
     case WT_CMD_USER_CREATE:
       if (verify) {
-        need_user(st, c->target_user_id, -1, need);
+        need_user(st, c->target_user_id, -1, false, need);
         if (!wt_lru_peek(st->ov_user_names, c->username) &&
             !wt_lru_get(st->user_names, c->username))
           idlist_add(&need->usernames, c->username, -1);
@@ -325,7 +331,7 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
       break;
     case WT_CMD_USER_DEACTIVATE:
     case WT_CMD_USER_REVOKE_TOKENS:
-      need_user(st, c->target_user_id, -1, need);
+      need_user(st, c->target_user_id, -1, false, need);
       break;
     default: break;
     }
