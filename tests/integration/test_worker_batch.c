@@ -437,6 +437,130 @@ static void test_garbage_goes_to_the_dlq(void **state) {
   wk_batch_result_clear(&r);
 }
 
+/* Every rule of the contract, both outcomes, decided by the worker and
+ * written to PostgreSQL: one batch, in order, against a seeded world
+ * (alice owns PROJ, bob is a member, eve is not). */
+static void test_every_rule_both_outcomes(void **state) {
+  static const char *const CAROL = "00000000-0000-4000-8000-0000000ca201";
+  static const char *const P2 = "30000000-0000-4000-8000-000000000003";
+  static const char *const LOG = "40000000-0000-4000-8000-000000000004";
+  static const char *const LOG2 = "40000000-0000-4000-8000-000000000005";
+  fixture *f = *state;
+  wk_batch_result r;
+  struct {
+    const char *expect; /* "event" or a rejection code */
+  } want[32];
+  size_t n = 0;
+#define CASE(expect_, ...)                                                     \
+  do {                                                                         \
+    add_cmd(f, __VA_ARGS__);                                                   \
+    want[n++].expect = (expect_);                                              \
+  } while (0)
+  seed_users(f);
+  seed_project(f);
+  reset_msgs(f);
+  /* project.create: an active user may; the system may not */
+  CASE("event", "project.create", EVE, P2, "{\"name\":\"Eve's\"}");
+  CASE("forbidden", "project.create", "system",
+       "30000000-0000-4000-8000-000000000009", "{\"name\":\"sys\"}");
+  CASE("conflict", "project.create", BOB, P2, "{\"name\":\"again\"}");
+  /* project.rename: owners only; members forbidden, others not_found */
+  CASE("event", "project.rename", ALICE, PROJ, "{\"name\":\"Renamed\"}");
+  CASE("forbidden", "project.rename", BOB, PROJ, "{\"name\":\"Mine\"}");
+  CASE("not_found", "project.rename", EVE, PROJ, "{\"name\":\"Mine\"}");
+  /* member.add: an owner adds an existing active user */
+  CASE("forbidden", "member.add", BOB, PROJ,
+       "{\"user_id\":\"%s\",\"role\":\"member\"}", EVE);
+  CASE("not_found", "member.add", ALICE, PROJ,
+       "{\"user_id\":\"%s\",\"role\":\"member\"}", CAROL);
+  CASE("invalid", "member.add", ALICE, PROJ,
+       "{\"user_id\":\"%s\",\"role\":\"boss\"}", EVE);
+  CASE("event", "member.add", ALICE, PROJ,
+       "{\"user_id\":\"%s\",\"role\":\"member\"}", EVE);
+  /* member.remove: owner, or oneself; never the last owner */
+  CASE("forbidden", "member.remove", BOB, PROJ, "{\"user_id\":\"%s\"}", EVE);
+  CASE("event", "member.remove", EVE, PROJ, "{\"user_id\":\"%s\"}", EVE);
+  CASE("conflict", "member.remove", ALICE, PROJ, "{\"user_id\":\"%s\"}", ALICE);
+  /* log.create: members, for themselves only */
+  CASE("event", "log.create", BOB, PROJ,
+       "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+       "\"ended_at\":\"2026-11-27T09:00:00Z\",\"description\":\"b\"}",
+       LOG);
+  CASE("forbidden", "log.create", ALICE, PROJ,
+       "{\"log_id\":\"%s\",\"user_id\":\"%s\",\"started_at\":"
+       "\"2026-11-27T08:00:00Z\",\"ended_at\":null}",
+       LOG2, BOB);
+  CASE("not_found", "log.create", EVE, PROJ,
+       "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+       "\"ended_at\":null}",
+       LOG2);
+  CASE("invalid", "log.create", ALICE, PROJ,
+       "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+       "\"ended_at\":\"2026-11-29T08:00:00Z\"}",
+       LOG2);
+  CASE("conflict", "log.create", ALICE, PROJ,
+       "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+       "\"ended_at\":null}",
+       LOG);
+  /* log.update / log.delete: the author only */
+  CASE("forbidden", "log.update", ALICE, PROJ,
+       "{\"log_id\":\"%s\",\"description\":\"x\"}", LOG);
+  CASE("conflict", "log.update", BOB, PROJ,
+       "{\"log_id\":\"%s\",\"description\":\"x\",\"expected_version\":7}", LOG);
+  CASE("event", "log.update", BOB, PROJ,
+       "{\"log_id\":\"%s\",\"description\":\"x\",\"expected_version\":1}", LOG);
+  CASE("forbidden", "log.delete", ALICE, PROJ, "{\"log_id\":\"%s\"}", LOG);
+  CASE("not_found", "log.delete", BOB, PROJ, "{\"log_id\":\"%s\"}", LOG2);
+  CASE("event", "log.delete", BOB, PROJ, "{\"log_id\":\"%s\"}", LOG);
+  /* user.*: the system only */
+  CASE("forbidden", "user.create", ALICE, CAROL,
+       "{\"user_id\":\"%s\",\"username\":\"carol\",\"display_name\":"
+       "\"C\",\"password_hash\":\"$y$x\"}",
+       CAROL);
+  CASE("event", "user.create", "system", CAROL,
+       "{\"user_id\":\"%s\",\"username\":\"carol\",\"display_name\":"
+       "\"C\",\"password_hash\":\"$y$x\"}",
+       CAROL);
+  CASE("conflict", "user.create", "system", LOG2,
+       "{\"user_id\":\"%s\",\"username\":\"carol\",\"display_name\":"
+       "\"C\",\"password_hash\":\"$y$x\"}",
+       LOG2);
+  CASE("event", "user.revoke_tokens", "system", CAROL, "{\"user_id\":\"%s\"}",
+       CAROL);
+  CASE("forbidden", "user.deactivate", BOB, CAROL, "{\"user_id\":\"%s\"}",
+       CAROL);
+  CASE("event", "user.deactivate", "system", CAROL, "{\"user_id\":\"%s\"}",
+       CAROL);
+  CASE("not_found", "user.deactivate", "system", LOG2, "{\"user_id\":\"%s\"}",
+       LOG2);
+#undef CASE
+  r = run(f, WT_OK);
+  assert_int_equal(r.nouts, n);
+  for (size_t i = 0; i < n; i++) {
+    char code[64];
+    if (strcmp(want[i].expect, "event") == 0)
+      snprintf(code, sizeof(code), "\"kind\":\"event\"");
+    else
+      snprintf(code, sizeof(code), "\"code\":\"%s\"", want[i].expect);
+    if (!strstr(r.outs[i].value, code))
+      fail_msg("case %zu (%s): want %s, got %s", i, f->json[i], code,
+               r.outs[i].value);
+  }
+  wk_batch_result_clear(&r);
+  /* what the database holds afterwards */
+  assert_int_equal(count(f, "SELECT count(*) FROM projects"), 2);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), 0);
+  assert_int_equal(
+      count(f, "SELECT count(*) FROM users WHERE username = 'carol' AND NOT "
+               "is_active AND token_version = 1"),
+      1);
+  assert_int_equal(count(f, "SELECT count(*) FROM project_members WHERE "
+                            "project_id = '10000000-0000-4000-8000-"
+                            "000000000001'"),
+                   2);
+  assert_int_equal(count(f, "SELECT count(*) FROM rejections"), (long)(n - 11));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cold_then_warm_round_trips, setup,
@@ -450,6 +574,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_offset_guard_stops_a_second_worker,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_goes_to_the_dlq, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_every_rule_both_outcomes, setup,
                                       teardown),
   };
   return cmocka_run_group_tests_name("worker_batch", tests, NULL, NULL);
