@@ -3,7 +3,9 @@
  * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM.
  * "Exactly once" is checked in the database: one event per applied
  * command, and every project's seq running 1..n without gaps. */
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +46,8 @@ typedef struct env {
   rd_kafka_t *events; /* no group: every partition from the start */
   wt_lru *outcomes;   /* command_id -> outcome JSON */
   pid_t worker;
-  char pg_dir[64]; /* a private PostgreSQL to restart, if any */
+  char pg_dir[64];  /* a private PostgreSQL to restart, if any */
+  int metrics_port; /* 0: off */
 } env;
 
 static double now_s(void) {
@@ -109,7 +113,11 @@ static void start_worker(env *e) {
     setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
     setenv("WT_TOPIC_PREFIX", e->prefix, 1);
     setenv("WT_KAFKA_PARTITIONS", "3", 1);
-    setenv("WT_METRICS_PORT", "0", 1);
+    {
+      char port[16];
+      snprintf(port, sizeof(port), "%d", e->metrics_port);
+      setenv("WT_METRICS_PORT", port, 1);
+    }
     setenv("WT_BATCH_WAIT_MS", "5", 1);
     setenv("WT_BATCH_MAX", "200", 1);
     unsetenv("WT_ENV_FILE");
@@ -150,6 +158,38 @@ static void env_close(env *e) {
   if (e->dbname[0])
     wt_test_drop_database(e->dbname);
   unlink(e->log_path);
+}
+
+/* A port that was free a moment ago. */
+static int free_port(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* GET /metrics from the worker; returns a malloc'd body. */
+static char *get_metrics(int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  static const char req[] = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap + 1);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ssize_t n;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+  while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+    len += (size_t)n;
+  close(fd);
+  buf[len] = '\0';
+  return buf;
 }
 
 static int env_setup(void **state) {
@@ -355,6 +395,7 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   rd_kafka_t *dlq;
   bool dead_seen = false;
   env_open(e, NULL);
+  e->metrics_port = free_port();
   start_worker(e);
   seed(e, &w, 1);
   log_create(&c, w.users[1], w.projects[0], log_id, 1);
@@ -386,6 +427,20 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   rd_kafka_consumer_close(dlq);
   rd_kafka_destroy(dlq);
   assert_true(dead_seen);
+  {
+    char *m = get_metrics(e->metrics_port);
+    assert_non_null(strstr(m, "200 OK"));
+    assert_non_null(strstr(m, "wt_worker_commands_total{type=\"log.create\","
+                              "outcome=\"applied\"} 1\n"));
+    assert_non_null(strstr(m, "wt_worker_commands_total{type=\"log.delete\","
+                              "outcome=\"rejected\"} 1\n"));
+    assert_non_null(strstr(m, "wt_worker_dead_letters_total 1\n"));
+    assert_non_null(strstr(m, "wt_db_round_trips_total{component=\"worker\"}"));
+    assert_non_null(
+        strstr(m, "wt_worker_cache_hits_total{cache=\"projects\"}"));
+    assert_non_null(strstr(m, "wt_worker_consumer_lag 0\n"));
+    free(m);
+  }
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 2 + 1);
 }
