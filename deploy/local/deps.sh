@@ -13,7 +13,7 @@ purpose="${1:?$(usage)}"
 
 build_pkgs=(cmake ninja-build gcc make pkg-config libc6-dev
   libwebsockets-dev librdkafka-dev libpq-dev libjson-c-dev libjwt-dev
-  libssl-dev libcmocka-dev libcrypt-dev)
+  libssl-dev libcmocka-dev libcrypt-dev openssl)
 pg_pkgs=(postgresql postgresql-client)
 lint_pkgs=(clang-format clang-tidy)
 
