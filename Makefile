@@ -10,7 +10,7 @@ TEST := build/test
 TSAN := build/tsan
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
-.PHONY: all run test lint format bench clean deps-build release test-build
+.PHONY: all run test lint format bench bench-worker clean deps-build release test-build
 
 all: release
 
@@ -48,6 +48,9 @@ format:
 
 bench: release
 	@bench/run.sh $(RELEASE)
+
+bench-worker: release
+	@bench/run.sh $(RELEASE) worker
 
 clean:
 	@-deploy/local/stack.sh stop 2>/dev/null

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # `make bench`: runs every benchmark against a private stack (or the
 # services of WT_DATABASE_URL / WT_KAFKA_BROKERS) and prints its figures.
-#   bench/run.sh BUILD_DIR
+#   bench/run.sh BUILD_DIR [all|db_round_trips|worker]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${1:?build dir}"
+which="${2:-all}"
+case $which in
+all | db_round_trips | worker) ;;
+*) echo "usage: bench/run.sh BUILD_DIR [all|db_round_trips|worker]" >&2; exit 2 ;;
+esac
 export WT_VAR_DIR="${WT_BENCH_VAR_DIR:-$build/bench-stack}"
 "$here/../deploy/local/stack.sh" start
 trap '"$here/../deploy/local/stack.sh" stop' EXIT
 eval "$("$here/../deploy/local/stack.sh" env --export)"
-echo "== bench/db_round_trips (PostgreSQL: ${WT_STACK_POSTGRES:-external})"
-"$build/bench/db_round_trips" "$WT_DATABASE_URL" "${WT_BENCH_ROWS:-20000}"
+if [[ $which == all || $which == db_round_trips ]]; then
+  echo "== bench/db_round_trips (PostgreSQL: ${WT_STACK_POSTGRES:-external})"
+  "$build/bench/db_round_trips" "$WT_DATABASE_URL" "${WT_BENCH_ROWS:-20000}"
+fi
+if [[ $which == all || $which == worker ]]; then
+  echo "== bench/worker (PostgreSQL: ${WT_STACK_POSTGRES:-external}, Kafka: ${WT_STACK_KAFKA:-external})"
+  "$build/bench/bench_worker" --worker "$build/worker/wt-worker" \
+    "${WT_BENCH_COMMANDS:-200000}" "${WT_BENCH_NAIVE:-3000}"
+fi
