@@ -29,6 +29,8 @@ struct wk_batch {
   wt_command *cmds;
   msg_state *state;
   size_t *dup_of;
+  int *parts_of;   /* partition of each message */
+  bool *skip;      /* message needs no loading */
   char **out_json; /* per message: the outcome (or dead letter) */
   wt_lru *ids;     /* command_id -> its first command in cmds */
   wk_need need;
@@ -52,9 +54,12 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   b->cmds = calloc(b->cap, sizeof(*b->cmds));
   b->state = calloc(b->cap, sizeof(*b->state));
   b->dup_of = calloc(b->cap, sizeof(*b->dup_of));
+  b->parts_of = calloc(b->cap, sizeof(*b->parts_of));
+  b->skip = calloc(b->cap, sizeof(*b->skip));
   b->out_json = calloc(b->cap, sizeof(*b->out_json));
   b->ids = wt_lru_new(b->cap * 2 + 16, NULL);
-  if (!b->cmds || !b->state || !b->dup_of || !b->out_json || !b->ids) {
+  if (!b->cmds || !b->state || !b->dup_of || !b->out_json || !b->ids ||
+      !b->parts_of || !b->skip) {
     wk_batch_destroy(b);
     return NULL;
   }
@@ -88,6 +93,8 @@ void wk_batch_destroy(wk_batch *b) {
   free(b->cmds);
   free(b->state);
   free(b->dup_of);
+  free(b->parts_of);
+  free(b->skip);
   free(b->out_json);
   wt_lru_destroy(b->ids);
   wk_need_free(&b->need);
@@ -223,15 +230,11 @@ static wt_err load(wk_batch *b, const wk_msg *msgs, size_t n, bool verify,
   wt_err err;
 
   wk_need_reset(&b->need);
-  {
-    int parts[1];
-    for (size_t i = 0; i < n; i++) {
-      if (b->state[i] != M_FRESH)
-        continue;
-      parts[0] = msgs[i].partition;
-      wk_state_collect(b->st, &b->cmds[i], 1, parts, verify, &b->need);
-    }
+  for (size_t i = 0; i < n; i++) {
+    b->parts_of[i] = msgs[i].partition;
+    b->skip[i] = b->state[i] != M_FRESH;
   }
+  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, verify, &b->need);
   wt_buf_reset(&b->lookup_ids);
   wt_buf_putc(&b->lookup_ids, '{');
   for (size_t i = 0; i < n; i++) {

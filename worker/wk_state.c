@@ -41,6 +41,7 @@ typedef struct ov_item {
 
 struct wk_state {
   wt_lru *users, *user_names, *projects, *logs;
+  wt_lru *created; /* ids an earlier command of the batch creates */
   wt_lru *ov_users, *ov_user_names, *ov_projects, *ov_logs;
   ov_item *ov;
   size_t nov, ov_cap;
@@ -123,6 +124,7 @@ wk_state *wk_state_new(const wk_state_caps *caps) {
   st->ov_user_names = wt_lru_new(ov, NULL);
   st->ov_projects = wt_lru_new(ov, NULL);
   st->ov_logs = wt_lru_new(ov, NULL);
+  st->created = wt_lru_new(ov, NULL);
   st->ov_cap = caps->batch_max * 4 + 16;
   st->ov = calloc(st->ov_cap, sizeof(*st->ov));
   if (!st->users || !st->user_names || !st->projects || !st->logs ||
@@ -146,6 +148,7 @@ void wk_state_destroy(wk_state *st) {
   wt_lru_destroy(st->ov_user_names);
   wt_lru_destroy(st->ov_projects);
   wt_lru_destroy(st->ov_logs);
+  wt_lru_destroy(st->created);
   free(st->ov);
   free(st);
 }
@@ -290,48 +293,73 @@ static void need_log(wk_state *st, const char *id, int tag, wk_need *need) {
     idlist_add(&need->log_ids, id, tag);
 }
 
+/* Remembers that cmd creates id, so that later commands of the batch do not
+ * ask PostgreSQL for it. */
+static void mark_created(wk_state *st, const char *id) {
+  if (*id && !wt_lru_peek(st->created, id))
+    (void)wt_lru_put(st->created, id, st, 0);
+}
+
+static bool created_earlier(const wk_state *st, const char *id) {
+  return wt_lru_peek(st->created, id) != NULL;
+}
+
 void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
-                      const int *partitions, bool verify, wk_need *need) {
+                      const int *partitions, const bool *skip, bool verify,
+                      wk_need *need) {
+  wt_lru_remove_tag(st->created, 0);
   for (size_t i = 0; i < n; i++) {
     const wt_command *c = &cmds[i];
     int tag = partitions[i];
-    if (c->type == WT_CMD_NONE || c->payload_error != WT_REJECT_NONE)
+    if ((skip && skip[i]) || c->type == WT_CMD_NONE ||
+        c->payload_error != WT_REJECT_NONE)
       continue;
     switch (c->type) {
     case WT_CMD_PROJECT_CREATE:
-      need_user(st, c->actor_id, -1, true, need);
-      if (verify)
+      if (!created_earlier(st, c->actor_id))
+        need_user(st, c->actor_id, -1, true, need);
+      if (verify && !created_earlier(st, c->project_id))
         need_project(st, c->project_id, tag, need);
+      mark_created(st, c->project_id);
       break;
     case WT_CMD_PROJECT_RENAME:
     case WT_CMD_MEMBER_REMOVE:
-      need_project(st, c->project_id, tag, need);
+      if (!created_earlier(st, c->project_id))
+        need_project(st, c->project_id, tag, need);
       break;
     case WT_CMD_MEMBER_ADD:
-      need_project(st, c->project_id, tag, need);
-      need_user(st, c->target_user_id, -1, true, need);
+      if (!created_earlier(st, c->project_id))
+        need_project(st, c->project_id, tag, need);
+      if (!created_earlier(st, c->target_user_id))
+        need_user(st, c->target_user_id, -1, true, need);
       break;
     case WT_CMD_LOG_CREATE:
-      need_project(st, c->project_id, tag, need);
-      if (verify)
+      if (!created_earlier(st, c->project_id))
+        need_project(st, c->project_id, tag, need);
+      if (verify && !created_earlier(st, c->log_id))
         need_log(st, c->log_id, tag, need);
+      mark_created(st, c->log_id);
       break;
     case WT_CMD_LOG_UPDATE:
     case WT_CMD_LOG_DELETE:
-      need_project(st, c->project_id, tag, need);
-      need_log(st, c->log_id, tag, need);
+      if (!created_earlier(st, c->project_id))
+        need_project(st, c->project_id, tag, need);
+      if (!created_earlier(st, c->log_id))
+        need_log(st, c->log_id, tag, need);
       break;
     case WT_CMD_USER_CREATE:
-      if (verify) {
+      if (verify && !created_earlier(st, c->target_user_id)) {
         need_user(st, c->target_user_id, -1, false, need);
         if (!wt_lru_peek(st->ov_user_names, c->username) &&
             !wt_lru_get(st->user_names, c->username))
           idlist_add(&need->usernames, c->username, -1);
       }
+      mark_created(st, c->target_user_id);
       break;
     case WT_CMD_USER_DEACTIVATE:
     case WT_CMD_USER_REVOKE_TOKENS:
-      need_user(st, c->target_user_id, -1, false, need);
+      if (!created_earlier(st, c->target_user_id))
+        need_user(st, c->target_user_id, -1, false, need);
       break;
     default: break;
     }

@@ -60,8 +60,12 @@ void wk_idlist_literal(const wk_idlist *l, wt_buf *out);
 /* Adds what cmds need that the caches lack, and pins what they use so
  * that loading cannot evict it. verify: also the ids that creates would
  * otherwise assume new. Commands with payload errors need nothing. */
+/* skip[i] true: cmds[i] needs nothing (decided before, dead...); NULL: none
+ * skipped. An id that an earlier command of the batch creates is not
+ * asked for. */
 void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
-                      const int *partitions, bool verify, wk_need *need);
+                      const int *partitions, const bool *skip, bool verify,
+                      wk_need *need);
 
 /* Stores the rows of the load queries (columns: see wk_sql.h); projects
  * and logs asked for but not returned are cached as absent. */
