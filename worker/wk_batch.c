@@ -7,6 +7,7 @@
 #include "wk_sql.h"
 #include "wt_log.h"
 #include "wt_lru.h"
+#include <time.h>
 
 #define MAX_ATTEMPTS 4
 #define BUF_CAP ((size_t)256 * 1024 * 1024)
@@ -31,13 +32,14 @@ struct wk_batch {
   size_t *dup_of;
   int *parts_of;   /* partition of each message */
   bool *skip;      /* message needs no loading */
+  bool *rejected;  /* decided: rejected (the guard searches events for it) */
   char **out_json; /* per message: the outcome (or dead letter) */
   wt_lru *ids;     /* command_id -> its first command in cmds */
   wk_need need;
   wk_plan plan;
   int64_t next[WK_MAX_PARTITIONS]; /* positions after this batch */
   wt_buf events, rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
-      fresh_ids;
+      fresh_ids, rejected_ids;
 };
 
 wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
@@ -56,10 +58,11 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   b->dup_of = calloc(b->cap, sizeof(*b->dup_of));
   b->parts_of = calloc(b->cap, sizeof(*b->parts_of));
   b->skip = calloc(b->cap, sizeof(*b->skip));
+  b->rejected = calloc(b->cap, sizeof(*b->rejected));
   b->out_json = calloc(b->cap, sizeof(*b->out_json));
   b->ids = wt_lru_new(b->cap * 2 + 16, NULL);
   if (!b->cmds || !b->state || !b->dup_of || !b->out_json || !b->ids ||
-      !b->parts_of || !b->skip) {
+      !b->parts_of || !b->skip || !b->rejected) {
     wk_batch_destroy(b);
     return NULL;
   }
@@ -69,6 +72,7 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   wt_buf_init(&b->rejections, BUF_CAP);
   wt_buf_init(&b->lookup_ids, BUF_CAP);
   wt_buf_init(&b->fresh_ids, BUF_CAP);
+  wt_buf_init(&b->rejected_ids, BUF_CAP);
   wt_buf_init(&b->parts, 1 << 20);
   wt_buf_init(&b->expected, 1 << 20);
   wt_buf_init(&b->starts, 1 << 20);
@@ -95,6 +99,7 @@ void wk_batch_destroy(wk_batch *b) {
   free(b->dup_of);
   free(b->parts_of);
   free(b->skip);
+  free(b->rejected);
   free(b->out_json);
   wt_lru_destroy(b->ids);
   wk_need_free(&b->need);
@@ -103,6 +108,7 @@ void wk_batch_destroy(wk_batch *b) {
   wt_buf_free(&b->rejections);
   wt_buf_free(&b->lookup_ids);
   wt_buf_free(&b->fresh_ids);
+  wt_buf_free(&b->rejected_ids);
   wt_buf_free(&b->parts);
   wt_buf_free(&b->expected);
   wt_buf_free(&b->starts);
@@ -396,7 +402,8 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
       continue;
     free(b->out_json[i]);
     b->out_json[i] = NULL;
-    if (wt_rules_decide(c, &view, &d) == WT_REJECT_NONE) {
+    b->rejected[i] = wt_rules_decide(c, &view, &d) != WT_REJECT_NONE;
+    if (!b->rejected[i]) {
       /* the data first: applying frees what d's strings point into */
       char *data = wt_decision_data_json(&d);
       int64_t seq;
@@ -492,21 +499,30 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
       {"logs_update", WK_SQL_LOGS_UPDATE},
       {"logs_delete", WK_SQL_LOGS_DELETE},
   };
-  const char *guard[7];
+  const char *guard[8];
   const char *wparams[11];
   wt_db_stmt s[16];
   size_t ns = 0, nfresh = 0;
   wt_err err;
 
+  size_t nrejected = 0;
   wt_buf_reset(&b->fresh_ids);
+  wt_buf_reset(&b->rejected_ids);
   wt_buf_putc(&b->fresh_ids, '{');
+  wt_buf_putc(&b->rejected_ids, '{');
   for (size_t i = 0; i < n; i++)
     if (b->state[i] == M_FRESH) {
       if (nfresh++)
         wt_buf_putc(&b->fresh_ids, ',');
       wt_buf_puts(&b->fresh_ids, b->cmds[i].command_id);
+      if (b->rejected[i]) {
+        if (nrejected++)
+          wt_buf_putc(&b->rejected_ids, ',');
+        wt_buf_puts(&b->rejected_ids, b->cmds[i].command_id);
+      }
     }
   wt_buf_putc(&b->fresh_ids, '}');
+  wt_buf_putc(&b->rejected_ids, '}');
   (void)msgs;
   guard[0] = b->group;
   guard[1] = b->topic;
@@ -515,12 +531,13 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
   guard[4] = b->starts.data;
   guard[5] = b->nexts.data;
   guard[6] = b->fresh_ids.data;
+  guard[7] = b->rejected_ids.data;
 
   s[ns++] = (wt_db_stmt){.name = "begin", .sql = "BEGIN"};
   if (nparts || nfresh)
     s[ns++] = (wt_db_stmt){.name = "begin_batch",
                            .sql = WK_SQL_BEGIN_BATCH,
-                           .nparams = 7,
+                           .nparams = 8,
                            .params = guard};
   for (int i = 0; i < 9; i++) {
     wt_buf *pb = i == 0   ? &b->plan.users_insert
@@ -568,6 +585,12 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
 
 /* --- the batch --------------------------------------------------------- */
 
+static double clock_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void parse_all(wk_batch *b, const wk_msg *msgs, size_t n,
                       const wk_positions *pos) {
   wt_lru_remove_tag(b->ids, 0);
@@ -614,13 +637,20 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
     wt_errf(errstr, errstr_size, "batch of %zu over WT_BATCH_MAX", n);
     return WT_ERR_INVALID;
   }
+  double t = clock_ms(), t1;
   wt_db_get_counters(b->db, &c0);
+  res->ms_parse = res->ms_load = res->ms_decide = res->ms_write = 0;
   parse_all(b, msgs, n, pos);
   nparts = offset_ranges(b, msgs, n, pos, next);
+  t1 = clock_ms();
+  res->ms_parse += t1 - t;
   for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const char *code = "";
     int64_t now = wt_time_now_us();
+    t = clock_ms();
     err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
+    t1 = clock_ms();
+    res->ms_load += t1 - t;
     if (err != WT_OK)
       break;
     decide(b, msgs, n, now, res);
@@ -631,7 +661,10 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
       err = WT_ERR_NOMEM;
       break;
     }
+    t = clock_ms();
+    res->ms_decide += t - t1;
     err = write_batch(b, msgs, n, nparts, &code, errstr, errstr_size);
+    res->ms_write += clock_ms() - t;
     if (err == WT_OK) {
       wk_state_commit(b->st);
       break;
@@ -646,7 +679,9 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
       err = WT_ERR_CONFLICT;
       break;
     }
-    if (is_sqlstate(code, "WT208")) {
+    if (is_sqlstate(code, "WT208") ||
+        (is_sqlstate(code, "23505") &&
+         strstr(errstr, "events_command_id_key"))) {
       WT_INFO("batch has commands decided before: re-publishing their "
               "outcomes");
       lookup_fresh = true;

@@ -48,6 +48,8 @@ typedef struct wk_batch_result {
   size_t commands, applied, rejected, duplicates, dead;
   size_t by_type[WT_CMD__COUNT][2]; /* [type][0 applied, 1 rejected] */
   uint64_t round_trips;
+  /* where the time went, milliseconds (all attempts) */
+  double ms_parse, ms_load, ms_decide, ms_write;
   wk_out *outs; /* to publish, in order */
   size_t nouts, outs_cap;
 } wk_batch_result;

@@ -299,14 +299,16 @@ static void run_batch(worker *w) {
   }
   wt_db_get_counters(w->db, &c1);
   if (e == WT_OK) {
-    double ms;
+    double ms, tp = now_ms();
     publish(w, &res);
     ms = now_ms() - t0;
     wk_metrics_batch(w->metrics, &res, c1.statements - c0.statements, ms);
     WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
-            "round_trips=%llu ms=%.1f",
+            "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
+            "decide_ms=%.1f write_ms=%.1f publish_ms=%.1f",
             res.commands, res.applied, res.rejected, res.duplicates, res.dead,
-            (unsigned long long)res.round_trips, ms);
+            (unsigned long long)res.round_trips, ms, res.ms_parse, res.ms_load,
+            res.ms_decide, res.ms_write, now_ms() - tp);
   }
   wk_batch_result_clear(&res);
   drop_pending(w, -1);

@@ -45,7 +45,7 @@
 /* --- the batch's transaction --- */
 #define WK_SQL_BEGIN_BATCH                                                     \
   "SELECT wt_begin_batch($1, $2, $3::int[], $4::bigint[], $5::bigint[], "      \
-  "$6::bigint[], $7::uuid[])"
+  "$6::bigint[], $7::uuid[], $8::uuid[])"
 
 #define WK_SQL_USERS_INSERT                                                    \
   "INSERT INTO users (id, username, display_name, password_hash, is_active, "  \

@@ -369,10 +369,30 @@ static void test_redelivery_and_duplicates_apply_once(void **state) {
     assert_true(out_has(&r, "\"seq\":3"));
     wk_batch_result_clear(&r);
   }
+  /* a duplicate that would be applied again (a rename) is caught by the
+   * unique key on events.command_id and answered with its first outcome */
+  {
+    char json[4096];
+    const char *rid;
+    reset_msgs(f);
+    rid = add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Once\"}");
+    r = run(f, WT_OK);
+    assert_int_equal(r.applied, 1);
+    wk_batch_result_clear(&r);
+    snprintf(json, sizeof(json), "%s", f->json[0]);
+    reset_msgs(f);
+    add_copy(f, json, PROJ);
+    r = run(f, WT_OK);
+    assert_int_equal(r.applied, 0);
+    assert_int_equal(r.duplicates, 1);
+    assert_true(out_has(&r, rid));
+    assert_true(out_has(&r, "\"seq\":4"));
+    wk_batch_result_clear(&r);
+  }
   assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), 1);
   assert_int_equal(count(f, "SELECT count(*) FROM events WHERE project_id = "
                             "'10000000-0000-4000-8000-000000000001'"),
-                   3);
+                   4);
 }
 
 static void test_existing_id_is_a_conflict_not_an_error(void **state) {
