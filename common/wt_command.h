@@ -22,7 +22,7 @@
 
 #include "wt_err.h"
 
-#define WT_UUID_STR 37            /* 36 chars + NUL */
+#define WT_UUID_STR 37             /* 36 chars + NUL */
 #define WT_COMMAND_MAX_BYTES 65536 /* a larger message is refused unread */
 #define WT_NAME_MAX_CHARS 200      /* project name, display name */
 #define WT_DESCRIPTION_MAX_CHARS 2000
@@ -46,7 +46,11 @@ typedef enum wt_cmd_type {
   WT_CMD__COUNT
 } wt_cmd_type;
 
-typedef enum wt_role { WT_ROLE_NONE = 0, WT_ROLE_MEMBER, WT_ROLE_OWNER } wt_role;
+typedef enum wt_role {
+  WT_ROLE_NONE = 0,
+  WT_ROLE_MEMBER,
+  WT_ROLE_OWNER
+} wt_role;
 
 /* Rejection codes of the contract. */
 typedef enum wt_reject {
@@ -74,23 +78,23 @@ typedef enum wt_reject {
 typedef struct wt_command {
   wt_cmd_type type;
   char command_id[WT_UUID_STR];
-  bool actor_system;               /* actor_id was "system" */
-  char actor_id[WT_UUID_STR];      /* "" when actor_system */
-  char project_id[WT_UUID_STR];    /* "" when absent */
-  char user_id[WT_UUID_STR];       /* envelope user_id, "" when absent */
+  bool actor_system;            /* actor_id was "system" */
+  char actor_id[WT_UUID_STR];   /* "" when actor_system */
+  char project_id[WT_UUID_STR]; /* "" when absent */
+  char user_id[WT_UUID_STR];    /* envelope user_id, "" when absent */
   int64_t issued_at;
-  char origin[WT_ORIGIN_MAX + 1];  /* "" when absent */
+  char origin[WT_ORIGIN_MAX + 1]; /* "" when absent */
 
   /* payload */
-  unsigned fields;                 /* WT_F_* */
-  wt_reject payload_error;         /* WT_REJECT_INVALID or NONE */
+  unsigned fields;         /* WT_F_* */
+  wt_reject payload_error; /* WT_REJECT_INVALID or NONE */
   char payload_message[WT_MESSAGE_MAX];
   char name[WT_NAME_MAX_CHARS * 4 + 1];
   char target_user_id[WT_UUID_STR]; /* payload user_id */
   wt_role role;
   char log_id[WT_UUID_STR];
   int64_t started_at;
-  int64_t ended_at;                /* valid when !ended_at_null */
+  int64_t ended_at; /* valid when !ended_at_null */
   bool ended_at_null;
   char description[WT_DESCRIPTION_MAX_CHARS * 4 + 1];
   int64_t expected_version;
@@ -109,11 +113,11 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
  * gateway, wt-admin, wt-ingest, tests). Returns a malloc'd string. */
 char *wt_command_to_json(const wt_command *cmd);
 
-const char *wt_cmd_type_name(wt_cmd_type t); /* "log.create", ... */
+const char *wt_cmd_type_name(wt_cmd_type t);     /* "log.create", ... */
 wt_cmd_type wt_cmd_type_parse(const char *name); /* WT_CMD_NONE if unknown */
 const char *wt_role_name(wt_role r);             /* "member", "owner" */
 const char *wt_reject_name(wt_reject r);         /* "invalid", ... */
-wt_reject wt_reject_parse(const char *name); /* WT_REJECT_NONE if unknown */
+wt_reject wt_reject_parse(const char *name);     /* WT_REJECT_NONE if unknown */
 
 /* Routing key of a command: project_id, or user_id for user.* */
 const char *wt_command_key(const wt_command *cmd);

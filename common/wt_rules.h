@@ -42,7 +42,7 @@ typedef struct wt_log_state {
   char user_id[WT_UUID_STR];
   bool ended_null; /* a running timer (here: no padding) */
   int64_t started_at;
-  int64_t ended_at; /* valid when !ended_null */
+  int64_t ended_at;        /* valid when !ended_null */
   const char *description; /* never NULL; owned by whoever owns the state */
   int64_t version;
   int64_t created_at;
@@ -62,16 +62,16 @@ typedef struct wt_rules_view {
 } wt_rules_view;
 
 typedef enum wt_effect {
-  WT_EFFECT_NONE = 0,     /* rejected */
+  WT_EFFECT_NONE = 0,       /* rejected */
   WT_EFFECT_PROJECT_CREATE, /* project (members: the creator as owner) */
   WT_EFFECT_PROJECT_RENAME, /* project */
-  WT_EFFECT_MEMBER_SET,   /* member (added, or its role changed) */
-  WT_EFFECT_MEMBER_REMOVE, /* member (its last state) */
-  WT_EFFECT_LOG_CREATE,   /* log */
-  WT_EFFECT_LOG_UPDATE,   /* log (the full new state, version + 1) */
-  WT_EFFECT_LOG_DELETE,   /* log (its last state) */
-  WT_EFFECT_USER_CREATE,  /* user (+ password_hash from the command) */
-  WT_EFFECT_USER_UPDATE,  /* user (active / token_version changed) */
+  WT_EFFECT_MEMBER_SET,     /* member (added, or its role changed) */
+  WT_EFFECT_MEMBER_REMOVE,  /* member (its last state) */
+  WT_EFFECT_LOG_CREATE,     /* log */
+  WT_EFFECT_LOG_UPDATE,     /* log (the full new state, version + 1) */
+  WT_EFFECT_LOG_DELETE,     /* log (its last state) */
+  WT_EFFECT_USER_CREATE,    /* user (+ password_hash from the command) */
+  WT_EFFECT_USER_UPDATE,    /* user (active / token_version changed) */
 } wt_effect;
 
 typedef struct wt_decision {
