@@ -125,6 +125,25 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
   return true;
 }
 
+/* After the offset guard refused a batch: read the stored positions of
+ * every partition still assigned and go back to them, so that nothing after
+ * the stored position is skipped (a revoke that follows drops them anyway). */
+static void resync(worker *w) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  rd_kafka_error_t *error;
+  if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  if (parts->cnt > 0 && load_positions(w, parts)) {
+    error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
+    if (error) {
+      WT_WARN("seek after a moved position failed error=\"%s\"",
+              rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void drop_pending(worker *w, int partition) {
   size_t k = 0;
   for (size_t i = 0; i < w->npending; i++) {
@@ -284,9 +303,10 @@ static void run_batch(worker *w) {
       break;
     wk_metrics_db_error(w->metrics);
     if (e == WT_ERR_CONFLICT) {
-      WT_WARN("batch dropped: another worker owns its partitions now "
+      WT_WARN("batch dropped: another worker moved a partition's position "
               "error=\"%s\"",
               err);
+      resync(w);
       break;
     }
     WT_WARN("batch not written, retrying error=\"%s\"", err);

@@ -577,6 +577,29 @@ static void test_postgres_restart_mid_run_loses_nothing(void **state) {
   check_exactly_once(e, 4 + 8 + applied_count(e, ids, n));
 }
 
+/* Two workers share the partitions; one dies mid-run and the other takes
+ * its partitions over in the rebalance: still exactly once. */
+static void test_two_workers_one_dies(void **state) {
+  static const char *ids[MAX_CMDS];
+  env *e = *state;
+  world w = {0};
+  pid_t first;
+  size_t n;
+  env_open(e, NULL);
+  start_worker(e);
+  first = e->worker;
+  start_worker(e); /* e->worker is now the second one */
+  seed(e, &w, 6);
+  n = mixed_load(e, &w, 6, 3000, ids);
+  rd_kafka_flush(e->producer, 10000);
+  usleep(300 * 1000);
+  kill(first, SIGKILL);
+  waitpid(first, NULL, 0);
+  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 12 + applied_count(e, ids, n));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_outcomes_dlq_and_sigterm, env_setup,
@@ -585,6 +608,8 @@ int main(void) {
                                       env_teardown),
       cmocka_unit_test_setup_teardown(test_sigkill_mid_run_loses_nothing,
                                       env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_two_workers_one_dies, env_setup,
+                                      env_teardown),
       cmocka_unit_test_setup_teardown(
           test_postgres_restart_mid_run_loses_nothing, env_setup, env_teardown),
   };
