@@ -500,7 +500,7 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
       {"logs_delete", WK_SQL_LOGS_DELETE},
   };
   const char *guard[8];
-  const char *wparams[11];
+  const char *wparams[20];
   wt_db_stmt s[16];
   size_t ns = 0, nfresh = 0;
   wt_err err;
@@ -551,25 +551,27 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                           : &b->plan.logs_delete;
     if (!b->plan.n[i])
       continue;
-    wparams[i] = pb->data;
+    wparams[2 * i] = pb->data;
+    wparams[2 * i + 1] = b->plan.ids[i].data;
+    /* inserts take the rows; updates and deletes also their keys */
     s[ns++] = (wt_db_stmt){.name = writes[i].name,
                            .sql = writes[i].sql,
-                           .nparams = 1,
-                           .params = &wparams[i]};
+                           .nparams = b->plan.nids[i] ? 2 : 1,
+                           .params = &wparams[2 * i]};
   }
   if (b->events.len) {
-    wparams[9] = b->events.data;
+    wparams[18] = b->events.data;
     s[ns++] = (wt_db_stmt){.name = "events_insert",
                            .sql = WK_SQL_EVENTS_INSERT,
                            .nparams = 1,
-                           .params = &wparams[9]};
+                           .params = &wparams[18]};
   }
   if (b->rejections.len) {
-    wparams[10] = b->rejections.data;
+    wparams[19] = b->rejections.data;
     s[ns++] = (wt_db_stmt){.name = "rejections_insert",
                            .sql = WK_SQL_REJECTIONS_INSERT,
                            .nparams = 1,
-                           .params = &wparams[10]};
+                           .params = &wparams[19]};
   }
   s[ns++] = (wt_db_stmt){.name = "commit", .sql = "COMMIT"};
   err = wt_db_run(b->db, s, ns, errstr, errstr_size);

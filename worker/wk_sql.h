@@ -59,7 +59,8 @@
   "UPDATE users u SET is_active = x.is_active, "                               \
   "token_version = x.token_version, seq = x.seq "                              \
   "FROM json_to_recordset($1::json) AS x(id uuid, is_active boolean, "         \
-  "token_version integer, seq bigint) WHERE u.id = x.id"
+  "token_version integer, seq bigint) "                                        \
+  "WHERE u.id = x.id AND u.id = ANY ($2::uuid[])"
 
 #define WK_SQL_PROJECTS_INSERT                                                 \
   "INSERT INTO projects (id, name, created_by, created_at, seq) "              \
@@ -70,12 +71,13 @@
 #define WK_SQL_PROJECTS_UPDATE                                                 \
   "UPDATE projects p SET name = x.name, seq = x.seq "                          \
   "FROM json_to_recordset($1::json) AS x(id uuid, name text, seq bigint) "     \
-  "WHERE p.id = x.id"
+  "WHERE p.id = x.id AND p.id = ANY ($2::uuid[])"
 
 #define WK_SQL_MEMBERS_DELETE                                                  \
   "DELETE FROM project_members m USING json_to_recordset($1::json) "           \
   "AS x(project_id uuid, user_id uuid) "                                       \
-  "WHERE m.project_id = x.project_id AND m.user_id = x.user_id"
+  "WHERE m.project_id = x.project_id AND m.user_id = x.user_id "               \
+  "AND m.project_id = ANY ($2::uuid[])"
 
 #define WK_SQL_MEMBERS_UPSERT                                                  \
   "INSERT INTO project_members (project_id, user_id, role, added_at) "         \
@@ -98,11 +100,12 @@
   "description = x.description, version = x.version, "                         \
   "updated_at = x.updated_at FROM json_to_recordset($1::json) AS x(id uuid, "  \
   "started_at timestamptz, ended_at timestamptz, description text, "           \
-  "version integer, updated_at timestamptz) WHERE w.id = x.id"
+  "version integer, updated_at timestamptz) "                                  \
+  "WHERE w.id = x.id AND w.id = ANY ($2::uuid[])"
 
 #define WK_SQL_LOGS_DELETE                                                     \
   "DELETE FROM work_logs w USING json_to_recordset($1::json) AS x(id uuid) "   \
-  "WHERE w.id = x.id"
+  "WHERE w.id = x.id AND w.id = ANY ($2::uuid[])"
 
 #define WK_SQL_EVENTS_INSERT                                                   \
   "INSERT INTO events (project_id, seq, command_id, type, actor_id, at, "      \

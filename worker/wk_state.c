@@ -644,6 +644,8 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
 
 void wk_plan_init(wk_plan *p) {
   memset(p, 0, sizeof(*p));
+  for (int i = 0; i < 9; i++)
+    wt_buf_init(&p->ids[i], PLAN_BUF_CAP);
   wt_buf_init(&p->users_insert, PLAN_BUF_CAP);
   wt_buf_init(&p->users_update, PLAN_BUF_CAP);
   wt_buf_init(&p->projects_insert, PLAN_BUF_CAP);
@@ -664,8 +666,10 @@ static wt_buf *plan_buf(wk_plan *p, int i) {
 }
 
 void wk_plan_free(wk_plan *p) {
-  for (int i = 0; i < 9; i++)
+  for (int i = 0; i < 9; i++) {
     wt_buf_free(plan_buf(p, i));
+    wt_buf_free(&p->ids[i]);
+  }
 }
 
 /* Starts the next element of array i ("[" or ","). */
@@ -673,6 +677,16 @@ static wt_buf *plan_next(wk_plan *p, int i) {
   wt_buf *b = plan_buf(p, i);
   wt_buf_putc(b, p->n[i]++ ? ',' : '[');
   return b;
+}
+
+/* Adds a key to array i's id list (once per key). */
+static void plan_id(wk_plan *p, int i, const char *id) {
+  wt_buf *b = &p->ids[i];
+  if (p->nids[i] && b->len >= 36 &&
+      strcmp(b->data + b->len - strlen(id), id) == 0)
+    return; /* the same key as the last one (members of one project) */
+  wt_buf_putc(b, p->nids[i]++ ? ',' : '{');
+  wt_buf_puts(b, id);
 }
 
 static void put_field(wt_buf *b, const char *name, const char *value,
@@ -702,6 +716,8 @@ static void put_int(wt_buf *b, const char *name, int64_t v) {
 
 static void plan_user(wk_plan *p, const user_entry *u) {
   wt_buf *b = plan_next(p, u->existed ? 1 : 0);
+  if (u->existed)
+    plan_id(p, 1, u->s.id);
   put_field(b, "id", u->s.id, true);
   if (!u->existed) {
     put_field(b, "username", u->s.username, false);
@@ -725,6 +741,8 @@ static const wt_member_state *base_member(const project_entry *e,
 
 static void plan_project(wk_plan *p, project_entry *e) {
   wt_buf *b = plan_next(p, e->existed ? 3 : 2);
+  if (e->existed)
+    plan_id(p, 3, e->s.id);
   put_field(b, "id", e->s.id, true);
   put_field(b, "name", e->s.name, false);
   if (!e->existed) {
@@ -738,6 +756,7 @@ static void plan_project(wk_plan *p, project_entry *e) {
     if (member_find(e, e->base[i].user_id))
       continue;
     b = plan_next(p, 4);
+    plan_id(p, 4, e->s.id);
     put_field(b, "project_id", e->s.id, true);
     put_field(b, "user_id", e->base[i].user_id, false);
     wt_buf_putc(b, '}');
@@ -762,11 +781,14 @@ static void plan_log(wk_plan *p, const log_entry *l) {
     if (!l->existed)
       return; /* created and deleted within the batch */
     b = plan_next(p, 8);
+    plan_id(p, 8, l->s.id);
     put_field(b, "id", l->s.id, true);
     wt_buf_putc(b, '}');
     return;
   }
   b = plan_next(p, l->existed ? 7 : 6);
+  if (l->existed)
+    plan_id(p, 7, l->s.id);
   put_field(b, "id", l->s.id, true);
   if (!l->existed) {
     put_field(b, "project_id", l->s.project_id, false);
@@ -785,7 +807,8 @@ bool wk_state_plan(wk_state *st, wk_plan *p) {
   bool ok = true;
   for (int i = 0; i < 9; i++) {
     wt_buf_reset(plan_buf(p, i));
-    p->n[i] = 0;
+    wt_buf_reset(&p->ids[i]);
+    p->n[i] = p->nids[i] = 0;
   }
   for (size_t i = 0; i < st->nov; i++) {
     if (st->ov[i].k == K_USER)
@@ -798,7 +821,8 @@ bool wk_state_plan(wk_state *st, wk_plan *p) {
   for (int i = 0; i < 9; i++) {
     wt_buf *b = plan_buf(p, i);
     wt_buf_puts(b, p->n[i] ? "]" : "[]");
-    ok = ok && wt_buf_ok(b);
+    wt_buf_puts(&p->ids[i], p->nids[i] ? "}" : "{}");
+    ok = ok && wt_buf_ok(b) && wt_buf_ok(&p->ids[i]);
   }
   return ok;
 }

@@ -87,6 +87,10 @@ typedef struct wk_plan {
   wt_buf members_delete, members_upsert;
   wt_buf logs_insert, logs_update, logs_delete;
   size_t n[9]; /* entries per buffer, in the order above */
+  /* for updates and deletes: the keys as an array literal ("{a,b}"), so
+   * that PostgreSQL finds the rows by index whatever its statistics say */
+  wt_buf ids[9];
+  size_t nids[9];
 } wk_plan;
 
 void wk_plan_init(wk_plan *p);
