@@ -64,6 +64,11 @@ void wk_batch_destroy(wk_batch *b);
 void wk_batch_result_init(wk_batch_result *r);
 void wk_batch_result_clear(wk_batch_result *r); /* frees the outs */
 
+/* Parses msgs ahead of wk_batch_run (optional: run parses what was not).
+ * Uses nothing but b: it may run while another wk_batch on the same state
+ * and connection is being written. */
+void wk_batch_parse(wk_batch *b, const wk_msg *msgs, size_t n);
+
 /* Runs msgs[0..n) (n <= WT_BATCH_MAX). On WT_OK the transaction committed,
  * pos advanced and res holds the outcomes. WT_ERR_CONFLICT: another worker
  * owns a partition now (drop the batch). WT_ERR_DB_CONN: PostgreSQL is

@@ -3,6 +3,7 @@
  * command (one transaction, one pipeline) and publishes the outcomes on
  * wt.events and what it cannot parse on wt.dlq. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@ static void on_signal(int sig) {
 
 typedef rd_kafka_message_t *message_ptr;
 
+typedef struct batch_slot {
+  rd_kafka_message_t **msgs;
+  wk_msg *view; /* msgs as the batch sees them */
+  size_t n;
+  wk_batch *batch;
+} batch_slot;
+
 typedef struct worker {
   wt_config cfg;
   char group[96]; /* "<prefix>-worker": wt-worker for the default prefix */
@@ -40,8 +48,19 @@ typedef struct worker {
   rd_kafka_t *consumer, *producer;
   wk_positions pos;
   bool assigned[WK_MAX_PARTITIONS];
-  rd_kafka_message_t **pending; /* the batch being collected */
-  size_t npending;
+  /* Two batches in turn: one is collected and parsed on the main thread
+   * while the other is decided, written and published on the runner
+   * thread. The main thread touches the state, the connection and the
+   * positions only while the runner is idle. */
+  batch_slot slots[2];
+  int collecting; /* index of the slot being collected */
+  pthread_t runner;
+  bool runner_started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  batch_slot *job; /* the slot the runner works on, NULL when idle */
+  bool quit;
+  bool resynced; /* the runner went back to stored positions */
   int failed_deliveries;
 } worker;
 
@@ -144,21 +163,33 @@ static void resync(worker *w) {
   rd_kafka_topic_partition_list_destroy(parts);
 }
 
-static void drop_pending(worker *w, int partition) {
+/* Destroys the slot's messages of one partition (-1: all of them). */
+static void drop_messages(batch_slot *b, int partition) {
   size_t k = 0;
-  for (size_t i = 0; i < w->npending; i++) {
-    if (partition < 0 || w->pending[i]->partition == partition)
-      rd_kafka_message_destroy(w->pending[i]);
+  for (size_t i = 0; i < b->n; i++) {
+    if (partition < 0 || b->msgs[i]->partition == partition)
+      rd_kafka_message_destroy(b->msgs[i]);
     else
-      w->pending[k++] = w->pending[i];
+      b->msgs[k++] = b->msgs[i];
   }
-  w->npending = k;
+  b->n = k;
+}
+
+/* Waits until the runner has finished its batch (written and published). */
+static void runner_wait_idle(worker *w) {
+  pthread_mutex_lock(&w->lock);
+  while (w->job)
+    pthread_cond_wait(&w->cond, &w->lock);
+  pthread_mutex_unlock(&w->lock);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   worker *w = opaque;
   bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  /* the batch in flight is finished first: it holds the connection and
+   * moves the positions */
+  runner_wait_idle(w);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (!load_positions(w, parts))
       return; /* stopping */
@@ -174,7 +205,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int p = parts->elems[i].partition;
     if (p < 0 || p >= WK_MAX_PARTITIONS)
       continue;
-    drop_pending(w, p);
+    drop_messages(&w->slots[w->collecting], p);
     w->assigned[p] = false;
     w->pos.next[p] = -1;
     WT_INFO("partition revoked partition=%d cache_dropped=%zu", p,
@@ -249,12 +280,12 @@ static void update_gauges(worker *w) {
 
 /* Collects up to WT_BATCH_MAX messages, waiting at most WT_BATCH_WAIT_MS
  * after the first one. */
-static void collect(worker *w) {
+static void collect(worker *w, batch_slot *b) {
   double first = 0;
-  while (!stop_requested && w->npending < (size_t)w->cfg.batch_max) {
+  while (!stop_requested && b->n < (size_t)w->cfg.batch_max) {
     int wait = 100;
     rd_kafka_message_t *m;
-    if (w->npending) {
+    if (b->n) {
       double left = first + w->cfg.batch_wait_ms - now_ms();
       if (left <= 0)
         break;
@@ -269,36 +300,24 @@ static void collect(worker *w) {
       rd_kafka_message_destroy(m);
       continue;
     }
-    if (!w->npending)
+    if (!b->n)
       first = now_ms();
-    w->pending[w->npending++] = m;
+    b->msgs[b->n++] = m;
   }
 }
 
-static void run_batch(worker *w) {
-  wk_msg *msgs = calloc(w->npending, sizeof(*msgs));
+/* On the runner thread: decide, write and publish one collected batch. */
+static void run_batch(worker *w, batch_slot *b) {
   wk_batch_result res;
   wt_db_counters c0, c1;
   char err[1024];
   double t0 = now_ms();
   wt_err e;
 
-  if (!msgs)
-    abort();
-  for (size_t i = 0; i < w->npending; i++) {
-    rd_kafka_message_t *m = w->pending[i];
-    msgs[i] = (wk_msg){.partition = m->partition,
-                       .offset = m->offset,
-                       .key = m->key,
-                       .key_len = m->key_len,
-                       .value = m->payload,
-                       .len = m->len};
-  }
   wk_batch_result_init(&res);
   wt_db_get_counters(w->db, &c0);
   for (;;) {
-    e = wk_batch_run(w->batch, msgs, w->npending, &w->pos, &res, err,
-                     sizeof(err));
+    e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &res, err, sizeof(err));
     if (e == WT_OK || stop_requested)
       break;
     wk_metrics_db_error(w->metrics);
@@ -307,6 +326,7 @@ static void run_batch(worker *w) {
               "error=\"%s\"",
               err);
       resync(w);
+      w->resynced = true; /* what is being collected is stale too */
       break;
     }
     WT_WARN("batch not written, retrying error=\"%s\"", err);
@@ -331,9 +351,68 @@ static void run_batch(worker *w) {
             res.ms_decide, res.ms_write, now_ms() - tp);
   }
   wk_batch_result_clear(&res);
-  drop_pending(w, -1);
-  free(msgs);
   update_gauges(w);
+}
+
+static void *runner_main(void *arg) {
+  worker *w = arg;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    while (!w->job && !w->quit)
+      pthread_cond_wait(&w->cond, &w->lock);
+    if (!w->job)
+      break;
+    pthread_mutex_unlock(&w->lock);
+    run_batch(w, w->job);
+    pthread_mutex_lock(&w->lock);
+    w->job = NULL;
+    pthread_cond_broadcast(&w->cond);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+static void runner_submit(worker *w, batch_slot *b) {
+  pthread_mutex_lock(&w->lock);
+  w->job = b;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* The main loop: collect and parse one batch while the runner works on the
+ * other, then hand it over. */
+static void consume(worker *w) {
+  while (!stop_requested) {
+    batch_slot *b = &w->slots[w->collecting], *other;
+    collect(w, b);
+    if (!b->n)
+      continue;
+    for (size_t i = 0; i < b->n; i++) {
+      rd_kafka_message_t *m = b->msgs[i];
+      b->view[i] = (wk_msg){.partition = m->partition,
+                            .offset = m->offset,
+                            .key = m->key,
+                            .key_len = m->key_len,
+                            .value = m->payload,
+                            .len = m->len};
+    }
+    wk_batch_parse(b->batch, b->view, b->n);
+    runner_wait_idle(w);
+    other = &w->slots[!w->collecting];
+    drop_messages(other, -1); /* done: written and published */
+    if (w->resynced) {
+      /* the runner went back to the stored positions: these messages are
+       * read again from there */
+      w->resynced = false;
+      drop_messages(b, -1);
+      continue;
+    }
+    if (stop_requested)
+      break; /* not started: read again after a restart */
+    runner_submit(w, b);
+    w->collecting = !w->collecting;
+  }
+  runner_wait_idle(w);
 }
 
 static int setup(worker *w, char *err, size_t errsize) {
@@ -354,15 +433,24 @@ static int setup(worker *w, char *err, size_t errsize) {
     return -1;
   w->st = wk_state_new(&caps);
   w->metrics = wk_metrics_new();
-  w->pending = calloc((size_t)w->cfg.batch_max, sizeof(message_ptr));
-  if (!w->st || !w->metrics || !w->pending) {
+  if (!w->st || !w->metrics) {
     wt_errf(err, errsize, "out of memory");
     return -1;
   }
-  w->batch = wk_batch_new(w->db, w->st, &w->cfg, w->group, w->topics.commands);
+  for (int i = 0; i < 2; i++) {
+    batch_slot *b = &w->slots[i];
+    b->msgs = calloc((size_t)w->cfg.batch_max, sizeof(message_ptr));
+    b->view = calloc((size_t)w->cfg.batch_max, sizeof(*b->view));
+    b->batch =
+        wk_batch_new(w->db, w->st, &w->cfg, w->group, w->topics.commands);
+    if (!b->msgs || !b->view || !b->batch) {
+      wt_errf(err, errsize, "out of memory");
+      return -1;
+    }
+  }
   w->producer = wt_kafka_producer_new(w->cfg.kafka_brokers, "wt-worker",
                                       on_delivery, w, NULL, err, errsize);
-  if (!w->batch || !w->producer)
+  if (!w->producer)
     return -1;
   names[0] = w->topics.commands;
   names[1] = w->topics.events;
@@ -419,6 +507,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   wt_log_init("worker", w.cfg.log_level, stderr);
+  pthread_mutex_init(&w.lock, NULL);
+  pthread_cond_init(&w.cond, NULL);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
@@ -438,15 +528,25 @@ int main(int argc, char **argv) {
           "metrics_port=%d",
           w.group, w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
           w.cfg.metrics_port);
-  while (!stop_requested) {
-    collect(&w);
-    if (w.npending)
-      run_batch(&w);
+  if (pthread_create(&w.runner, NULL, runner_main, &w) != 0) {
+    WT_ERROR("cannot start the batch thread");
+    goto out;
   }
+  w.runner_started = true;
+  consume(&w);
   WT_INFO("stopping");
   rc = 0;
 out:
-  drop_pending(&w, -1);
+  if (w.runner_started) {
+    runner_wait_idle(&w);
+    pthread_mutex_lock(&w.lock);
+    w.quit = true;
+    pthread_cond_broadcast(&w.cond);
+    pthread_mutex_unlock(&w.lock);
+    pthread_join(w.runner, NULL);
+  }
+  for (int i = 0; i < 2; i++)
+    drop_messages(&w.slots[i], -1);
   if (w.consumer) {
     rd_kafka_consumer_close(w.consumer);
     rd_kafka_destroy(w.consumer);
@@ -456,10 +556,15 @@ out:
     rd_kafka_destroy(w.producer);
   }
   wt_http_metrics_stop(http);
-  wk_batch_destroy(w.batch);
+  for (int i = 0; i < 2; i++) {
+    wk_batch_destroy(w.slots[i].batch);
+    free(w.slots[i].msgs);
+    free(w.slots[i].view);
+  }
   wk_state_destroy(w.st);
   wk_metrics_destroy(w.metrics);
   wt_db_destroy(w.db);
-  free(w.pending);
+  pthread_mutex_destroy(&w.lock);
+  pthread_cond_destroy(&w.cond);
   return rc;
 }
