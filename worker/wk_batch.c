@@ -552,13 +552,13 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                           : &b->plan.logs_delete;
     if (!b->plan.n[i])
       continue;
-    wparams[2 * i] = pb->data;
-    wparams[2 * i + 1] = b->plan.ids[i].data;
+    wparams[(size_t)2 * i] = pb->data;
+    wparams[(size_t)2 * i + 1] = b->plan.ids[i].data;
     /* inserts take the rows; updates and deletes also their keys */
     s[ns++] = (wt_db_stmt){.name = writes[i].name,
                            .sql = writes[i].sql,
                            .nparams = b->plan.nids[i] ? 2 : 1,
-                           .params = &wparams[2 * i]};
+                           .params = &wparams[(size_t)2 * i]};
   }
   if (b->events.len) {
     wparams[18] = b->events.data;
