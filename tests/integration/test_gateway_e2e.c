@@ -1,0 +1,881 @@
+/* End-to-end tests of wt-gateway as a process, with wt-worker, on the real
+ * Apache Kafka and PostgreSQL: login and its throttle, token refresh, auth
+ * by frame and by header, the reads, commands applied and pushed live to
+ * another member, not_found for non-members, forbidden for another's log,
+ * a removed member's subscription, a deactivated user's connection, resume
+ * with since, the frame cap (1009), bad frames, a slow reader (4008) and
+ * the auth deadline (4001).
+ *
+ * One environment for the whole file (a fresh database, a unique topic
+ * prefix, the two programs); the tests run in order and build on each
+ * other's data. */
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wt_command.h"
+#include "wt_db.h"
+#include "wt_kafka.h"
+#include "wt_migrate.h"
+#include "wt_test.h"
+#include "wt_wsclient.h"
+
+#ifndef WT_WORKER_BIN
+#error "WT_WORKER_BIN must name the wt-worker binary"
+#endif
+#ifndef WT_GATEWAY_BIN
+#error "WT_GATEWAY_BIN must name the wt-gateway binary"
+#endif
+
+#define HOST "127.0.0.1"
+#define T_MS 15000 /* a reply that needs Kafka and the worker */
+#define SEND_QUEUE "262144"
+
+typedef struct user {
+  const char *name, *password;
+  char id[WT_UUID_STR];
+} user;
+
+typedef struct env {
+  char prefix[64];
+  char dbname[128];
+  char url[2048];
+  char worker_log[256], gateway_log[256];
+  wt_kafka_topics topics;
+  rd_kafka_t *producer;
+  pid_t worker, gateway;
+  int port;
+  user alice, bob, carol, dave, erin;
+  char project[WT_UUID_STR];
+  char alice_log[WT_UUID_STR];
+  long long bob_seq; /* bob's last seen seq (resume test) */
+} env;
+
+static env E;
+static int next_id;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int free_port(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+static void dump_logs(void) {
+  char cmd[700];
+  snprintf(cmd, sizeof(cmd), "tail -n 30 %s %s >&2", E.worker_log,
+           E.gateway_log);
+  if (system(cmd) != 0)
+    fprintf(stderr, "(no logs)\n");
+}
+
+static pid_t spawn(const char *bin, const char *log_path, bool gateway) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    FILE *log = fopen(log_path, "a");
+    char port[16];
+    if (log) {
+      dup2(fileno(log), 1);
+      dup2(fileno(log), 2);
+    }
+    setenv("WT_DATABASE_URL", E.url, 1);
+    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    setenv("WT_TOPIC_PREFIX", E.prefix, 1);
+    setenv("WT_KAFKA_PARTITIONS", "3", 1);
+    setenv("WT_METRICS_PORT", "0", 1);
+    setenv("WT_BATCH_WAIT_MS", "2", 1);
+    snprintf(port, sizeof(port), "%d", E.port);
+    setenv("WT_HTTP_PORT", port, 1);
+    setenv("WT_JWT_SECRET", "test-secret-test-secret-test-secret-0123", 1);
+    setenv("WT_AUTH_TIMEOUT_MS", "1500", 1);
+    setenv("WT_SEND_QUEUE_BYTES", SEND_QUEUE, 1);
+    setenv("WT_COMMAND_TIMEOUT_MS", "20000", 1);
+    unsetenv("WT_ENV_FILE");
+    execl(bin, gateway ? "wt-gateway" : "wt-worker", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+static int stop(pid_t *pid, int sig) {
+  int status = 0;
+  if (*pid <= 0)
+    return -1;
+  kill(*pid, sig);
+  waitpid(*pid, &status, 0);
+  *pid = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void produce_cmd(wt_command *c) {
+  char err[256], *json;
+  wt_uuid_generate(c->command_id);
+  c->issued_at = wt_time_now_us();
+  json = wt_command_to_json(c);
+  assert_non_null(json);
+  if (wt_kafka_produce(E.producer, E.topics.commands, wt_command_key(c),
+                       strlen(wt_command_key(c)), json, strlen(json), NULL,
+                       10000, err, sizeof(err)) != WT_OK)
+    fail_msg("produce: %s", err);
+  free(json);
+  rd_kafka_flush(E.producer, 10000);
+}
+
+static long query_long(const char *sql) {
+  wt_db *db = NULL;
+  PGresult *res = NULL;
+  char err[512];
+  long v;
+  if (wt_db_connect(E.url, "t_gw", false, &db, err, sizeof(err)) != WT_OK ||
+      wt_db_exec(db, "t_query", sql, 0, NULL, &res, err, sizeof(err)) != WT_OK)
+    fail_msg("query: %s", err);
+  v = atol(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  wt_db_destroy(db);
+  return v;
+}
+
+static void wait_sql(const char *sql, long want) {
+  double deadline = now_s() + 30;
+  while (query_long(sql) != want) {
+    if (now_s() > deadline) {
+      dump_logs();
+      fail_msg("timed out waiting for %s = %ld", sql, want);
+    }
+    usleep(100000);
+  }
+}
+
+static void create_user(user *u) {
+  wt_command c;
+  struct crypt_data *cd = calloc(1, sizeof(*cd));
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  const char *h;
+  memset(&c, 0, sizeof(c));
+  c.type = WT_CMD_USER_CREATE;
+  c.actor_system = true;
+  wt_uuid_generate(c.user_id);
+  memcpy(c.target_user_id, c.user_id, WT_UUID_STR);
+  memcpy(u->id, c.user_id, WT_UUID_STR);
+  snprintf(c.username, sizeof(c.username), "%s", u->name);
+  snprintf(c.display_name, sizeof(c.display_name), "User %s", u->name);
+  assert_non_null(cd);
+  assert_non_null(crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)));
+  h = crypt_rn(u->password, salt, cd, sizeof(*cd));
+  assert_non_null(h);
+  snprintf(c.password_hash, sizeof(c.password_hash), "%s", h);
+  free(cd);
+  c.fields =
+      WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
+  produce_cmd(&c);
+}
+
+static void system_user_cmd(wt_cmd_type type, const user *u) {
+  wt_command c;
+  memset(&c, 0, sizeof(c));
+  c.type = type;
+  c.actor_system = true;
+  memcpy(c.user_id, u->id, WT_UUID_STR);
+  memcpy(c.target_user_id, u->id, WT_UUID_STR);
+  c.fields = WT_F_USER_ID;
+  produce_cmd(&c);
+}
+
+/* --- HTTP and WebSocket helpers ------------------------------------------- */
+
+static int http(const char *method, const char *path, const char *body,
+                char **body_out, char **headers_out) {
+  int status = 0;
+  if (wt_http_request(HOST, E.port, method, path,
+                      body ? "application/json" : NULL, body, 10000, &status,
+                      headers_out, body_out) != 0)
+    return -1;
+  return status;
+}
+
+static json_object *parse(const char *s) {
+  json_object *o = json_tokener_parse(s);
+  if (!o)
+    fail_msg("not JSON: %s", s);
+  return o;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+  json_object *v;
+  if (!json_object_object_get_ex(o, key, &v))
+    return NULL;
+  return json_object_get_string(v);
+}
+
+static long long jint(json_object *o, const char *key) {
+  json_object *v;
+  if (!json_object_object_get_ex(o, key, &v))
+    return -1;
+  return json_object_get_int64(v);
+}
+
+/* Logs in; returns the malloc'd token of `kind` ("access_token" or
+ * "refresh_token"). */
+static char *login(const user *u, const char *kind) {
+  char body[256], *out = NULL, *tok;
+  json_object *o;
+  int st;
+  snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
+           u->name, u->password);
+  st = http("POST", "/api/login", body, &out, NULL);
+  if (st != 200)
+    fail_msg("login %s: %d %s", u->name, st, out ? out : "");
+  o = parse(out);
+  tok = strdup(jstr(o, kind));
+  json_object_put(o);
+  free(out);
+  return tok;
+}
+
+static wt_ws *ws_connect(const char *headers) {
+  char err[256];
+  int status = 0;
+  wt_ws *ws = wt_ws_connect(HOST, E.port, "/ws", "worktracker.v1", headers,
+                            5000, &status, err, sizeof(err));
+  if (!ws)
+    fail_msg("connect: %s (status %d)", err, status);
+  return ws;
+}
+
+static void sendf(wt_ws *ws, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sendf(wt_ws *ws, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  assert_int_equal(wt_ws_send_text(ws, buf, strlen(buf)), 0);
+}
+
+/* The next message of that type, parsed. */
+static json_object *expect(wt_ws *ws, const char *type, int timeout_ms) {
+  char *json = NULL;
+  json_object *o;
+  if (wt_ws_recv_json_type(ws, type, timeout_ms, &json) != 0) {
+    dump_logs();
+    fail_msg("no \"%s\" message (close code %d, %s)", type,
+             wt_ws_close_code(ws), wt_ws_error(ws));
+  }
+  o = parse(json);
+  free(json);
+  return o;
+}
+
+/* Waits for the close and returns its code. */
+static int expect_close(wt_ws *ws, int timeout_ms) {
+  double deadline = now_s() + timeout_ms / 1000.0;
+  while (now_s() < deadline) {
+    wt_ws_msg m;
+    int r = wt_ws_recv(ws, 200, &m);
+    if (r == WT_WS_CLOSE) {
+      int code = m.close_code;
+      wt_ws_msg_free(&m);
+      return code;
+    }
+    if (r == WT_WS_ERROR)
+      return wt_ws_close_code(ws);
+    if (r != WT_WS_TIMEOUT)
+      wt_ws_msg_free(&m);
+  }
+  return 0;
+}
+
+static wt_ws *ws_auth(const user *u) {
+  char *tok = login(u, "access_token");
+  wt_ws *ws = ws_connect(NULL);
+  json_object *o;
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  free(tok);
+  o = expect(ws, "auth_ok", 5000);
+  assert_string_equal(jstr(o, "user_id"), u->id);
+  json_object_put(o);
+  return ws;
+}
+
+/* Sends a request with a fresh id; returns the id (static ring). */
+static const char *request(wt_ws *ws, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *request(wt_ws *ws, const char *fmt, ...) {
+  static char ids[16][16];
+  char *id = ids[next_id % 16], body[8192], msg[8400];
+  va_list ap;
+  snprintf(id, 16, "r%d", ++next_id);
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof(body), fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof(msg), "{\"id\":\"%s\",%s}", id, body);
+  assert_int_equal(wt_ws_send_text(ws, msg, strlen(msg)), 0);
+  return id;
+}
+
+/* The reply to request id: the first message with that id. */
+static json_object *reply(wt_ws *ws, const char *id, int timeout_ms) {
+  double deadline = now_s() + timeout_ms / 1000.0;
+  while (now_s() < deadline) {
+    wt_ws_msg m;
+    int r = wt_ws_recv(ws, 200, &m);
+    if (r == WT_WS_TEXT) {
+      json_object *o = parse(m.data);
+      const char *rid = jstr(o, "id");
+      wt_ws_msg_free(&m);
+      if (rid && strcmp(rid, id) == 0)
+        return o;
+      json_object_put(o);
+    } else if (r == WT_WS_CLOSE || r == WT_WS_ERROR) {
+      wt_ws_msg_free(&m);
+      break;
+    }
+  }
+  dump_logs();
+  fail_msg("no reply to %s (close %d)", id, wt_ws_close_code(ws));
+  return NULL;
+}
+
+static const char *plain(json_object *o) {
+  return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+}
+
+static void expect_reply_type(json_object *o, const char *type) {
+  if (strcmp(jstr(o, "type"), type) != 0)
+    fail_msg("expected %s, got %s", type, json_object_to_json_string(o));
+}
+
+/* --- setup -----------------------------------------------------------------
+ */
+
+static int group_setup(void **state) {
+  char err[512] = "";
+  const char *names[3];
+  wt_db *db = NULL;
+  user *all[5];
+  (void)state;
+  E.alice = (user){"alice", "alice-password-1", ""};
+  E.bob = (user){"bob", "bob-password-12", ""};
+  E.carol = (user){"carol", "carol-password-1", ""};
+  E.dave = (user){"dave", "dave-password-12", ""};
+  E.erin = (user){"erin", "erin-password-12", ""};
+  all[0] = &E.alice;
+  all[1] = &E.bob;
+  all[2] = &E.carol;
+  all[3] = &E.dave;
+  all[4] = &E.erin;
+  wt_test_unique("gw", E.prefix, sizeof(E.prefix));
+  wt_kafka_topic_names(E.prefix, &E.topics);
+  snprintf(E.url, sizeof(E.url), "%s",
+           wt_test_create_database("gw", E.dbname, sizeof(E.dbname)));
+  if (wt_db_connect(E.url, "t_gw", false, &db, err, sizeof(err)) != WT_OK ||
+      wt_migrate_run(db, WT_MIGRATIONS_DIR, NULL, err, sizeof(err)) != WT_OK) {
+    fprintf(stderr, "database: %s\n", err);
+    return -1;
+  }
+  wt_db_destroy(db);
+  E.producer = wt_kafka_producer_new(wt_test_kafka_brokers(), "t-gw", NULL,
+                                     NULL, NULL, err, sizeof(err));
+  if (!E.producer)
+    return -1;
+  names[0] = E.topics.commands;
+  names[1] = E.topics.events;
+  names[2] = E.topics.dlq;
+  if (wt_kafka_ensure_topics(E.producer, names, 3, 3, 30000, err,
+                             sizeof(err)) != WT_OK) {
+    fprintf(stderr, "topics: %s\n", err);
+    return -1;
+  }
+  snprintf(E.worker_log, sizeof(E.worker_log), "/tmp/%s-worker.log", E.prefix);
+  snprintf(E.gateway_log, sizeof(E.gateway_log), "/tmp/%s-gateway.log",
+           E.prefix);
+  E.port = free_port();
+  E.worker = spawn(WT_WORKER_BIN, E.worker_log, false);
+  for (int i = 0; i < 5; i++)
+    create_user(all[i]);
+  wait_sql("SELECT count(*) FROM users", 5);
+  E.gateway = spawn(WT_GATEWAY_BIN, E.gateway_log, true);
+  for (double deadline = now_s() + 60;;) {
+    int st = http("GET", "/readyz", NULL, NULL, NULL);
+    if (st == 200)
+      break;
+    if (now_s() > deadline) {
+      dump_logs();
+      return -1;
+    }
+    usleep(200000);
+  }
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (E.gateway > 0 && stop(&E.gateway, SIGTERM) != 0)
+    fprintf(stderr, "wt-gateway did not exit 0 on SIGTERM\n");
+  if (E.worker > 0)
+    stop(&E.worker, SIGTERM);
+  if (E.producer)
+    rd_kafka_destroy(E.producer);
+  if (E.dbname[0])
+    wt_test_drop_database(E.dbname);
+  if (!getenv("WT_TEST_KEEP_LOGS")) {
+    unlink(E.worker_log);
+    unlink(E.gateway_log);
+  }
+  return 0;
+}
+
+/* --- tests -----------------------------------------------------------------
+ */
+
+static void test_http(void **state) {
+  char *body = NULL, *headers = NULL, retry[16];
+  char login_body[256];
+  (void)state;
+  assert_int_equal(http("GET", "/healthz", NULL, NULL, NULL), 200);
+  assert_int_equal(http("GET", "/readyz", NULL, NULL, NULL), 200);
+  assert_int_equal(http("GET", "/", NULL, &body, NULL), 200);
+  assert_non_null(strstr(body, "WebSocket"));
+  free(body);
+  assert_int_equal(http("GET", "/nope", NULL, NULL, NULL), 404);
+  /* wrong password, unknown user: the same 401 */
+  assert_int_equal(http("POST", "/api/login",
+                        "{\"username\":\"alice\",\"password\":\"nope\"}", &body,
+                        NULL),
+                   401);
+  assert_string_equal(body, "{\"error\":\"invalid_credentials\"}");
+  free(body);
+  assert_int_equal(http("POST", "/api/login",
+                        "{\"username\":\"nobody\",\"password\":\"nope\"}", NULL,
+                        NULL),
+                   401);
+  /* a body over 8 KiB */
+  {
+    char *big = malloc(10000);
+    memset(big, 'x', 9999);
+    big[9999] = '\0';
+    assert_int_equal(http("POST", "/api/login", big, NULL, NULL), 413);
+    free(big);
+  }
+  /* throttled: dave fails 5 times, the 6th try (even a right one) is 429 */
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(http("POST", "/api/login",
+                          "{\"username\":\"dave\",\"password\":\"bad\"}", NULL,
+                          NULL),
+                     401);
+  snprintf(login_body, sizeof(login_body),
+           "{\"username\":\"dave\",\"password\":\"%s\"}", E.dave.password);
+  assert_int_equal(http("POST", "/api/login", login_body, NULL, &headers), 429);
+  assert_true(wt_http_header(headers, "Retry-After", retry, sizeof(retry)));
+  assert_true(atoi(retry) > 0);
+  free(headers);
+  /* refresh: a refresh token gives an access token; an access token not */
+  {
+    char *rt = login(&E.alice, "refresh_token");
+    char *at = login(&E.alice, "access_token");
+    char req[9000];
+    json_object *o;
+    snprintf(req, sizeof(req), "{\"refresh_token\":\"%s\"}", rt);
+    assert_int_equal(http("POST", "/api/token/refresh", req, &body, NULL), 200);
+    o = parse(body);
+    assert_non_null(jstr(o, "access_token"));
+    assert_string_equal(jstr(o, "token_type"), "Bearer");
+    json_object_put(o);
+    free(body);
+    snprintf(req, sizeof(req), "{\"refresh_token\":\"%s\"}", at);
+    assert_int_equal(http("POST", "/api/token/refresh", req, NULL, NULL), 401);
+    free(rt);
+    free(at);
+  }
+  assert_int_equal(http("GET", "/metrics", NULL, &body, NULL), 200);
+  assert_non_null(strstr(body, "wt_gateway_connections "));
+  assert_non_null(strstr(body, "wt_gateway_auth_failures_total{reason="));
+  assert_non_null(
+      strstr(body, "wt_db_round_trips_total{component=\"gateway\"}"));
+  assert_null(strstr(body, E.alice.password));
+  free(body);
+}
+
+static void test_auth(void **state) {
+  char *tok = login(&E.alice, "access_token");
+  char *rt = login(&E.alice, "refresh_token");
+  char hdr[9000];
+  wt_ws *ws;
+  json_object *o;
+  (void)state;
+  /* by header: auth_ok arrives unasked */
+  snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
+  ws = ws_connect(hdr);
+  o = expect(ws, "auth_ok", 5000);
+  assert_string_equal(jstr(o, "user_id"), E.alice.id);
+  assert_non_null(jstr(o, "expires_at"));
+  json_object_put(o);
+  wt_ws_close(ws);
+  /* a bad token */
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", "e30.e30.e30");
+  assert_int_equal(expect_close(ws, 5000), 4001);
+  wt_ws_close(ws);
+  /* a refresh token is no access token */
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", rt);
+  assert_int_equal(expect_close(ws, 5000), 4001);
+  wt_ws_close(ws);
+  /* no auth in time */
+  ws = ws_connect(NULL);
+  assert_int_equal(expect_close(ws, 5000), 4001);
+  wt_ws_close(ws);
+  free(tok);
+  free(rt);
+}
+
+static void test_bad_frames(void **state) {
+  wt_ws *ws = ws_auth(&E.carol);
+  json_object *o;
+  const char *id;
+  char *big;
+  (void)state;
+  sendf(ws, "this is not json");
+  o = expect(ws, "error", 5000);
+  assert_string_equal(jstr(o, "code"), "invalid");
+  json_object_put(o);
+  sendf(ws, "{\"id\":\"x1\",\"type\":\"no.such.thing\"}");
+  o = expect(ws, "error", 5000);
+  assert_string_equal(jstr(o, "id"), "x1");
+  json_object_put(o);
+  sendf(ws, "{\"type\":\"projects\"}"); /* no id */
+  o = expect(ws, "error", 5000);
+  json_object_put(o);
+  /* the connection stays */
+  id = request(ws, "\"type\":\"projects\"");
+  o = reply(ws, id, 5000);
+  expect_reply_type(o, "result");
+  json_object_put(o);
+  /* a message over 64 KiB, in two fragments: 1009 */
+  big = malloc(40000);
+  memset(big, ' ', 40000);
+  assert_int_equal(wt_ws_send_frame(ws, WT_WS_TEXT, false, big, 40000), 0);
+  assert_int_equal(wt_ws_send_frame(ws, WT_WS_CONTINUATION, true, big, 40000),
+                   0);
+  free(big);
+  assert_int_equal(expect_close(ws, 5000), 1009);
+  wt_ws_close(ws);
+}
+
+static void test_commands_and_push(void **state) {
+  wt_ws *a = ws_auth(&E.alice), *b, *c;
+  json_object *o, *ev, *data;
+  const char *id;
+  (void)state;
+  id = request(a, "\"type\":\"project.create\",\"name\":\"Gateway test\"");
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  snprintf(E.project, sizeof(E.project), "%s", jstr(ev, "project_id"));
+  json_object_put(o);
+  id = request(a,
+               "\"type\":\"member.add\",\"project_id\":\"%s\",\"username\":"
+               "\"bob\",\"role\":\"member\"",
+               E.project);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "applied");
+  json_object_put(o);
+  id = request(a,
+               "\"type\":\"member.add\",\"project_id\":\"%s\",\"user_id\":"
+               "\"%s\",\"role\":\"member\"",
+               E.project, E.erin.id);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "applied");
+  json_object_put(o);
+
+  /* bob subscribes, alice logs, bob sees it live */
+  b = ws_auth(&E.bob);
+  id = request(b, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  o = reply(b, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  assert_int_equal(jint(o, "seq"), 3);
+  json_object_put(o);
+  id = request(a,
+               "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+               "\"started_at\":\"2026-11-27T08:00:00Z\",\"ended_at\":"
+               "\"2026-11-27T09:30:00Z\",\"description\":\"design\"}",
+               E.project);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "applied");
+  json_object_put(o);
+  o = expect(b, "event", T_MS);
+  assert_string_equal(jstr(o, "event_type"), "log.created");
+  assert_int_equal(jint(o, "seq"), 4);
+  assert_true(json_object_object_get_ex(o, "data", &data));
+  assert_string_equal(jstr(data, "user_id"), E.alice.id);
+  assert_int_equal(jint(data, "duration_seconds"), 5400);
+  snprintf(E.alice_log, sizeof(E.alice_log), "%s", jstr(data, "id"));
+  E.bob_seq = jint(o, "seq");
+  json_object_put(o);
+
+  /* reads */
+  id = request(b, "\"type\":\"projects\"");
+  o = reply(b, id, 5000);
+  assert_non_null(strstr(plain(o), E.project));
+  assert_non_null(strstr(plain(o), "\"role\":\"member\""));
+  json_object_put(o);
+  id = request(b, "\"type\":\"members\",\"project_id\":\"%s\"", E.project);
+  o = reply(b, id, 5000);
+  expect_reply_type(o, "result");
+  assert_int_equal(json_object_array_length(json_object_object_get(o, "items")),
+                   3);
+  json_object_put(o);
+  id = request(b, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":10",
+               E.project);
+  o = reply(b, id, 5000);
+  expect_reply_type(o, "result");
+  assert_int_equal(json_object_array_length(json_object_object_get(o, "items")),
+                   1);
+  assert_null(jstr(o, "next_cursor"));
+  json_object_put(o);
+
+  /* bob may not change alice's log: forbidden, from the worker */
+  id = request(b,
+               "\"type\":\"log.update\",\"project_id\":\"%s\",\"log_id\":"
+               "\"%s\",\"changes\":{\"description\":\"mine now\"}",
+               E.project, E.alice_log);
+  o = reply(b, id, T_MS);
+  expect_reply_type(o, "rejected");
+  assert_string_equal(jstr(o, "code"), "forbidden");
+  json_object_put(o);
+
+  /* carol is no member: not_found for everything about the project */
+  c = ws_auth(&E.carol);
+  id = request(c, "\"type\":\"list\",\"project_id\":\"%s\"", E.project);
+  o = reply(c, id, 5000);
+  expect_reply_type(o, "error");
+  assert_string_equal(jstr(o, "code"), "not_found");
+  json_object_put(o);
+  id = request(c, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  o = reply(c, id, 5000);
+  assert_string_equal(jstr(o, "code"), "not_found");
+  json_object_put(o);
+  id = request(c,
+               "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+               "\"started_at\":\"2026-11-27T08:00:00Z\",\"description\":\"x\"}",
+               E.project);
+  o = reply(c, id, 5000);
+  assert_string_equal(jstr(o, "code"), "not_found");
+  json_object_put(o);
+  wt_ws_close(c);
+  wt_ws_close(b);
+  wt_ws_close(a);
+}
+
+static void test_list_pages(void **state) {
+  wt_ws *a = ws_auth(&E.alice);
+  char *ids[5];
+  json_object *o;
+  char cursor[256];
+  int total = 0;
+  (void)state;
+  for (int i = 0; i < 5; i++)
+    ids[i] = strdup(
+        request(a,
+                "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+                "\"started_at\":\"2026-11-2%dT08:00:00Z\",\"ended_at\":null,"
+                "\"description\":\"page %d\"}",
+                E.project, i, i));
+  for (int i = 0; i < 5; i++) {
+    o = reply(a, ids[i], T_MS);
+    expect_reply_type(o, "applied");
+    json_object_put(o);
+    free(ids[i]);
+  }
+  cursor[0] = '\0';
+  for (int page = 0; page < 10; page++) {
+    const char *id, *next;
+    json_object *items;
+    if (cursor[0])
+      id = request(a,
+                   "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":2,"
+                   "\"cursor\":\"%s\"",
+                   E.project, cursor);
+    else
+      id = request(a, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":2",
+                   E.project);
+    o = reply(a, id, 5000);
+    expect_reply_type(o, "result");
+    items = json_object_object_get(o, "items");
+    total += (int)json_object_array_length(items);
+    next = jstr(o, "next_cursor");
+    if (!next) {
+      json_object_put(o);
+      break;
+    }
+    snprintf(cursor, sizeof(cursor), "%s", next);
+    json_object_put(o);
+  }
+  assert_int_equal(total, 6); /* 5 + the one of the previous test */
+  wt_ws_close(a);
+}
+
+static void test_resume_since(void **state) {
+  wt_ws *a = ws_auth(&E.alice), *b = ws_auth(&E.bob);
+  json_object *o;
+  const char *id;
+  long long since;
+  (void)state;
+  /* where bob is: the project's seq now (bob was away for the pages) */
+  since = query_long("SELECT seq FROM projects") - 2;
+  for (int i = 0; i < 2; i++) {
+    id = request(a,
+                 "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+                 "\"started_at\":\"2026-11-26T0%d:00:00Z\",\"description\":"
+                 "\"while bob was away\"}",
+                 E.project, i + 1);
+    o = reply(a, id, T_MS);
+    expect_reply_type(o, "applied");
+    json_object_put(o);
+  }
+  id = request(b, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%lld",
+               E.project, since);
+  for (long long want = since + 1; want <= since + 4; want++) {
+    o = expect(b, "event", 5000);
+    assert_int_equal(jint(o, "seq"), want);
+    json_object_put(o);
+  }
+  o = reply(b, id, 5000);
+  expect_reply_type(o, "subscribed");
+  assert_int_equal(jint(o, "seq"), since + 4);
+  json_object_put(o);
+  wt_ws_close(b);
+  wt_ws_close(a);
+}
+
+static void test_member_removed(void **state) {
+  wt_ws *a = ws_auth(&E.alice), *e = ws_auth(&E.erin);
+  json_object *o;
+  const char *id;
+  (void)state;
+  id = request(e, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  o = reply(e, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  json_object_put(o);
+  id = request(a,
+               "\"type\":\"member.remove\",\"project_id\":\"%s\",\"user_id\":"
+               "\"%s\"",
+               E.project, E.erin.id);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "applied");
+  json_object_put(o);
+  o = expect(e, "unsubscribed", T_MS);
+  assert_string_equal(jstr(o, "reason"), "removed");
+  assert_string_equal(jstr(o, "project_id"), E.project);
+  json_object_put(o);
+  id = request(e, "\"type\":\"members\",\"project_id\":\"%s\"", E.project);
+  o = reply(e, id, 5000);
+  assert_string_equal(jstr(o, "code"), "not_found");
+  json_object_put(o);
+  wt_ws_close(e);
+  wt_ws_close(a);
+}
+
+static void test_slow_reader(void **state) {
+  wt_ws *a = ws_auth(&E.alice), *b = ws_auth(&E.bob);
+  char desc[2001];
+  char *ids[40];
+  int rcv = 4096, code;
+  json_object *o;
+  (void)state;
+  memset(desc, 'd', 2000);
+  desc[2000] = '\0';
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 40; i++)
+      ids[i] = strdup(request(
+          a,
+          "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+          "\"started_at\":\"2026-10-%02dT%02d:00:00Z\",\"description\":\"%s\"}",
+          E.project, round + 1, i % 24, desc));
+    for (int i = 0; i < 40; i++) {
+      o = reply(a, ids[i], T_MS);
+      json_object_put(o);
+      free(ids[i]);
+    }
+  }
+  /* bob asks for ~470 KB pages and does not read them */
+  setsockopt(wt_ws_fd(b), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  for (int i = 0; i < 60; i++)
+    if (request(b, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":200",
+                E.project) == NULL)
+      break;
+  sleep(2);
+  code = expect_close(b, 20000);
+  fprintf(stderr, "slow reader closed with %d\n", code);
+  if (code != 4008 && code != 1006)
+    fail_msg("slow reader: close %d", code);
+  wt_ws_close(b);
+  wt_ws_close(a);
+}
+
+static void test_deactivated_user_disconnected(void **state) {
+  wt_ws *c = ws_auth(&E.carol);
+  (void)state;
+  system_user_cmd(WT_CMD_USER_DEACTIVATE, &E.carol);
+  assert_int_equal(expect_close(c, T_MS), 4001);
+  wt_ws_close(c);
+  /* and cannot log in again */
+  {
+    char body[256];
+    snprintf(body, sizeof(body), "{\"username\":\"carol\",\"password\":\"%s\"}",
+             E.carol.password);
+    assert_int_equal(http("POST", "/api/login", body, NULL, NULL), 401);
+  }
+}
+
+static void test_sigterm(void **state) {
+  (void)state;
+  assert_int_equal(stop(&E.gateway, SIGTERM), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_http),
+      cmocka_unit_test(test_auth),
+      cmocka_unit_test(test_bad_frames),
+      cmocka_unit_test(test_commands_and_push),
+      cmocka_unit_test(test_list_pages),
+      cmocka_unit_test(test_resume_since),
+      cmocka_unit_test(test_member_removed),
+      cmocka_unit_test(test_slow_reader),
+      cmocka_unit_test(test_deactivated_user_disconnected),
+      cmocka_unit_test(test_sigterm),
+  };
+  signal(SIGPIPE, SIG_IGN);
+  return cmocka_run_group_tests_name("gateway_e2e", tests, group_setup,
+                                     group_teardown);
+}

@@ -1,0 +1,50 @@
+/* gw_dashboard: the page GET / serves: log in, open the WebSocket, list
+ * the projects, subscribe to one and show its logs and live events. */
+#ifndef GW_DASHBOARD_H
+#define GW_DASHBOARD_H
+
+static const char gw_dashboard_html[] =
+    "<!doctype html><html><head><meta charset=\"utf-8\">"
+    "<title>Worktracker</title><style>"
+    "body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}"
+    "pre{background:#f4f4f4;padding:.5em;max-height:30em;overflow:auto}"
+    "button{margin:.2em}</style></head><body><h1>Worktracker</h1>"
+    "<form id=\"f\"><input id=\"u\" placeholder=\"username\" "
+    "autocomplete=\"username\"> <input id=\"p\" type=\"password\" "
+    "placeholder=\"password\" autocomplete=\"current-password\"> "
+    "<button>Log in</button></form><div id=\"s\"></div><div id=\"pr\"></div>"
+    "<h2>Logs</h2><pre id=\"l\"></pre><h2>Events</h2><pre id=\"e\"></pre>"
+    "<script>\n"
+    "let ws,n=0;const $=i=>document.getElementById(i);\n"
+    "function send(o){o.id=String(++n);ws.send(JSON.stringify(o));}\n"
+    "function log(t){$('e').textContent=t+'\\n'+$('e').textContent;}\n"
+    "$('f').onsubmit=async ev=>{ev.preventDefault();\n"
+    " const r=await fetch('/api/login',{method:'POST',headers:"
+    "{'Content-Type':'application/json'},body:JSON.stringify({username:"
+    "$('u').value,password:$('p').value})});\n"
+    " const j=await r.json().catch(()=>({}));\n"
+    " if(!r.ok){$('s').textContent='login failed: '+r.status;return;}\n"
+    " ws=new WebSocket((location.protocol=='https:'?'wss://':'ws://')+"
+    "location.host+'/ws','worktracker.v1');\n"
+    " ws.onopen=()=>ws.send(JSON.stringify({type:'auth',token:"
+    "j.access_token}));\n"
+    " ws.onclose=c=>$('s').textContent='closed '+c.code+' '+c.reason;\n"
+    " ws.onmessage=m=>{const o=JSON.parse(m.data);\n"
+    "  if(o.type=='auth_ok'){$('s').textContent='signed in as '+o.user_id;"
+    "send({type:'projects'});}\n"
+    "  else if(o.type=='result'&&o.items&&o.items[0]&&o.items[0].project){"
+    "$('pr').innerHTML='';\n"
+    "   for(const it of o.items){const b=document.createElement('button');"
+    "b.textContent=it.project.name+' ('+it.role+')';\n"
+    "    b.onclick=()=>send({type:'subscribe',project_id:it.project.id});"
+    "$('pr').appendChild(b);}}\n"
+    "  else if(o.type=='subscribed'){$('l').textContent=(o.logs||[]).map("
+    "x=>x.started_at+' "
+    "'+(x.duration_seconds==null?'running':x.duration_seconds)+'s '+"
+    "x.description).join('\\n');log('subscribed seq '+o.seq);}\n"
+    "  else if(o.type=='event'){log(o.seq+' '+o.event_type+' '+"
+    "JSON.stringify(o.data));}\n"
+    "  else log(m.data);};};\n"
+    "</script></body></html>\n";
+
+#endif
