@@ -805,11 +805,24 @@ static void test_member_removed(void **state) {
   wt_ws_close(a);
 }
 
+/* The gateway's count of connections it closed with 4008. */
+static long slow_closes(void) {
+  static const char name[] = "\nwt_gateway_slow_closes_total ";
+  char *metrics = NULL, *p;
+  long v = -1;
+  if (http("GET", "/metrics", NULL, &metrics, NULL) == 200 && metrics &&
+      (p = strstr(metrics, name)) != NULL)
+    v = atol(p + sizeof(name) - 1);
+  free(metrics);
+  return v;
+}
+
 static void test_slow_reader(void **state) {
   wt_ws *a = ws_auth(&E.alice), *b = ws_auth(&E.bob);
   char desc[2001];
   char *ids[40];
   int rcv = 4096, code;
+  long slow_before;
   json_object *o;
   (void)state;
   memset(desc, 'd', 2000);
@@ -827,13 +840,22 @@ static void test_slow_reader(void **state) {
       free(ids[i]);
     }
   }
+  slow_before = slow_closes();
   /* bob asks for ~470 KB pages and does not read them */
   setsockopt(wt_ws_fd(b), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
   for (int i = 0; i < 60; i++)
     if (request(b, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":200",
                 E.project) == NULL)
       break;
-  sleep(2);
+  /* the server decides while bob reads nothing: wait for its counter to
+   * move (reading bob's socket now would drain the queue we want full) */
+  {
+    double deadline = now_s() + 90;
+    while (slow_closes() <= slow_before && now_s() < deadline)
+      usleep(200 * 1000);
+    if (slow_closes() <= slow_before)
+      fail_msg("slow reader: not closed within 90 s");
+  }
   code = expect_close(b, 20000);
   fprintf(stderr, "slow reader closed with %d\n", code);
   if (code != 4008 && code != 1006)
