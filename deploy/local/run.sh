@@ -37,6 +37,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# the gateway signs tokens with WT_JWT_SECRET: a local one is made once and
+# kept in var/, so that tokens survive a restart of `make run`
+if [[ -z "${WT_JWT_SECRET:-}" && "${WT_JWT_ALG:-HS256}" == HS256 ]]; then
+  mkdir -p "$WT_VAR_DIR"
+  if [[ ! -s "$WT_VAR_DIR/jwt-secret" ]]; then
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$WT_VAR_DIR/jwt-secret")
+  fi
+  WT_JWT_SECRET="$(cat "$WT_VAR_DIR/jwt-secret")"
+  export WT_JWT_SECRET
+fi
+
 "$here/stack.sh" start
 eval "$("$here/stack.sh" env --export)"
 
