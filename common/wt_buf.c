@@ -136,3 +136,14 @@ void wt_buf_put_json_time(wt_buf *b, int64_t us) {
   wt_buf_puts(b, t);
   wt_buf_putc(b, '"');
 }
+
+void wt_snappendf(char *buf, size_t size, size_t *len, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf && *len < size ? buf + *len : NULL,
+                buf && *len < size ? size - *len : 0, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    *len += (size_t)n;
+}

@@ -34,4 +34,9 @@ void wt_buf_put_json_str(wt_buf *b, const char *s);
 /* a time (µs) as a JSON string literal via wt_time_format */
 void wt_buf_put_json_time(wt_buf *b, int64_t us);
 
+/* snprintf at buf + *len that adds the length it needed to *len even when
+ * it did not fit: render into a fixed buffer, learn the size needed. */
+void wt_snappendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "wt_buf.h"
 #include "wt_log.h"
 
 typedef struct prepared {
@@ -107,18 +108,6 @@ void wt_db_stats_reset(void) {
 }
 
 /* snprintf that tracks the total length needed. */
-static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...) {
-  va_list ap;
-  int n;
-  va_start(ap, fmt);
-  n = vsnprintf(*len < size ? buf + *len : NULL, *len < size ? size - *len : 0,
-                fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    *len += (size_t)n;
-}
 
 size_t wt_db_stats_prometheus(char *buf, size_t size) {
   static const struct {
@@ -139,26 +128,29 @@ size_t wt_db_stats_prometheus(char *buf, size_t size) {
   if (size)
     buf[0] = '\0';
   pthread_mutex_lock(&stats_lock);
-  appendf(buf, size, &len,
-          "# HELP wt_db_round_trips_total Round trips to PostgreSQL\n"
-          "# TYPE wt_db_round_trips_total counter\n");
+  wt_snappendf(buf, size, &len,
+               "# HELP wt_db_round_trips_total Round trips to PostgreSQL\n"
+               "# TYPE wt_db_round_trips_total counter\n");
   for (size_t i = 0; i < ncomps; i++)
-    appendf(buf, size, &len, "wt_db_round_trips_total{component=\"%s\"} %llu\n",
-            comps[i].component, (unsigned long long)comps[i].round_trips);
+    wt_snappendf(buf, size, &len,
+                 "wt_db_round_trips_total{component=\"%s\"} %llu\n",
+                 comps[i].component, (unsigned long long)comps[i].round_trips);
   for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
-    appendf(buf, size, &len, "# HELP %s %s\n# TYPE %s counter\n",
-            series[s].metric, series[s].help, series[s].metric);
+    wt_snappendf(buf, size, &len, "# HELP %s %s\n# TYPE %s counter\n",
+                 series[s].metric, series[s].help, series[s].metric);
     for (size_t i = 0; i < nstats; i++) {
       uint64_t v;
       memcpy(&v, (const char *)&stats[i].stat + series[s].field, sizeof(v));
       if (series[s].seconds)
-        appendf(buf, size, &len, "%s{component=\"%s\",statement=\"%s\"} %.6f\n",
-                series[s].metric, stats[i].component, stats[i].name,
-                (double)v / 1e6);
+        wt_snappendf(buf, size, &len,
+                     "%s{component=\"%s\",statement=\"%s\"} %.6f\n",
+                     series[s].metric, stats[i].component, stats[i].name,
+                     (double)v / 1e6);
       else
-        appendf(buf, size, &len, "%s{component=\"%s\",statement=\"%s\"} %llu\n",
-                series[s].metric, stats[i].component, stats[i].name,
-                (unsigned long long)v);
+        wt_snappendf(buf, size, &len,
+                     "%s{component=\"%s\",statement=\"%s\"} %llu\n",
+                     series[s].metric, stats[i].component, stats[i].name,
+                     (unsigned long long)v);
     }
   }
   pthread_mutex_unlock(&stats_lock);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wt_buf.h"
 #include "wt_db.h"
 
 /* batch size histogram buckets */
@@ -85,87 +86,77 @@ void wk_metrics_db_error(wk_metrics *m) {
   pthread_mutex_unlock(&m->lock);
 }
 
-static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...) {
-  va_list ap;
-  int n;
-  va_start(ap, fmt);
-  n = vsnprintf(*len < size ? buf + *len : NULL, *len < size ? size - *len : 0,
-                fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    *len += (size_t)n;
-}
-
 size_t wk_metrics_render(void *ctx, char *buf, size_t size) {
   static const char *const caches[3] = {"users", "projects", "logs"};
   wk_metrics *m = ctx;
   size_t len = 0, cum = 0;
   pthread_mutex_lock(&m->lock);
-  appendf(buf, size, &len,
-          "# HELP wt_worker_commands_total Commands decided, by type and "
-          "outcome\n# TYPE wt_worker_commands_total counter\n");
+  wt_snappendf(buf, size, &len,
+               "# HELP wt_worker_commands_total Commands decided, by type and "
+               "outcome\n# TYPE wt_worker_commands_total counter\n");
   for (int t = 1; t < WT_CMD__COUNT; t++)
     for (int o = 0; o < 2; o++)
-      appendf(buf, size, &len,
-              "wt_worker_commands_total{type=\"%s\",outcome=\"%s\"} %llu\n",
-              wt_cmd_type_name((wt_cmd_type)t), o ? "rejected" : "applied",
-              (unsigned long long)m->by_type[t][o]);
-  appendf(buf, size, &len,
-          "# TYPE wt_worker_duplicates_total counter\n"
-          "wt_worker_duplicates_total %llu\n"
-          "# TYPE wt_worker_dead_letters_total counter\n"
-          "wt_worker_dead_letters_total %llu\n"
-          "# TYPE wt_worker_db_errors_total counter\n"
-          "wt_worker_db_errors_total %llu\n"
-          "# HELP wt_worker_batch_size Commands per batch\n"
-          "# TYPE wt_worker_batch_size histogram\n",
-          (unsigned long long)m->duplicates, (unsigned long long)m->dead,
-          (unsigned long long)m->db_errors);
+      wt_snappendf(
+          buf, size, &len,
+          "wt_worker_commands_total{type=\"%s\",outcome=\"%s\"} %llu\n",
+          wt_cmd_type_name((wt_cmd_type)t), o ? "rejected" : "applied",
+          (unsigned long long)m->by_type[t][o]);
+  wt_snappendf(buf, size, &len,
+               "# TYPE wt_worker_duplicates_total counter\n"
+               "wt_worker_duplicates_total %llu\n"
+               "# TYPE wt_worker_dead_letters_total counter\n"
+               "wt_worker_dead_letters_total %llu\n"
+               "# TYPE wt_worker_db_errors_total counter\n"
+               "wt_worker_db_errors_total %llu\n"
+               "# HELP wt_worker_batch_size Commands per batch\n"
+               "# TYPE wt_worker_batch_size histogram\n",
+               (unsigned long long)m->duplicates, (unsigned long long)m->dead,
+               (unsigned long long)m->db_errors);
   for (size_t b = 0; b < NBUCKETS; b++) {
     cum += m->size_bucket[b];
-    appendf(buf, size, &len, "wt_worker_batch_size_bucket{le=\"%zu\"} %zu\n",
-            size_buckets[b], cum);
+    wt_snappendf(buf, size, &len,
+                 "wt_worker_batch_size_bucket{le=\"%zu\"} %zu\n",
+                 size_buckets[b], cum);
   }
-  appendf(buf, size, &len,
-          "wt_worker_batch_size_bucket{le=\"+Inf\"} %llu\n"
-          "wt_worker_batch_size_sum %llu\nwt_worker_batch_size_count %llu\n"
-          "# HELP wt_worker_batch_round_trips_total DB round trips of "
-          "batches\n# TYPE wt_worker_batch_round_trips_total counter\n"
-          "wt_worker_batch_round_trips_total %llu\n"
-          "# TYPE wt_worker_batch_statements_total counter\n"
-          "wt_worker_batch_statements_total %llu\n"
-          "# HELP wt_worker_last_batch_round_trips Round trips of the last "
-          "batch\n# TYPE wt_worker_last_batch_round_trips gauge\n"
-          "wt_worker_last_batch_round_trips %llu\n"
-          "# TYPE wt_worker_last_batch_statements gauge\n"
-          "wt_worker_last_batch_statements %llu\n"
-          "# TYPE wt_worker_batch_seconds_total counter\n"
-          "wt_worker_batch_seconds_total %.6f\n"
-          "# HELP wt_worker_consumer_lag Messages behind the partitions' "
-          "ends\n# TYPE wt_worker_consumer_lag gauge\n"
-          "wt_worker_consumer_lag %lld\n",
-          (unsigned long long)m->batches, (unsigned long long)m->commands,
-          (unsigned long long)m->batches, (unsigned long long)m->round_trips,
-          (unsigned long long)m->statements,
-          (unsigned long long)m->last_round_trips,
-          (unsigned long long)m->last_statements, m->seconds,
-          (long long)m->lag);
-  appendf(buf, size, &len,
-          "# TYPE wt_worker_cache_hits_total counter\n"
-          "# TYPE wt_worker_cache_misses_total counter\n"
-          "# TYPE wt_worker_cache_evictions_total counter\n"
-          "# TYPE wt_worker_cache_entries gauge\n");
+  wt_snappendf(
+      buf, size, &len,
+      "wt_worker_batch_size_bucket{le=\"+Inf\"} %llu\n"
+      "wt_worker_batch_size_sum %llu\nwt_worker_batch_size_count %llu\n"
+      "# HELP wt_worker_batch_round_trips_total DB round trips of "
+      "batches\n# TYPE wt_worker_batch_round_trips_total counter\n"
+      "wt_worker_batch_round_trips_total %llu\n"
+      "# TYPE wt_worker_batch_statements_total counter\n"
+      "wt_worker_batch_statements_total %llu\n"
+      "# HELP wt_worker_last_batch_round_trips Round trips of the last "
+      "batch\n# TYPE wt_worker_last_batch_round_trips gauge\n"
+      "wt_worker_last_batch_round_trips %llu\n"
+      "# TYPE wt_worker_last_batch_statements gauge\n"
+      "wt_worker_last_batch_statements %llu\n"
+      "# TYPE wt_worker_batch_seconds_total counter\n"
+      "wt_worker_batch_seconds_total %.6f\n"
+      "# HELP wt_worker_consumer_lag Messages behind the partitions' "
+      "ends\n# TYPE wt_worker_consumer_lag gauge\n"
+      "wt_worker_consumer_lag %lld\n",
+      (unsigned long long)m->batches, (unsigned long long)m->commands,
+      (unsigned long long)m->batches, (unsigned long long)m->round_trips,
+      (unsigned long long)m->statements,
+      (unsigned long long)m->last_round_trips,
+      (unsigned long long)m->last_statements, m->seconds, (long long)m->lag);
+  wt_snappendf(buf, size, &len,
+               "# TYPE wt_worker_cache_hits_total counter\n"
+               "# TYPE wt_worker_cache_misses_total counter\n"
+               "# TYPE wt_worker_cache_evictions_total counter\n"
+               "# TYPE wt_worker_cache_entries gauge\n");
   for (int c = 0; c < 3; c++)
-    appendf(buf, size, &len,
-            "wt_worker_cache_hits_total{cache=\"%s\"} %llu\n"
-            "wt_worker_cache_misses_total{cache=\"%s\"} %llu\n"
-            "wt_worker_cache_evictions_total{cache=\"%s\"} %llu\n"
-            "wt_worker_cache_entries{cache=\"%s\"} %zu\n",
-            caches[c], (unsigned long long)m->cache[c][0], caches[c],
-            (unsigned long long)m->cache[c][1], caches[c],
-            (unsigned long long)m->cache[c][2], caches[c], m->cache_size[c]);
+    wt_snappendf(buf, size, &len,
+                 "wt_worker_cache_hits_total{cache=\"%s\"} %llu\n"
+                 "wt_worker_cache_misses_total{cache=\"%s\"} %llu\n"
+                 "wt_worker_cache_evictions_total{cache=\"%s\"} %llu\n"
+                 "wt_worker_cache_entries{cache=\"%s\"} %zu\n",
+                 caches[c], (unsigned long long)m->cache[c][0], caches[c],
+                 (unsigned long long)m->cache[c][1], caches[c],
+                 (unsigned long long)m->cache[c][2], caches[c],
+                 m->cache_size[c]);
   pthread_mutex_unlock(&m->lock);
   len += wt_db_stats_prometheus(len < size ? buf + len : NULL,
                                 len < size ? size - len : 0);
