@@ -15,7 +15,8 @@
  * A view with max_log_seconds <= 0 gets the contract's default, 86400. */
 #include "wt_rules.h"
 
-#include <json-c/json.h>
+#include "wt_buf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,185 +384,155 @@ wt_reject wt_rules_decide(const wt_command *cmd, const wt_rules_view *view,
 
 /* --- JSON --------------------------------------------------------------- */
 
-static int add(json_object *o, const char *key, json_object *v) {
-  if (!v)
-    return -1;
-  if (json_object_object_add_ex(o, key, v,
-                                JSON_C_OBJECT_ADD_KEY_IS_NEW |
-                                    JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
-    json_object_put(v);
-    return -1;
-  }
-  return 0;
-}
-
-static int add_null(json_object *o, const char *key) {
-  return json_object_object_add_ex(o, key, NULL,
-                                   JSON_C_OBJECT_ADD_KEY_IS_NEW |
-                                       JSON_C_OBJECT_ADD_CONSTANT_KEY);
-}
-
-static int add_str(json_object *o, const char *key, const char *s) {
-  return add(o, key, json_object_new_string(s ? s : ""));
-}
-
-static int add_int(json_object *o, const char *key, int64_t n) {
-  return add(o, key, json_object_new_int64(n));
-}
-
-static int add_time(json_object *o, const char *key, int64_t us) {
-  char buf[40];
-  wt_time_format(us, buf, sizeof(buf));
-  return add_str(o, key, buf);
-}
-
-/* Serialises o (when rc says every add worked) and frees it. */
-static char *finish(json_object *o, int rc) {
-  char *out = NULL;
-  if (o && rc == 0) {
-    const char *text = json_object_to_json_string_ext(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    out = text ? strdup(text) : NULL;
-  }
-  json_object_put(o);
-  return out;
-}
-
 static int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int log_json(json_object *o, const wt_log_state *l) {
-  int rc = 0;
-  rc |= add_str(o, "id", l->id);
-  rc |= add_str(o, "project_id", l->project_id);
-  rc |= add_str(o, "user_id", l->user_id);
-  rc |= add_time(o, "started_at", l->started_at);
-  if (l->ended_null) {
-    rc |= add_null(o, "ended_at");
-    rc |= add_null(o, "duration_seconds");
-  } else {
-    rc |= add_time(o, "ended_at", l->ended_at);
-    rc |= add_int(o, "duration_seconds",
-                  floor_div(l->ended_at - l->started_at, US_PER_S));
+/* The JSON builders below write text straight into a wt_buf: they run
+ * once per command on the worker's hot path (json-c trees cost several
+ * times more). Members come in a fixed order; strings are escaped by
+ * wt_buf_put_json_str. */
+
+#define JSON_CAP ((size_t)1 << 20) /* far above any state the rules allow */
+
+static void key(wt_buf *b, const char *k) {
+  wt_buf_putc(b, b->len > 1 ? ',' : '{');
+  wt_buf_putc(b, '"');
+  wt_buf_puts(b, k);
+  wt_buf_puts(b, "\":");
+}
+
+static void j_str(wt_buf *b, const char *k, const char *v) {
+  key(b, k);
+  wt_buf_put_json_str(b, v ? v : "");
+}
+
+static void j_int(wt_buf *b, const char *k, int64_t v) {
+  key(b, k);
+  wt_buf_put_i64(b, v);
+}
+
+static void j_time(wt_buf *b, const char *k, int64_t us) {
+  key(b, k);
+  wt_buf_put_json_time(b, us);
+}
+
+static void j_raw(wt_buf *b, const char *k, const char *raw) {
+  key(b, k);
+  wt_buf_puts(b, raw);
+}
+
+/* Closes the object and hands the text over (NULL when it failed). */
+static char *j_finish(wt_buf *b) {
+  wt_buf_putc(b, '}');
+  if (!wt_buf_ok(b)) {
+    wt_buf_free(b);
+    return NULL;
   }
-  rc |= add_str(o, "description", l->description);
-  rc |= add_int(o, "version", l->version);
-  rc |= add_time(o, "created_at", l->created_at);
-  rc |= add_time(o, "updated_at", l->updated_at);
-  return rc;
+  return b->data;
+}
+
+static void log_json(wt_buf *b, const wt_log_state *l) {
+  j_str(b, "id", l->id);
+  j_str(b, "project_id", l->project_id);
+  j_str(b, "user_id", l->user_id);
+  j_time(b, "started_at", l->started_at);
+  if (l->ended_null) {
+    j_raw(b, "ended_at", "null");
+    j_raw(b, "duration_seconds", "null");
+  } else {
+    j_time(b, "ended_at", l->ended_at);
+    j_int(b, "duration_seconds",
+          floor_div(l->ended_at - l->started_at, US_PER_S));
+  }
+  j_str(b, "description", l->description);
+  j_int(b, "version", l->version);
+  j_time(b, "created_at", l->created_at);
+  j_time(b, "updated_at", l->updated_at);
 }
 
 char *wt_decision_data_json(const wt_decision *d) {
-  json_object *o = NULL;
-  int rc = 0;
+  wt_buf b;
   if (!d || d->effect == WT_EFFECT_NONE)
     return NULL;
-  o = json_object_new_object();
-  if (!o)
-    return NULL;
+  wt_buf_init(&b, JSON_CAP);
   switch (d->effect) {
   case WT_EFFECT_PROJECT_CREATE:
   case WT_EFFECT_PROJECT_RENAME:
-    rc |= add_str(o, "id", d->project.id);
-    rc |= add_str(o, "name", d->project.name);
-    rc |= add_str(o, "created_by", d->project.created_by);
-    rc |= add_time(o, "created_at", d->project.created_at);
+    j_str(&b, "id", d->project.id);
+    j_str(&b, "name", d->project.name);
+    j_str(&b, "created_by", d->project.created_by);
+    j_time(&b, "created_at", d->project.created_at);
     break;
   case WT_EFFECT_MEMBER_SET:
   case WT_EFFECT_MEMBER_REMOVE:
-    rc |= add_str(o, "project_id", d->stream_id);
-    rc |= add_str(o, "user_id", d->member.user_id);
-    rc |= add_str(o, "role", wt_role_name(d->member.role));
-    rc |= add_time(o, "added_at", d->member.added_at);
+    j_str(&b, "project_id", d->stream_id);
+    j_str(&b, "user_id", d->member.user_id);
+    j_str(&b, "role", wt_role_name(d->member.role));
+    j_time(&b, "added_at", d->member.added_at);
     break;
   case WT_EFFECT_LOG_CREATE:
   case WT_EFFECT_LOG_UPDATE:
-  case WT_EFFECT_LOG_DELETE: rc |= log_json(o, &d->log); break;
+  case WT_EFFECT_LOG_DELETE: log_json(&b, &d->log); break;
   case WT_EFFECT_USER_CREATE:
   case WT_EFFECT_USER_UPDATE:
-    rc |= add_str(o, "id", d->user.id);
-    rc |= add_str(o, "username", d->user.username);
-    rc |= add_str(o, "display_name", d->user.display_name);
-    rc |= add(o, "is_active", json_object_new_boolean(d->user.active));
-    rc |= add_int(o, "token_version", d->user.token_version);
-    rc |= add_time(o, "created_at", d->user.created_at);
+    j_str(&b, "id", d->user.id);
+    j_str(&b, "username", d->user.username);
+    j_str(&b, "display_name", d->user.display_name);
+    j_raw(&b, "is_active", d->user.active ? "true" : "false");
+    j_int(&b, "token_version", d->user.token_version);
+    j_time(&b, "created_at", d->user.created_at);
     break;
-  case WT_EFFECT_NONE: rc = -1; break;
+  case WT_EFFECT_NONE: break;
   }
-  return finish(o, rc);
+  return j_finish(&b);
 }
 
 static const char *actor_or_system(const char *actor_id) {
   return actor_id && actor_id[0] ? actor_id : "system";
 }
 
-/* The envelope is built by json-c; data_json, already JSON, is spliced in
- * as the last member rather than parsed and serialised again. */
+/* data_json, already JSON, is spliced in as the last member. */
 char *wt_outcome_event_json(const char *type, const char *project_id,
                             int64_t seq, const char *command_id,
                             const char *actor_id, int64_t at,
                             const char *data_json) {
-  static const char data_key[] = ",\"data\":";
-  json_object *o = NULL;
-  char *head = NULL, *out = NULL;
-  size_t hlen, dlen;
-  int rc = 0;
+  wt_buf b;
+  size_t dlen;
   if (!type || !command_id || !data_json)
     return NULL;
   dlen = strlen(data_json);
   if (dlen < 2 || data_json[0] != '{' || data_json[dlen - 1] != '}')
     return NULL; /* not a data object */
-  o = json_object_new_object();
-  if (!o)
-    return NULL;
-  rc |= add_int(o, "v", 1);
-  rc |= add_str(o, "kind", "event");
-  rc |= add_str(o, "type", type);
+  wt_buf_init(&b, JSON_CAP + dlen);
+  j_int(&b, "v", 1);
+  j_str(&b, "kind", "event");
+  j_str(&b, "type", type);
   if (project_id && project_id[0])
-    rc |= add_str(o, "project_id", project_id);
-  rc |= add_int(o, "seq", seq);
-  rc |= add_str(o, "command_id", command_id);
-  rc |= add_str(o, "actor_id", actor_or_system(actor_id));
-  rc |= add_time(o, "at", at);
-  head = finish(o, rc);
-  if (!head)
-    return NULL;
-  hlen = strlen(head); /* "{...}": replace the closing brace */
-  out = malloc(hlen - 1 + sizeof(data_key) - 1 + dlen + 2);
-  if (out) {
-    char *p = out;
-    memcpy(p, head, hlen - 1);
-    p += hlen - 1;
-    memcpy(p, data_key, sizeof(data_key) - 1);
-    p += sizeof(data_key) - 1;
-    memcpy(p, data_json, dlen);
-    p += dlen;
-    p[0] = '}';
-    p[1] = '\0';
-  }
-  free(head);
-  return out;
+    j_str(&b, "project_id", project_id);
+  j_int(&b, "seq", seq);
+  j_str(&b, "command_id", command_id);
+  j_str(&b, "actor_id", actor_or_system(actor_id));
+  j_time(&b, "at", at);
+  j_raw(&b, "data", data_json);
+  return j_finish(&b);
 }
 
 char *wt_outcome_rejected_json(const char *command_id, const char *project_id,
                                const char *actor_id, wt_reject code,
                                const char *message) {
-  json_object *o = NULL;
-  int rc = 0;
+  wt_buf b;
   if (!command_id || code == WT_REJECT_NONE)
     return NULL;
-  o = json_object_new_object();
-  if (!o)
-    return NULL;
-  rc |= add_int(o, "v", 1);
-  rc |= add_str(o, "kind", "rejected");
-  rc |= add_str(o, "command_id", command_id);
+  wt_buf_init(&b, JSON_CAP);
+  j_int(&b, "v", 1);
+  j_str(&b, "kind", "rejected");
+  j_str(&b, "command_id", command_id);
   if (project_id && project_id[0])
-    rc |= add_str(o, "project_id", project_id);
-  rc |= add_str(o, "actor_id", actor_or_system(actor_id));
-  rc |= add_str(o, "code", wt_reject_name(code));
-  rc |= add_str(o, "message", message ? message : "");
-  return finish(o, rc);
+    j_str(&b, "project_id", project_id);
+  j_str(&b, "actor_id", actor_or_system(actor_id));
+  j_str(&b, "code", wt_reject_name(code));
+  j_str(&b, "message", message ? message : "");
+  return j_finish(&b);
 }
