@@ -88,6 +88,11 @@ max_connections = 200
 shared_buffers = 256MB
 synchronous_commit = on
 fsync = on
+# write-heavy batches: fewer checkpoints (each makes the next write of every
+# page a full-page image in the WAL) and compressed page images
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_compression = lz4
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
