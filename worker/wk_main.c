@@ -278,8 +278,17 @@ static void update_gauges(worker *w) {
   }
 }
 
-/* Collects up to WT_BATCH_MAX messages, waiting at most WT_BATCH_WAIT_MS
- * after the first one. */
+static bool runner_busy(worker *w) {
+  bool busy;
+  pthread_mutex_lock(&w->lock);
+  busy = w->job != NULL;
+  pthread_mutex_unlock(&w->lock);
+  return busy;
+}
+
+/* Collects up to WT_BATCH_MAX messages: after the first one, for
+ * WT_BATCH_WAIT_MS, and on for as long as the runner is still busy with
+ * the previous batch (under load, batches grow instead of queueing). */
 static void collect(worker *w, batch_slot *b) {
   double first = 0;
   while (!stop_requested && b->n < (size_t)w->cfg.batch_max) {
@@ -287,9 +296,9 @@ static void collect(worker *w, batch_slot *b) {
     rd_kafka_message_t *m;
     if (b->n) {
       double left = first + w->cfg.batch_wait_ms - now_ms();
-      if (left <= 0)
+      if (left <= 0 && !runner_busy(w))
         break;
-      wait = (int)left + 1;
+      wait = left > 0 ? (int)left + 1 : 1;
     }
     m = rd_kafka_consumer_poll(w->consumer, wait);
     if (!m)
