@@ -8,9 +8,10 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 TEST := build/test
 TSAN := build/tsan
+TSAN_CC ?= clang-14
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
-.PHONY: all run test lint format bench bench-worker clean deps-build release test-build
+.PHONY: all run test test-tsan lint format bench bench-worker bench-gateway clean deps-build release test-build
 
 all: release
 
@@ -33,7 +34,17 @@ test-build:
 
 test: test-build
 	@cd $(TEST) && ctest --output-on-failure -j 2 --timeout 600
+	@$(MAKE) --no-print-directory test-tsan
 	@tests/summary.sh $(TEST)
+
+# The e2e tests again under ThreadSanitizer (clang: its TSan runs with
+# librdkafka through tests/support/tsan_c11_threads.c; see tests/tsan.supp).
+# Any TSan report, in a test or in a wt-worker/wt-gateway it started, fails.
+test-tsan:
+	@deploy/local/deps.sh test
+	@CC=$(TSAN_CC) cmake -S . -B $(TSAN) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_TSAN=ON -DWT_WERROR=ON >/dev/null
+	@cmake --build $(TSAN) -j $(JOBS)
+	@cd $(TSAN) && ctest -R '^(stack|tsan)[.]|_e2e$$' --output-on-failure -j 2 --timeout 600
 
 lint:
 	@deploy/local/deps.sh lint
@@ -51,6 +62,9 @@ bench: release
 
 bench-worker: release
 	@bench/run.sh $(RELEASE) worker
+
+bench-gateway: release
+	@bench/run.sh $(RELEASE) gateway
 
 clean:
 	@-deploy/local/stack.sh stop 2>/dev/null

@@ -68,6 +68,11 @@ void gw_conns_each(const gw_conns *c, void (*fn)(gw_pss *pss, void *arg),
       fn(c->slots[i].pss, arg);
 }
 
+/* Here rather than in gw_main.c, so the gw library links on its own. */
+gw *gw_from_wsi(struct lws *wsi) {
+  return lws_context_user(lws_get_context(wsi));
+}
+
 gw_msg *gw_msg_new(const void *data, size_t len, int64_t seq) {
   gw_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
   if (!m)

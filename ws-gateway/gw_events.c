@@ -93,7 +93,9 @@ gw_event *gw_event_parse(const char *json, size_t len, char *errstr,
   if (!tok || !e)
     goto fail;
   o = json_tokener_parse_ex(tok, json, (int)len);
+  /* trailing bytes too: raw goes out as it came */
   if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+      json_tokener_get_parse_end(tok) != len ||
       !json_object_is_type(o, json_type_object)) {
     wt_errf(errstr, errstr_size, "not a JSON object");
     goto fail;

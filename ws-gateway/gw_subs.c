@@ -344,6 +344,7 @@ typedef struct snap_job {
   char project_id[WT_UUID_STR];
   bool has_since, reset, found;
   int64_t since, seq;
+  size_t replay_max; /* bytes of event frames a replay may queue */
   wt_err err;
   gw_event *events; /* replay */
   wt_buf logs;      /* snapshot: "logs":[...],"next_cursor":... */
@@ -381,6 +382,7 @@ static void snap_run(gw_job *job, wt_db *db) {
                    .params = params,
                    .nparams = 4};
   gw_event *last = NULL;
+  size_t bytes = 0;
   int rows;
   if (!j->has_since) {
     j->err = read_snapshot(j, db);
@@ -401,6 +403,17 @@ static void snap_run(gw_job *job, wt_db *db) {
     j->reset = true;
     j->err = read_snapshot(j, db);
     return;
+  }
+  for (int r = 0; r < rows; r++) {
+    /* more than the send queue takes at once: a snapshot instead, so a
+     * client that reads is not closed as a slow one */
+    bytes += (size_t)PQgetlength(st.result, r, 5) + 512;
+    if (bytes > j->replay_max) {
+      wt_db_stmts_clear(&st, 1);
+      j->reset = true;
+      j->err = read_snapshot(j, db);
+      return;
+    }
   }
   j->found = true;
   j->seq = j->since;
@@ -550,6 +563,7 @@ void gw_subs_subscribe(gw *g, gw_pss *pss, const char *req_id,
   snprintf(j->project_id, sizeof(j->project_id), "%s", project_id);
   j->has_since = has_since;
   j->since = since;
+  j->replay_max = (size_t)g->cfg.send_queue_bytes / 2;
   wt_buf_init(&j->logs, GW_REPLY_MAX);
   pss->inflight++;
   if (!gw_pool_submit(g->pool, &j->base)) {

@@ -10,8 +10,10 @@
  * A subscription first reads a snapshot (the first page of logs and the
  * project's seq, in one statement) or, with since, the events after since;
  * events the stream delivers meanwhile are held and released after the
- * `subscribed` reply, skipping what the snapshot already has. lws thread
- * only. */
+ * `subscribed` reply, skipping what the snapshot already has. A since more
+ * than GW_SINCE_MAX events behind, or whose events would fill more than
+ * half the send queue at once, answers a snapshot with "reset":true. lws
+ * thread only. */
 #ifndef GW_SUBS_H
 #define GW_SUBS_H
 

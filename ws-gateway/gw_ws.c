@@ -98,7 +98,8 @@ static void arm_timer(gw *g, gw_pss *pss) {
   if (!pss->authed) {
     lws_set_timer_usecs(pss->wsi, (lws_usec_t)g->cfg.auth_timeout_ms * 1000);
   } else {
-    int64_t left = pss->token_exp - (int64_t)time(NULL);
+    /* the session lasts as long as its token would verify */
+    int64_t left = pss->token_exp + WT_JWT_LEEWAY_S - (int64_t)time(NULL);
     lws_set_timer_usecs(pss->wsi,
                         (lws_usec_t)(left > 0 ? left : 0) * 1000000 + 1000);
   }
@@ -678,7 +679,7 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (!pss->authed) {
       g->metrics.auth_fail[GW_AUTH_FAIL_TIMEOUT]++;
       gw_conn_close(pss, 4001, "authentication timeout");
-    } else if ((int64_t)time(NULL) >= pss->token_exp) {
+    } else if ((int64_t)time(NULL) >= pss->token_exp + WT_JWT_LEEWAY_S) {
       g->metrics.auth_fail[GW_AUTH_FAIL_EXPIRED_SESSION]++;
       gw_conn_close(pss, 4001, "token expired");
     } else {

@@ -4,7 +4,11 @@
  * another member, not_found for non-members, forbidden for another's log,
  * a removed member's subscription, a deactivated user's connection, resume
  * with since, the frame cap (1009), bad frames, a slow reader (4008) and
- * the auth deadline (4001).
+ * the auth deadline (4001); a since too old (reset), revoked tokens, a
+ * session's expiry and its extension, binary and invalid UTF-8 frames.
+ * A second gateway with small limits and no worker behind its topics
+ * checks the connection cap (503), the in-flight cap (rate_limited), the
+ * command timeout (unavailable) and the subscription cap.
  *
  * One environment for the whole file (a fresh database, a unique topic
  * prefix, the two programs); the tests run in order and build on each
@@ -31,6 +35,7 @@
 
 #include "wt_command.h"
 #include "wt_db.h"
+#include "wt_jwt.h"
 #include "wt_kafka.h"
 #include "wt_migrate.h"
 #include "wt_test.h"
@@ -46,6 +51,7 @@
 #define HOST "127.0.0.1"
 #define T_MS 15000 /* a reply that needs Kafka and the worker */
 #define SEND_QUEUE "262144"
+#define JWT_SECRET "test-secret-test-secret-test-secret-0123"
 
 typedef struct user {
   const char *name, *password;
@@ -65,6 +71,12 @@ typedef struct env {
   char project[WT_UUID_STR];
   char alice_log[WT_UUID_STR];
   long long bob_seq; /* bob's last seen seq (resume test) */
+  /* the second gateway: small limits, its own topics, no worker */
+  char prefix2[64];
+  char gateway2_log[256];
+  pid_t gateway2;
+  int port2;
+  char projects2[3][WT_UUID_STR]; /* alice's, for the subscription cap */
 } env;
 
 static env E;
@@ -89,14 +101,17 @@ static int free_port(void) {
 }
 
 static void dump_logs(void) {
-  char cmd[700];
-  snprintf(cmd, sizeof(cmd), "tail -n 30 %s %s >&2", E.worker_log,
-           E.gateway_log);
+  char cmd[1000];
+  snprintf(cmd, sizeof(cmd), "tail -n 30 %s %s %s >&2", E.worker_log,
+           E.gateway_log, E.gateway2_log);
   if (system(cmd) != 0)
     fprintf(stderr, "(no logs)\n");
 }
 
-static pid_t spawn(const char *bin, const char *log_path, bool gateway) {
+/* extra: NULL-terminated name, value pairs set after the defaults. */
+static pid_t spawn_ex(const char *bin, const char *log_path, bool gateway,
+                      const char *prefix, int http_port,
+                      const char *const *extra) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
@@ -108,21 +123,27 @@ static pid_t spawn(const char *bin, const char *log_path, bool gateway) {
     }
     setenv("WT_DATABASE_URL", E.url, 1);
     setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
-    setenv("WT_TOPIC_PREFIX", E.prefix, 1);
+    setenv("WT_TOPIC_PREFIX", prefix, 1);
     setenv("WT_KAFKA_PARTITIONS", "3", 1);
     setenv("WT_METRICS_PORT", "0", 1);
     setenv("WT_BATCH_WAIT_MS", "2", 1);
-    snprintf(port, sizeof(port), "%d", E.port);
+    snprintf(port, sizeof(port), "%d", http_port);
     setenv("WT_HTTP_PORT", port, 1);
-    setenv("WT_JWT_SECRET", "test-secret-test-secret-test-secret-0123", 1);
+    setenv("WT_JWT_SECRET", JWT_SECRET, 1);
     setenv("WT_AUTH_TIMEOUT_MS", "1500", 1);
     setenv("WT_SEND_QUEUE_BYTES", SEND_QUEUE, 1);
     setenv("WT_COMMAND_TIMEOUT_MS", "20000", 1);
+    for (; extra && extra[0]; extra += 2)
+      setenv(extra[0], extra[1], 1);
     unsetenv("WT_ENV_FILE");
     execl(bin, gateway ? "wt-gateway" : "wt-worker", (char *)NULL);
     _exit(127);
   }
   return pid;
+}
+
+static pid_t spawn(const char *bin, const char *log_path, bool gateway) {
+  return spawn_ex(bin, log_path, gateway, E.prefix, E.port, NULL);
 }
 
 static int stop(pid_t *pid, int sig) {
@@ -260,14 +281,18 @@ static char *login(const user *u, const char *kind) {
   return tok;
 }
 
-static wt_ws *ws_connect(const char *headers) {
+static wt_ws *ws_connect_at(int port, const char *headers) {
   char err[256];
   int status = 0;
-  wt_ws *ws = wt_ws_connect(HOST, E.port, "/ws", "worktracker.v1", headers,
-                            5000, &status, err, sizeof(err));
+  wt_ws *ws = wt_ws_connect(HOST, port, "/ws", "worktracker.v1", headers, 5000,
+                            &status, err, sizeof(err));
   if (!ws)
     fail_msg("connect: %s (status %d)", err, status);
   return ws;
+}
+
+static wt_ws *ws_connect(const char *headers) {
+  return ws_connect_at(E.port, headers);
 }
 
 static void sendf(wt_ws *ws, const char *fmt, ...)
@@ -314,9 +339,9 @@ static int expect_close(wt_ws *ws, int timeout_ms) {
   return 0;
 }
 
-static wt_ws *ws_auth(const user *u) {
+static wt_ws *ws_auth_at(int port, const user *u) {
   char *tok = login(u, "access_token");
-  wt_ws *ws = ws_connect(NULL);
+  wt_ws *ws = ws_connect_at(port, NULL);
   json_object *o;
   sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
   free(tok);
@@ -324,6 +349,10 @@ static wt_ws *ws_auth(const user *u) {
   assert_string_equal(jstr(o, "user_id"), u->id);
   json_object_put(o);
   return ws;
+}
+
+static wt_ws *ws_auth(const user *u) {
+  return ws_auth_at(E.port, u);
 }
 
 /* Sends a request with a fresh id; returns the id (static ring). */
@@ -441,6 +470,8 @@ static int group_teardown(void **state) {
   (void)state;
   if (E.gateway > 0 && stop(&E.gateway, SIGTERM) != 0)
     fprintf(stderr, "wt-gateway did not exit 0 on SIGTERM\n");
+  if (E.gateway2 > 0 && stop(&E.gateway2, SIGTERM) != 0)
+    fprintf(stderr, "the second wt-gateway did not exit 0 on SIGTERM\n");
   if (E.worker > 0)
     stop(&E.worker, SIGTERM);
   if (E.producer)
@@ -450,6 +481,8 @@ static int group_teardown(void **state) {
   if (!getenv("WT_TEST_KEEP_LOGS")) {
     unlink(E.worker_log);
     unlink(E.gateway_log);
+    if (E.gateway2_log[0])
+      unlink(E.gateway2_log);
   }
   return 0;
 }
@@ -805,16 +838,21 @@ static void test_member_removed(void **state) {
   wt_ws_close(a);
 }
 
-/* The gateway's count of connections it closed with 4008. */
-static long slow_closes(void) {
-  static const char name[] = "\nwt_gateway_slow_closes_total ";
-  char *metrics = NULL, *p;
+/* A metric of the gateway without labels, -1 when missing. */
+static long metric(const char *name) {
+  char *metrics = NULL, *p, line[128];
   long v = -1;
+  snprintf(line, sizeof(line), "\n%s ", name);
   if (http("GET", "/metrics", NULL, &metrics, NULL) == 200 && metrics &&
-      (p = strstr(metrics, name)) != NULL)
-    v = atol(p + sizeof(name) - 1);
+      (p = strstr(metrics, line)) != NULL)
+    v = atol(p + strlen(line));
   free(metrics);
   return v;
+}
+
+/* The gateway's count of connections it closed with 4008. */
+static long slow_closes(void) {
+  return metric("wt_gateway_slow_closes_total");
 }
 
 static void test_slow_reader(void **state) {
@@ -856,11 +894,417 @@ static void test_slow_reader(void **state) {
     if (slow_closes() <= slow_before)
       fail_msg("slow reader: not closed within 90 s");
   }
+  /* what the kernel still holds drains through a 4 KiB window at the pace
+   * of delayed ACKs, which can outlast the wait: open the window again */
+  rcv = 4 << 20;
+  setsockopt(wt_ws_fd(b), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
   code = expect_close(b, 20000);
   fprintf(stderr, "slow reader closed with %d\n", code);
   if (code != 4008 && code != 1006)
     fail_msg("slow reader: close %d", code);
   wt_ws_close(b);
+  wt_ws_close(a);
+}
+
+/* --- the main gateway: replay limit, revocation, expiry, frames ---------- */
+
+/* A log.update of alice's log, produced without waiting. */
+static void produce_update(int i) {
+  wt_command *c = calloc(1, sizeof(*c));
+  char err[256], *json;
+  assert_non_null(c);
+  c->type = WT_CMD_LOG_UPDATE;
+  memcpy(c->actor_id, E.alice.id, WT_UUID_STR);
+  memcpy(c->project_id, E.project, WT_UUID_STR);
+  memcpy(c->log_id, E.alice_log, WT_UUID_STR);
+  snprintf(c->description, sizeof(c->description), "update %d", i);
+  c->fields = WT_F_LOG_ID | WT_F_DESCRIPTION;
+  wt_uuid_generate(c->command_id);
+  c->issued_at = wt_time_now_us();
+  json = wt_command_to_json(c);
+  assert_non_null(json);
+  if (wt_kafka_produce(E.producer, E.topics.commands, E.project,
+                       strlen(E.project), json, strlen(json), NULL, 10000, err,
+                       sizeof(err)) != WT_OK)
+    fail_msg("produce: %s", err);
+  free(json);
+  free(c);
+}
+
+static void test_since_too_old_resets(void **state) {
+  wt_ws *a = ws_auth(&E.alice);
+  char sql[256];
+  json_object *o, *logs;
+  const char *id;
+  long start, events = 0, events_in = metric("wt_gateway_events_total");
+  (void)state;
+  snprintf(sql, sizeof(sql), "SELECT seq FROM projects WHERE id = '%s'",
+           E.project);
+  start = query_long(sql);
+  for (int i = 0; i < 1001; i++)
+    produce_update(i);
+  rd_kafka_flush(E.producer, 10000);
+  wait_sql(sql, start + 1001);
+  /* and the gateway has them all: a subscription loading meanwhile would
+   * hold the burst, and more than its send queue closes it with 4008 */
+  for (double deadline = now_s() + 30;
+       metric("wt_gateway_events_total") < events_in + 1001;) {
+    if (now_s() > deadline)
+      fail_msg("the gateway did not read the 1001 outcomes");
+    usleep(100 * 1000);
+  }
+  /* 1001 events behind: a snapshot with reset, no events replayed */
+  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
+               E.project, start);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
+  assert_int_equal(jint(o, "seq"), start + 1001);
+  assert_true(json_object_object_get_ex(o, "logs", &logs));
+  assert_true(json_object_array_length(logs) > 0);
+  assert_true(json_object_object_get_ex(o, "next_cursor", NULL));
+  json_object_put(o);
+  assert_int_equal(wt_ws_backlog_count(a), 0);
+  /* 1000 behind: not too old, but more than half the send queue (256 KiB
+   * here) would take at once: a reset too */
+  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
+               E.project, start + 1);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
+  assert_int_equal(jint(o, "seq"), start + 1001);
+  json_object_put(o);
+  assert_int_equal(wt_ws_backlog_count(a), 0);
+  /* 100 behind: the events in order, then subscribed without a snapshot */
+  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
+               E.project, start + 901);
+  for (;;) {
+    wt_ws_msg m;
+    int r = wt_ws_recv(a, T_MS, &m);
+    if (r != WT_WS_TEXT)
+      fail_msg("replay: %d after %ld events", r, events);
+    o = parse(m.data);
+    wt_ws_msg_free(&m);
+    if (strcmp(jstr(o, "type"), "event") == 0) {
+      assert_int_equal(jint(o, "seq"), start + 902 + events);
+      events++;
+      json_object_put(o);
+      continue;
+    }
+    assert_string_equal(jstr(o, "id"), id);
+    expect_reply_type(o, "subscribed");
+    assert_false(json_object_object_get_ex(o, "reset", NULL));
+    assert_false(json_object_object_get_ex(o, "logs", NULL));
+    assert_int_equal(jint(o, "seq"), start + 1001);
+    json_object_put(o);
+    break;
+  }
+  assert_int_equal(events, 100);
+  wt_ws_close(a);
+}
+
+static void test_revoked_tokens(void **state) {
+  char *tok = login(&E.bob, "access_token"), hdr[9000];
+  wt_ws *b1, *b2, *b3;
+  json_object *o;
+  (void)state;
+  b1 = ws_connect(NULL);
+  sendf(b1, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  json_object_put(expect(b1, "auth_ok", 5000));
+  snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
+  b2 = ws_connect(hdr);
+  json_object_put(expect(b2, "auth_ok", 5000));
+  system_user_cmd(WT_CMD_USER_REVOKE_TOKENS, &E.bob);
+  /* every connection of bob's closes */
+  assert_int_equal(expect_close(b1, T_MS), 4001);
+  assert_int_equal(expect_close(b2, T_MS), 4001);
+  wt_ws_close(b1);
+  wt_ws_close(b2);
+  /* the old token no longer authenticates, by frame or by header */
+  b3 = ws_connect(NULL);
+  sendf(b3, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  assert_int_equal(expect_close(b3, 5000), 4001);
+  wt_ws_close(b3);
+  b3 = ws_connect(hdr);
+  assert_int_equal(expect_close(b3, 5000), 4001);
+  wt_ws_close(b3);
+  free(tok);
+  /* a new login does */
+  b3 = ws_auth(&E.bob);
+  o = reply(b3, request(b3, "\"type\":\"projects\""), 5000);
+  expect_reply_type(o, "result");
+  json_object_put(o);
+  wt_ws_close(b3);
+}
+
+static const char *secret_lookup(void *ctx, const char *name) {
+  (void)ctx;
+  return strcmp(name, "WT_JWT_SECRET") == 0 ? JWT_SECRET : NULL;
+}
+
+/* An access token of u (token_version 0) whose exp is exp. */
+static char *token_expiring(const user *u, int64_t exp) {
+  wt_config *cfg = calloc(1, sizeof(*cfg));
+  wt_jwt *j = NULL;
+  char err[256] = "", *tok = NULL;
+  int64_t got = 0;
+  assert_non_null(cfg);
+  if (wt_config_load(cfg, secret_lookup, NULL, err, sizeof(err)) != WT_OK ||
+      wt_jwt_new(cfg, &j, err, sizeof(err)) != WT_OK ||
+      wt_jwt_issue(j, u->id, 0, WT_JWT_ACCESS, exp - cfg->jwt_ttl_s, &tok, &got,
+                   err, sizeof(err)) != WT_OK)
+    fail_msg("token: %s", err);
+  assert_int_equal(got, exp);
+  wt_jwt_destroy(j);
+  free(cfg);
+  return tok;
+}
+
+static void test_session_expiry(void **state) {
+  wt_ws *ws;
+  json_object *o;
+  char *tok, *fresh;
+  double t0, waited;
+  int64_t now = (int64_t)time(NULL);
+  (void)state;
+  /* expired 25 s ago: still inside the 30 s leeway, so accepted, and the
+   * session ends when the leeway does, in at most 5 s */
+  tok = token_expiring(&E.alice, now - 25);
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  json_object_put(expect(ws, "auth_ok", 5000));
+  t0 = now_s();
+  assert_int_equal(expect_close(ws, 10000), 4001);
+  waited = now_s() - t0;
+  fprintf(stderr, "session closed %.2f s after auth_ok\n", waited);
+  assert_true(waited > 0.5 && waited < 7.0); /* at its end, not at once */
+  wt_ws_close(ws);
+  free(tok);
+
+  /* the same, extended by a fresh token before its end */
+  now = (int64_t)time(NULL);
+  tok = token_expiring(&E.alice, now - 25);
+  fresh = login(&E.alice, "access_token");
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  json_object_put(expect(ws, "auth_ok", 5000));
+  sendf(ws, "{\"type\":\"auth\",\"id\":\"again\",\"token\":\"%s\"}", fresh);
+  o = expect(ws, "auth_ok", 5000);
+  assert_string_equal(jstr(o, "id"), "again");
+  assert_string_equal(jstr(o, "user_id"), E.alice.id);
+  json_object_put(o);
+  while ((int64_t)time(NULL) < now + 7) /* past the first token's end */
+    usleep(100 * 1000);
+  o = reply(ws, request(ws, "\"type\":\"projects\""), 5000);
+  expect_reply_type(o, "result");
+  json_object_put(o);
+  assert_int_equal(wt_ws_close_code(ws), 0);
+  wt_ws_close(ws);
+  free(tok);
+  free(fresh);
+}
+
+static void test_binary_and_bad_utf8(void **state) {
+  wt_ws *ws = ws_auth(&E.carol);
+  static const char bad_utf8[] =
+      "{\"id\":\"u1\",\"type\":\"projects\",\"x\":\"\xff\xfe\"}";
+  static const char bin[] = "{\"id\":\"b1\",\"type\":\"projects\"}";
+  json_object *o;
+  (void)state;
+  assert_int_equal(wt_ws_send_frame(ws, WT_WS_BINARY, true, bin, strlen(bin)),
+                   0);
+  o = expect(ws, "error", 5000);
+  assert_string_equal(jstr(o, "code"), "invalid");
+  json_object_put(o);
+  assert_int_equal(wt_ws_send_text(ws, bad_utf8, strlen(bad_utf8)), 0);
+  o = expect(ws, "error", 5000);
+  assert_string_equal(jstr(o, "code"), "invalid");
+  json_object_put(o);
+  /* invalid UTF-8 split across two fragments */
+  assert_int_equal(wt_ws_send_frame(ws, WT_WS_TEXT, false, "{\"id\":\"\xe2", 8),
+                   0);
+  assert_int_equal(
+      wt_ws_send_frame(ws, WT_WS_CONTINUATION, true, "(\",\"type\":\"x\"}", 14),
+      0);
+  o = expect(ws, "error", 5000);
+  assert_string_equal(jstr(o, "code"), "invalid");
+  json_object_put(o);
+  /* the connection stays */
+  o = reply(ws, request(ws, "\"type\":\"projects\""), 5000);
+  expect_reply_type(o, "result");
+  json_object_put(o);
+  assert_int_equal(wt_ws_close_code(ws), 0);
+  wt_ws_close(ws);
+}
+
+/* --- the second gateway: limits ------------------------------------------ */
+
+/* Starts the second gateway once: 2 connections, 2 subscriptions and 2
+ * requests in flight per connection, commands answered unavailable after
+ * 1 s; its own topics, which no worker reads, so no command gets an
+ * outcome. alice gets two more projects first (the gateway loads its
+ * membership cache at start). */
+static void gateway2_start(void) {
+  static const char *const extra[] = {"WT_MAX_CONNECTIONS",
+                                      "2",
+                                      "WT_MAX_SUBSCRIPTIONS",
+                                      "2",
+                                      "WT_MAX_INFLIGHT",
+                                      "2",
+                                      "WT_COMMAND_TIMEOUT_MS",
+                                      "1000",
+                                      NULL};
+  wt_kafka_topics topics;
+  const char *names[3];
+  char err[512] = "";
+  if (E.gateway2 > 0)
+    return;
+  memcpy(E.projects2[0], E.project, WT_UUID_STR);
+  {
+    wt_ws *a = ws_auth(&E.alice);
+    for (int i = 1; i < 3; i++) {
+      json_object *o, *ev;
+      o = reply(
+          a,
+          request(a, "\"type\":\"project.create\",\"name\":\"limits %d\"", i),
+          T_MS);
+      expect_reply_type(o, "applied");
+      assert_true(json_object_object_get_ex(o, "event", &ev));
+      snprintf(E.projects2[i], WT_UUID_STR, "%s", jstr(ev, "project_id"));
+      json_object_put(o);
+    }
+    wt_ws_close(a);
+  }
+  snprintf(E.prefix2, sizeof(E.prefix2), "%s-b", E.prefix);
+  wt_kafka_topic_names(E.prefix2, &topics);
+  names[0] = topics.commands;
+  names[1] = topics.events;
+  names[2] = topics.dlq;
+  if (wt_kafka_ensure_topics(E.producer, names, 3, 1, 30000, err,
+                             sizeof(err)) != WT_OK)
+    fail_msg("topics: %s", err);
+  snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
+           E.prefix);
+  E.port2 = free_port();
+  E.gateway2 =
+      spawn_ex(WT_GATEWAY_BIN, E.gateway2_log, true, E.prefix2, E.port2, extra);
+  for (double deadline = now_s() + 60;;) {
+    int st = 0;
+    if (wt_http_request(HOST, E.port2, "GET", "/readyz", NULL, NULL, 2000, &st,
+                        NULL, NULL) == 0 &&
+        st == 200)
+      break;
+    if (now_s() > deadline) {
+      dump_logs();
+      fail_msg("the second gateway is not ready");
+    }
+    usleep(200000);
+  }
+}
+
+static void test_connection_cap(void **state) {
+  wt_ws *w[2], *third = NULL;
+  char err[256];
+  int status = 0;
+  (void)state;
+  gateway2_start();
+  w[0] = ws_auth_at(E.port2, &E.alice);
+  w[1] = ws_auth_at(E.port2, &E.bob);
+  third = wt_ws_connect(HOST, E.port2, "/ws", "worktracker.v1", NULL, 5000,
+                        &status, err, sizeof(err));
+  assert_null(third);
+  assert_int_equal(status, 503);
+  /* plain HTTP is no WebSocket connection: still served */
+  assert_int_equal(wt_http_request(HOST, E.port2, "GET", "/healthz", NULL, NULL,
+                                   5000, &status, NULL, NULL),
+                   0);
+  assert_int_equal(status, 200);
+  /* one leaves: a place is free again (once the gateway saw the close) */
+  wt_ws_close(w[1]);
+  for (double deadline = now_s() + 5; !third && now_s() < deadline;) {
+    third = wt_ws_connect(HOST, E.port2, "/ws", "worktracker.v1", NULL, 5000,
+                          &status, err, sizeof(err));
+    if (!third) {
+      assert_int_equal(status, 503);
+      usleep(50 * 1000);
+    }
+  }
+  assert_non_null(third);
+  wt_ws_close(third);
+  wt_ws_close(w[0]);
+}
+
+static void test_inflight_cap_and_timeout(void **state) {
+  wt_ws *a;
+  char ids[3][16];
+  json_object *o;
+  double t0;
+  (void)state;
+  gateway2_start();
+  a = ws_auth_at(E.port2, &E.alice);
+  t0 = now_s();
+  for (int i = 0; i < 3; i++)
+    snprintf(
+        ids[i], sizeof(ids[i]), "%s",
+        request(a, "\"type\":\"project.create\",\"name\":\"never %d\"", i));
+  /* the third is over WT_MAX_INFLIGHT = 2 */
+  o = reply(a, ids[2], 5000);
+  expect_reply_type(o, "error");
+  assert_string_equal(jstr(o, "code"), "rate_limited");
+  json_object_put(o);
+  /* the two get no outcome: unavailable after WT_COMMAND_TIMEOUT_MS */
+  for (int i = 0; i < 2; i++) {
+    o = reply(a, ids[i], 5000);
+    expect_reply_type(o, "error");
+    assert_string_equal(jstr(o, "code"), "unavailable");
+    json_object_put(o);
+  }
+  assert_true(now_s() - t0 >= 0.9);
+  /* nothing in flight any more: requests are taken again */
+  o = reply(a, request(a, "\"type\":\"projects\""), 5000);
+  expect_reply_type(o, "result");
+  json_object_put(o);
+  wt_ws_close(a);
+}
+
+static void test_subscription_cap(void **state) {
+  wt_ws *a;
+  json_object *o;
+  const char *p0, *p1, *p2;
+  (void)state;
+  gateway2_start();
+  p0 = E.projects2[0];
+  p1 = E.projects2[1];
+  p2 = E.projects2[2];
+  a = ws_auth_at(E.port2, &E.alice);
+#define SUB(p)                                                                 \
+  reply(a, request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\"", (p)),    \
+        T_MS)
+  o = SUB(p0);
+  expect_reply_type(o, "subscribed");
+  json_object_put(o);
+  o = SUB(p1);
+  expect_reply_type(o, "subscribed");
+  json_object_put(o);
+  /* a third is over WT_MAX_SUBSCRIPTIONS = 2 */
+  o = SUB(p2);
+  expect_reply_type(o, "error");
+  assert_string_equal(jstr(o, "code"), "rate_limited");
+  json_object_put(o);
+  /* subscribing again to one it has is no new subscription */
+  o = SUB(p0);
+  expect_reply_type(o, "subscribed");
+  json_object_put(o);
+  /* an unsubscribe frees a place */
+  o = reply(a, request(a, "\"type\":\"unsubscribe\",\"project_id\":\"%s\"", p1),
+            5000);
+  expect_reply_type(o, "unsubscribed");
+  json_object_put(o);
+  o = SUB(p2);
+  expect_reply_type(o, "subscribed");
+  assert_string_equal(jstr(o, "project_id"), p2);
+  json_object_put(o);
+#undef SUB
   wt_ws_close(a);
 }
 
@@ -894,6 +1338,13 @@ int main(void) {
       cmocka_unit_test(test_resume_since),
       cmocka_unit_test(test_member_removed),
       cmocka_unit_test(test_slow_reader),
+      cmocka_unit_test(test_since_too_old_resets),
+      cmocka_unit_test(test_revoked_tokens),
+      cmocka_unit_test(test_session_expiry),
+      cmocka_unit_test(test_binary_and_bad_utf8),
+      cmocka_unit_test(test_connection_cap),
+      cmocka_unit_test(test_inflight_cap_and_timeout),
+      cmocka_unit_test(test_subscription_cap),
       cmocka_unit_test(test_deactivated_user_disconnected),
       cmocka_unit_test(test_sigterm),
   };
