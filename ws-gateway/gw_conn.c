@@ -178,5 +178,6 @@ void gw_conn_release(gw_pss *pss) {
     gw_sub_clear(&pss->subs[i]);
   free(pss->subs);
   pss->subs = NULL;
+  pss->subs_cap = 0;
   pss->nsubs = 0;
 }

@@ -60,8 +60,9 @@ typedef struct gw_pss {
   int close_code; /* set: close at the next WRITEABLE */
   char close_reason[64];
   int inflight; /* commands and reads */
-  gw_sub *subs;
+  gw_sub *subs; /* grown as needed, up to WT_MAX_SUBSCRIPTIONS */
   int nsubs;
+  int subs_cap;
 
   /* HTTP */
   int route;

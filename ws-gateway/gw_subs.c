@@ -541,13 +541,21 @@ void gw_subs_subscribe(gw *g, gw_pss *pss, const char *req_id,
     gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
-  if (!pss->subs) {
-    pss->subs = calloc((size_t)g->cfg.max_subscriptions, sizeof(gw_sub));
-    if (!pss->subs) {
+  if (pss->nsubs == pss->subs_cap) {
+    /* grown one step at a time: most connections follow one or two
+     * projects, and an idle connection's memory is what 10k of them cost */
+    int cap = pss->subs_cap ? pss->subs_cap * 2 : 1;
+    gw_sub *grown;
+    if (cap > g->cfg.max_subscriptions)
+      cap = g->cfg.max_subscriptions;
+    grown = realloc(pss->subs, (size_t)cap * sizeof(gw_sub));
+    if (!grown) {
       free(j);
       gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
       return;
     }
+    pss->subs = grown;
+    pss->subs_cap = cap;
   }
   sub = &pss->subs[pss->nsubs++];
   memset(sub, 0, sizeof(*sub));
