@@ -164,30 +164,6 @@ static char worker_log[256], gateway_log[256], node_log[256];
 
 /* --- PostgreSQL ----------------------------------------------------------- */
 
-static void conninfo_with_db(const char *base, const char *db, char *out,
-                             size_t size) {
-  char *err = NULL;
-  PQconninfoOption *opts = PQconninfoParse(base, &err);
-  size_t len = 0;
-  if (!opts)
-    bail("bad WT_DATABASE_URL: %s", err ? err : "?");
-  out[0] = '\0';
-  for (PQconninfoOption *p = opts; p->keyword; p++) {
-    const char *v = strcmp(p->keyword, "dbname") == 0 ? db : p->val;
-    if (!v)
-      continue;
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s='",
-                            p->keyword);
-    for (const char *c = v; *c && len + 3 < size; c++) {
-      if (*c == '\'' || *c == '\\')
-        out[len++] = '\\';
-      out[len++] = *c;
-    }
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "' ");
-  }
-  PQconninfoFree(opts);
-}
-
 static PGconn *pg_connect(const char *conninfo) {
   PGconn *c = PQconnectdb(conninfo);
   if (PQstatus(c) != CONNECTION_OK)
@@ -488,22 +464,13 @@ static void flush(rd_kafka_t *rk) {
     bail("%d messages not delivered", atomic_load(&failed_deliveries));
 }
 
-static void cmd_reset(wt_command *c, wt_cmd_type type, const char *actor) {
-  memset(c, 0, sizeof(*c));
-  c->type = type;
-  if (actor)
-    snprintf(c->actor_id, sizeof(c->actor_id), "%s", actor);
-  else
-    c->actor_system = true;
-}
-
 static void setup(world *w, rd_kafka_t *rk, const wt_kafka_topics *t) {
   wt_command *c = xcalloc(1, sizeof(*c));
   PGconn *pg = pg_connect(url);
   PGresult *res;
   char sql[128];
   for (int u = 0; u < o.n; u++) {
-    cmd_reset(c, WT_CMD_USER_CREATE, NULL);
+    wt_command_init(c, WT_CMD_USER_CREATE, NULL);
     snprintf(c->user_id, sizeof(c->user_id), "%s", w->users[u]);
     snprintf(c->target_user_id, sizeof(c->target_user_id), "%s", w->users[u]);
     snprintf(c->username, sizeof(c->username), "gwbench_u%d", u);
@@ -516,7 +483,7 @@ static void setup(world *w, rd_kafka_t *rk, const wt_kafka_topics *t) {
   flush(rk);
   wait_count(pg, "SELECT count(*) FROM users", o.n, "users");
   for (int p = 0; p < o.projects; p++) {
-    cmd_reset(c, WT_CMD_PROJECT_CREATE, w->users[p]);
+    wt_command_init(c, WT_CMD_PROJECT_CREATE, w->users[p]);
     snprintf(c->project_id, sizeof(c->project_id), "%s", w->projects[p]);
     snprintf(c->name, sizeof(c->name), "Gateway bench %d", p);
     c->fields = WT_F_NAME;
@@ -525,7 +492,7 @@ static void setup(world *w, rd_kafka_t *rk, const wt_kafka_topics *t) {
   /* same key (project_id), same partition: after their project.create */
   for (int u = o.projects; u < o.n; u++) {
     int p = u % o.projects;
-    cmd_reset(c, WT_CMD_MEMBER_ADD, w->users[p]);
+    wt_command_init(c, WT_CMD_MEMBER_ADD, w->users[p]);
     snprintf(c->project_id, sizeof(c->project_id), "%s", w->projects[p]);
     snprintf(c->target_user_id, sizeof(c->target_user_id), "%s", w->users[u]);
     c->role = WT_ROLE_MEMBER;
@@ -1299,7 +1266,9 @@ int main(int argc, char **argv) {
   snprintf(node_log, sizeof(node_log), "/tmp/%s-node.log", prefix);
   snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
   admin_exec(sql);
-  conninfo_with_db(o.database_url, dbname, url, sizeof(url));
+  if (wt_db_conninfo_with_dbname(o.database_url, dbname, url, sizeof(url), err,
+                                 sizeof(err)) != WT_OK)
+    bail("%s", err);
   {
     wt_db *db = NULL;
     const char *dir = getenv("WT_MIGRATIONS_DIR");

@@ -262,15 +262,6 @@ static void model_delete_log(model *m, size_t li) {
   m->logs[li].pool_pos = -1;
 }
 
-static void cmd_reset(wt_command *c, wt_cmd_type type, const char *actor) {
-  memset(c, 0, sizeof(*c));
-  c->type = type;
-  if (actor)
-    snprintf(c->actor_id, sizeof(c->actor_id), "%s", actor);
-  else
-    c->actor_system = true;
-}
-
 /* Another member of the author's project. */
 static int other_member(model *m, const blog *l) {
   int k = l->author - l->project * m->nmembers;
@@ -297,7 +288,7 @@ static bool gen_log_command(model *m, wt_command *c, int project) {
     if (reject) {
       /* a member of the next project: not a member here, not_found */
       int actor = user_of(m, (p + 1) % m->nprojects, k);
-      cmd_reset(c, type, m->users[actor]);
+      wt_command_init(c, type, m->users[actor]);
       snprintf(c->project_id, sizeof(c->project_id), "%s", m->projects[p]);
       make_id(m->log_tag, KIND_REJECTED_LOG, m->nrejected_logs++, c->log_id);
       c->started_at = m->base_us;
@@ -306,7 +297,7 @@ static bool gen_log_command(model *m, wt_command *c, int project) {
     } else {
       li = model_add_log(m, p, user_of(m, p, k));
       l = &m->logs[li];
-      cmd_reset(c, type, m->users[l->author]);
+      wt_command_init(c, type, m->users[l->author]);
       snprintf(c->project_id, sizeof(c->project_id), "%s", m->projects[p]);
       make_id(m->log_tag, KIND_LOG, li, c->log_id);
       c->started_at = l->started;
@@ -319,7 +310,7 @@ static bool gen_log_command(model *m, wt_command *c, int project) {
   }
   li = (size_t)m->pool[rng_below(&m->rng, (int)m->npool)];
   l = &m->logs[li];
-  cmd_reset(c, type, m->users[reject ? other_member(m, l) : l->author]);
+  wt_command_init(c, type, m->users[reject ? other_member(m, l) : l->author]);
   snprintf(c->project_id, sizeof(c->project_id), "%s", m->projects[l->project]);
   make_id(m->log_tag, KIND_LOG, li, c->log_id);
   c->fields = WT_F_LOG_ID;
@@ -466,31 +457,6 @@ static rd_kafka_t *producer_new(run *r, bool bulk) {
   return rk;
 }
 
-/* conninfo of the admin URL with dbname replaced */
-static void conninfo_with_db(const char *url, const char *db, char *out,
-                             size_t size) {
-  char *err = NULL;
-  PQconninfoOption *opts = PQconninfoParse(url, &err);
-  size_t len = 0;
-  if (!opts)
-    bail("bad WT_DATABASE_URL: %s", err ? err : "?");
-  out[0] = '\0';
-  for (PQconninfoOption *o = opts; o->keyword; o++) {
-    const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-    if (!v)
-      continue;
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s='",
-                            o->keyword);
-    for (const char *p = v; *p && len + 3 < size; p++) {
-      if (*p == '\'' || *p == '\\')
-        out[len++] = '\\';
-      out[len++] = *p;
-    }
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "' ");
-  }
-  PQconninfoFree(opts);
-}
-
 static PGconn *pg_connect(const char *conninfo) {
   PGconn *c = PQconnectdb(conninfo);
   if (PQstatus(c) != CONNECTION_OK)
@@ -515,7 +481,9 @@ static void create_database(const char *name, char *url, size_t url_size) {
   snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
   pg_exec(admin, sql);
   PQfinish(admin);
-  conninfo_with_db(opt->database_url, name, url, url_size);
+  if (wt_db_conninfo_with_dbname(opt->database_url, name, url, url_size, err,
+                                 sizeof(err)) != WT_OK)
+    bail("%s", err);
   if (wt_db_connect(url, "bench", false, &db, err, sizeof(err)) != WT_OK ||
       wt_migrate_run(db, dir ? dir : WT_MIGRATIONS_DIR, NULL, err,
                      sizeof(err)) != WT_OK)
@@ -664,7 +632,7 @@ static void list_free(msglist *l) {
 static void gen_users(run *r, msglist *l, wt_command *c) {
   size_t nusers = (size_t)r->m.nprojects * (size_t)r->m.nmembers;
   for (size_t u = 0; u < nusers; u++) {
-    cmd_reset(c, WT_CMD_USER_CREATE, NULL);
+    wt_command_init(c, WT_CMD_USER_CREATE, NULL);
     snprintf(c->user_id, sizeof(c->user_id), "%s", r->m.users[u]);
     snprintf(c->target_user_id, sizeof(c->target_user_id), "%s", r->m.users[u]);
     snprintf(c->username, sizeof(c->username), "bench_u%zu", u);
@@ -678,13 +646,13 @@ static void gen_users(run *r, msglist *l, wt_command *c) {
 
 static void gen_projects(run *r, msglist *l, wt_command *c) {
   for (int p = 0; p < r->m.nprojects; p++) {
-    cmd_reset(c, WT_CMD_PROJECT_CREATE, r->m.users[user_of(&r->m, p, 0)]);
+    wt_command_init(c, WT_CMD_PROJECT_CREATE, r->m.users[user_of(&r->m, p, 0)]);
     snprintf(c->project_id, sizeof(c->project_id), "%s", r->m.projects[p]);
     snprintf(c->name, sizeof(c->name), "Bench project %d", p);
     c->fields = WT_F_NAME;
     list_add(r, l, c, false);
     for (int k = 1; k < r->m.nmembers; k++) {
-      cmd_reset(c, WT_CMD_MEMBER_ADD, r->m.users[user_of(&r->m, p, 0)]);
+      wt_command_init(c, WT_CMD_MEMBER_ADD, r->m.users[user_of(&r->m, p, 0)]);
       snprintf(c->project_id, sizeof(c->project_id), "%s", r->m.projects[p]);
       snprintf(c->target_user_id, sizeof(c->target_user_id), "%s",
                r->m.users[user_of(&r->m, p, k)]);

@@ -1015,3 +1015,11 @@ out:
   json_object_put(o);
   return out;
 }
+
+void wt_command_init(wt_command *cmd, wt_cmd_type type, const char *actor_id) {
+  memset(cmd, 0, sizeof(*cmd));
+  cmd->type = type;
+  cmd->actor_system = actor_id == NULL;
+  if (actor_id)
+    snprintf(cmd->actor_id, sizeof(cmd->actor_id), "%s", actor_id);
+}

@@ -109,6 +109,9 @@ typedef struct wt_command {
 wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
                         char *errstr, size_t errstr_size);
 
+/* Zeroes cmd and sets its type and actor (NULL: the system). */
+void wt_command_init(wt_command *cmd, wt_cmd_type type, const char *actor_id);
+
 /* Serialises a command as the contract's envelope (for producers: the
  * gateway, wt-admin, wt-ingest, tests). Returns a malloc'd string. */
 char *wt_command_to_json(const wt_command *cmd);

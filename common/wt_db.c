@@ -252,6 +252,40 @@ void wt_db_get_counters(const wt_db *db, wt_db_counters *out) {
   *out = db->counters;
 }
 
+wt_err wt_db_conninfo_with_dbname(const char *url, const char *dbname,
+                                  char *out, size_t out_size, char *errstr,
+                                  size_t errstr_size) {
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(url, &err);
+  size_t len = 0;
+  if (!opts) {
+    wt_errf(errstr, errstr_size, "bad database URL: %s", err ? err : "?");
+    PQfreemem(err);
+    return WT_ERR_INVALID;
+  }
+  for (PQconninfoOption *o = opts; o->keyword; o++) {
+    const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
+    if (!v)
+      continue;
+    len += (size_t)snprintf(out + len, len < out_size ? out_size - len : 0,
+                            "%s='", o->keyword);
+    for (const char *c = v; *c && len + 3 < out_size; c++) {
+      if (*c == '\'' || *c == '\\')
+        out[len++] = '\\';
+      out[len++] = *c;
+    }
+    len +=
+        (size_t)snprintf(out + len, len < out_size ? out_size - len : 0, "' ");
+  }
+  PQconninfoFree(opts);
+  if (len >= out_size) {
+    wt_errf(errstr, errstr_size, "database URL longer than %zu bytes",
+            out_size);
+    return WT_ERR_NOMEM;
+  }
+  return WT_OK;
+}
+
 void wt_db_stmts_clear(wt_db_stmt *stmts, size_t n) {
   for (size_t i = 0; i < n; i++) {
     PQclear(stmts[i].result);

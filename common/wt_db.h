@@ -58,6 +58,12 @@ wt_err wt_db_exec(wt_db *db, const char *name, const char *sql, int nparams,
                   const char *const *params, PGresult **res, char *errstr,
                   size_t errstr_size);
 
+/* url (a URI or conninfo) as a conninfo string naming database dbname
+ * instead (tests and benchmarks make databases of their own). */
+wt_err wt_db_conninfo_with_dbname(const char *url, const char *dbname,
+                                  char *out, size_t out_size, char *errstr,
+                                  size_t errstr_size);
+
 /* Clears the results of stmts[0..n). */
 void wt_db_stmts_clear(wt_db_stmt *stmts, size_t n);
 

@@ -1,7 +1,6 @@
 /* admin_bus: see admin_bus.h. */
 #include "admin_bus.h"
 
-#include <crypt.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -55,12 +54,8 @@ void admin_bus_close(admin_bus *b) {
  * the system. */
 void admin_command_init(wt_command *cmd, wt_cmd_type type,
                         const char *actor_id) {
-  memset(cmd, 0, sizeof(*cmd));
-  cmd->type = type;
+  wt_command_init(cmd, type, actor_id);
   wt_uuid_generate(cmd->command_id);
-  cmd->actor_system = actor_id == NULL;
-  if (actor_id)
-    snprintf(cmd->actor_id, sizeof(cmd->actor_id), "%s", actor_id);
   cmd->issued_at = wt_time_now_us();
   snprintf(cmd->origin, sizeof(cmd->origin), "wt-admin");
 }
@@ -146,40 +141,6 @@ int admin_parse_timeout(const char *s, int *out) {
 }
 
 /* --- passwords ----------------------------------------------------------- */
-
-/* yescrypt ("$y$") with a fresh salt at libcrypt's default cost. */
-int admin_hash_password(const char *password, char *out, size_t out_size) {
-  struct crypt_data *data = calloc(1, sizeof(*data)); /* ~32 KiB */
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  const char *h;
-  int rc = -1;
-  if (!data)
-    return -1;
-  if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt))) {
-    h = crypt_rn(password, salt, data, sizeof(*data));
-    if (h && h[0] == '$' && strlen(h) < out_size) {
-      memcpy(out, h, strlen(h) + 1);
-      rc = 0;
-    }
-  }
-  explicit_bzero(data, sizeof(*data));
-  free(data);
-  return rc;
-}
-
-/* Does password match a stored crypt(3) hash? */
-bool admin_password_matches(const char *password, const char *hash) {
-  struct crypt_data *data = calloc(1, sizeof(*data));
-  const char *h;
-  bool ok = false;
-  if (!data)
-    return false;
-  h = crypt_rn(password, hash, data, sizeof(*data));
-  ok = h && h[0] == '$' && strcmp(h, hash) == 0;
-  explicit_bzero(data, sizeof(*data));
-  free(data);
-  return ok;
-}
 
 /* One line of stdin, without its line end; echo off on a terminal. */
 int admin_read_password_line(char *buf, size_t size) {

@@ -35,9 +35,6 @@ int admin_bus_submit(admin_bus *b, const wt_command *cmd);
 /* --timeout-ms: 0 on success, -1 (said on stderr) */
 int admin_parse_timeout(const char *s, int *out);
 
-/* yescrypt with a fresh salt; 0 or -1 */
-int admin_hash_password(const char *password, char *out, size_t out_size);
-bool admin_password_matches(const char *password, const char *hash);
 /* one line from stdin, without echo on a terminal; 0 or -1 */
 int admin_read_password_line(char *buf, size_t size);
 

@@ -1,5 +1,6 @@
 /* wt-admin demo: idempotent demo data for `make run`. */
 #include "admin_bus.h"
+#include "wt_password.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -116,8 +117,8 @@ static int demo_read_state(const wt_config *cfg, demo_user *users,
       users[u].exists = true;
       snprintf(users[u].id, sizeof(users[u].id), "%s",
                PQgetvalue(s[0].result, r, 1));
-      users[u].password_known = admin_password_matches(
-          users[u].password, PQgetvalue(s[0].result, r, 2));
+      users[u].password_known =
+          wt_password_matches(users[u].password, PQgetvalue(s[0].result, r, 2));
     }
   }
   *project = PQntuples(s[1].result) > 0;
@@ -209,8 +210,8 @@ int admin_cmd_demo(const wt_config *cfg, int argc, char **argv) {
     snprintf(cmd.username, sizeof(cmd.username), "%s", users[u].username);
     snprintf(cmd.display_name, sizeof(cmd.display_name), "%s",
              users[u].display_name);
-    if (admin_hash_password(users[u].password, cmd.password_hash,
-                            sizeof(cmd.password_hash)) != 0) {
+    if (wt_password_hash(users[u].password, cmd.password_hash,
+                         sizeof(cmd.password_hash)) != 0) {
       fprintf(stderr, "wt-admin: cannot hash the password (libcrypt)\n");
       goto out;
     }

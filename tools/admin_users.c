@@ -1,5 +1,6 @@
 /* wt-admin user add|deactivate|revoke-tokens|list. */
 #include "admin_bus.h"
+#include "wt_password.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -126,8 +127,8 @@ static int cmd_user_add(const wt_config *cfg, int argc, char **argv) {
                     "display name too long\n");
     goto out;
   }
-  if (admin_hash_password(password, cmd.password_hash,
-                          sizeof(cmd.password_hash)) != 0) {
+  if (wt_password_hash(password, cmd.password_hash,
+                       sizeof(cmd.password_hash)) != 0) {
     fprintf(stderr, "wt-admin: cannot hash the password (libcrypt)\n");
     goto out;
   }

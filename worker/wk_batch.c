@@ -38,7 +38,8 @@ struct wk_batch {
   wk_need need;
   wk_plan plan;
   int64_t next[WK_MAX_PARTITIONS]; /* positions after this batch */
-  size_t parsed; /* messages wk_batch_parse did ahead of the run */
+  size_t parsed;    /* messages wk_batch_parse did ahead of the run */
+  char sqlstate[8]; /* of the last refused write */
   wt_buf events, rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
       fresh_ids, rejected_ids;
 };
@@ -578,9 +579,8 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
   err = wt_db_run(b->db, s, ns, errstr, errstr_size);
   *sqlstate = "";
   if (err == WT_ERR_DB) {
-    static char code[8];
-    snprintf(code, sizeof(code), "%s", sqlstate_of(s, ns));
-    *sqlstate = code;
+    snprintf(b->sqlstate, sizeof(b->sqlstate), "%s", sqlstate_of(s, ns));
+    *sqlstate = b->sqlstate;
   }
   wt_db_stmts_clear(s, ns);
   return err;

@@ -1,6 +1,7 @@
 #include "gw_http.h"
 
-#include <crypt.h>
+#include "wt_password.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,21 +127,7 @@ static void json_error(gw_pss *pss, int status, const char *error) {
 /* --- login ---------------------------------------------------------------- */
 
 int gw_http_dummy_hash(char *out, size_t size) {
-  struct crypt_data *data = calloc(1, sizeof(*data));
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  const char *h;
-  int rc = -1;
-  if (!data)
-    return -1;
-  if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt))) {
-    h = crypt_rn("not a password anyone has", salt, data, sizeof(*data));
-    if (h && h[0] == '$' && strlen(h) < size) {
-      memcpy(out, h, strlen(h) + 1);
-      rc = 0;
-    }
-  }
-  free(data);
-  return rc;
+  return wt_password_hash("not a password anyone has", out, size);
 }
 
 typedef struct login_job {
@@ -154,19 +141,6 @@ typedef struct login_job {
   char user_id[WT_UUID_STR];
   char *access, *refresh;
 } login_job;
-
-static bool password_matches(const char *password, const char *hash) {
-  struct crypt_data *data = calloc(1, sizeof(*data));
-  const char *h;
-  bool ok;
-  if (!data)
-    return false;
-  h = crypt_rn(password, hash, data, sizeof(*data));
-  ok = h && h[0] == '$' && strcmp(h, hash) == 0;
-  explicit_bzero(data, sizeof(*data));
-  free(data);
-  return ok;
-}
 
 static void login_run(gw_job *job, wt_db *db) {
   login_job *j = (login_job *)job;
@@ -192,7 +166,7 @@ static void login_run(gw_job *job, wt_db *db) {
     ver = strtoll(PQgetvalue(st.result, 0, 3), NULL, 10);
   }
   /* the hash is computed for unknown users too: same time either way */
-  match = password_matches(j->password, hash);
+  match = wt_password_matches(j->password, hash);
   j->ok = found && active && match;
   if (j->ok && (wt_jwt_issue(j->g->jwt, j->user_id, ver, WT_JWT_ACCESS, now,
                              &j->access, NULL, err, sizeof(err)) != WT_OK ||

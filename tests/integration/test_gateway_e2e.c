@@ -14,7 +14,6 @@
  * prefix, the two programs); the tests run in order and build on each
  * other's data. */
 #include <arpa/inet.h>
-#include <crypt.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -38,6 +37,7 @@
 #include "wt_jwt.h"
 #include "wt_kafka.h"
 #include "wt_migrate.h"
+#include "wt_password.h"
 #include "wt_test.h"
 #include "wt_wsclient.h"
 
@@ -86,18 +86,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  port = ntohs(a.sin_port);
-  close(fd);
-  return port;
 }
 
 static void dump_logs(void) {
@@ -197,9 +185,6 @@ static void wait_sql(const char *sql, long want) {
 
 static void create_user(user *u) {
   wt_command c;
-  struct crypt_data *cd = calloc(1, sizeof(*cd));
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  const char *h;
   memset(&c, 0, sizeof(c));
   c.type = WT_CMD_USER_CREATE;
   c.actor_system = true;
@@ -208,12 +193,9 @@ static void create_user(user *u) {
   memcpy(u->id, c.user_id, WT_UUID_STR);
   snprintf(c.username, sizeof(c.username), "%s", u->name);
   snprintf(c.display_name, sizeof(c.display_name), "User %s", u->name);
-  assert_non_null(cd);
-  assert_non_null(crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)));
-  h = crypt_rn(u->password, salt, cd, sizeof(*cd));
-  assert_non_null(h);
-  snprintf(c.password_hash, sizeof(c.password_hash), "%s", h);
-  free(cd);
+  assert_int_equal(
+      wt_password_hash(u->password, c.password_hash, sizeof(c.password_hash)),
+      0);
   c.fields =
       WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
   produce_cmd(&c);
@@ -447,7 +429,7 @@ static int group_setup(void **state) {
   snprintf(E.worker_log, sizeof(E.worker_log), "/tmp/%s-worker.log", E.prefix);
   snprintf(E.gateway_log, sizeof(E.gateway_log), "/tmp/%s-gateway.log",
            E.prefix);
-  E.port = free_port();
+  E.port = wt_test_free_port();
   E.worker = spawn(WT_WORKER_BIN, E.worker_log, false);
   for (int i = 0; i < 5; i++)
     create_user(all[i]);
@@ -1185,7 +1167,7 @@ static void gateway2_start(void) {
     fail_msg("topics: %s", err);
   snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
            E.prefix);
-  E.port2 = free_port();
+  E.port2 = wt_test_free_port();
   E.gateway2 =
       spawn_ex(WT_GATEWAY_BIN, E.gateway2_log, true, E.prefix2, E.port2, extra);
   for (double deadline = now_s() + 60;;) {

@@ -28,6 +28,7 @@
 #include "wt_lru.h"
 #include "wt_migrate.h"
 #include "wt_test.h"
+#include "wt_wsclient.h"
 
 #ifndef WT_WORKER_BIN
 #error "WT_WORKER_BIN must name the wt-worker binary"
@@ -160,36 +161,23 @@ static void env_close(env *e) {
   unlink(e->log_path);
 }
 
-/* A port that was free a moment ago. */
-static int free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 /* GET /metrics from the worker; returns a malloc'd body. */
 static char *get_metrics(int port) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  static const char req[] = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  size_t cap = 1 << 20, len = 0;
-  char *buf = malloc(cap + 1);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ssize_t n;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
-  while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-    len += (size_t)n;
-  close(fd);
-  buf[len] = '\0';
-  return buf;
+  char *headers = NULL, *body = NULL, *all;
+  int status = 0;
+  assert_int_equal(wt_http_request("127.0.0.1", port, "GET", "/metrics", NULL,
+                                   NULL, 10000, &status, &headers, &body),
+                   0);
+  /* the response as it came: status line and headers, then the body */
+  {
+    size_t n = strlen(headers) + strlen(body) + 1;
+    all = malloc(n);
+    assert_non_null(all);
+    snprintf(all, n, "%s%s", headers, body);
+  }
+  free(headers);
+  free(body);
+  return all;
 }
 
 static int env_setup(void **state) {
@@ -234,15 +222,6 @@ static const char *send_cmd(env *e, wt_command *c) {
   produce(e, wt_command_key(c), json);
   free(json);
   return id;
-}
-
-static void new_cmd(wt_command *c, wt_cmd_type type, const char *actor) {
-  memset(c, 0, sizeof(*c));
-  c->type = type;
-  if (actor)
-    snprintf(c->actor_id, sizeof(c->actor_id), "%s", actor);
-  else
-    c->actor_system = true;
 }
 
 /* Reads outcomes until every id has one, or the timeout. */
@@ -340,7 +319,7 @@ static void seed(env *e, world *w, int nprojects) {
   wt_command c;
   for (int u = 0; u < 4; u++) {
     wt_uuid_generate(w->users[u]);
-    new_cmd(&c, WT_CMD_USER_CREATE, NULL);
+    wt_command_init(&c, WT_CMD_USER_CREATE, NULL);
     snprintf(c.user_id, sizeof(c.user_id), "%s", w->users[u]);
     snprintf(c.target_user_id, sizeof(c.target_user_id), "%s", w->users[u]);
     snprintf(c.username, sizeof(c.username), "u%d_%.8s", u, w->users[u]);
@@ -354,12 +333,12 @@ static void seed(env *e, world *w, int nprojects) {
   w->n = 0;
   for (int p = 0; p < nprojects; p++) {
     wt_uuid_generate(w->projects[p]);
-    new_cmd(&c, WT_CMD_PROJECT_CREATE, w->users[0]);
+    wt_command_init(&c, WT_CMD_PROJECT_CREATE, w->users[0]);
     snprintf(c.project_id, sizeof(c.project_id), "%s", w->projects[p]);
     snprintf(c.name, sizeof(c.name), "Project %d", p);
     c.fields = WT_F_NAME;
     w->ids[w->n++] = send_cmd(e, &c);
-    new_cmd(&c, WT_CMD_MEMBER_ADD, w->users[0]);
+    wt_command_init(&c, WT_CMD_MEMBER_ADD, w->users[0]);
     snprintf(c.project_id, sizeof(c.project_id), "%s", w->projects[p]);
     snprintf(c.target_user_id, sizeof(c.target_user_id), "%s", w->users[1]);
     c.role = WT_ROLE_MEMBER;
@@ -374,7 +353,7 @@ static void seed(env *e, world *w, int nprojects) {
 
 static void log_create(wt_command *c, const char *actor, const char *project,
                        char log_id[WT_UUID_STR], int i) {
-  new_cmd(c, WT_CMD_LOG_CREATE, actor);
+  wt_command_init(c, WT_CMD_LOG_CREATE, actor);
   snprintf(c->project_id, sizeof(c->project_id), "%s", project);
   wt_uuid_generate(log_id);
   snprintf(c->log_id, sizeof(c->log_id), "%s", log_id);
@@ -395,13 +374,13 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   rd_kafka_t *dlq;
   bool dead_seen = false;
   env_open(e, NULL);
-  e->metrics_port = free_port();
+  e->metrics_port = wt_test_free_port();
   start_worker(e);
   seed(e, &w, 1);
   log_create(&c, w.users[1], w.projects[0], log_id, 1);
   ok = send_cmd(e, &c);
   /* user 0 may not delete user 1's log */
-  new_cmd(&c, WT_CMD_LOG_DELETE, w.users[0]);
+  wt_command_init(&c, WT_CMD_LOG_DELETE, w.users[0]);
   snprintf(c.project_id, sizeof(c.project_id), "%s", w.projects[0]);
   snprintf(c.log_id, sizeof(c.log_id), "%s", log_id);
   c.fields = WT_F_LOG_ID;
@@ -492,8 +471,8 @@ static size_t mixed_load(env *e, const world *w, int nprojects, size_t n,
         k = nlogs - 1;
       if (deleted[k])
         continue;
-      new_cmd(&c, kind < 9 ? WT_CMD_LOG_UPDATE : WT_CMD_LOG_DELETE,
-              w->users[owner_of[k]]);
+      wt_command_init(&c, kind < 9 ? WT_CMD_LOG_UPDATE : WT_CMD_LOG_DELETE,
+                      w->users[owner_of[k]]);
       snprintf(c.project_id, sizeof(c.project_id), "%s",
                w->projects[project_of[k]]);
       snprintf(c.log_id, sizeof(c.log_id), "%s", logs[k]);

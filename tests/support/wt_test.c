@@ -1,9 +1,14 @@
 #include "wt_test.h"
 
+#include "wt_db.h"
+
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,37 +87,11 @@ static PGconn *admin_conn(void) {
   return c;
 }
 
-/* conninfo of the admin URL with dbname replaced */
-static void conninfo_with_db(const char *db, char *out, size_t size) {
-  char *err = NULL;
-  PQconninfoOption *opts = PQconninfoParse(wt_test_database_url(), &err);
-  size_t len = 0;
-  if (!opts) {
-    fprintf(stderr, "bad database URL: %s\n", err ? err : "?");
-    exit(1);
-  }
-  out[0] = '\0';
-  for (PQconninfoOption *o = opts; o->keyword; o++) {
-    const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-    if (!v)
-      continue;
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s='",
-                            o->keyword);
-    for (const char *p = v; *p && len + 3 < size; p++) {
-      if (*p == '\'' || *p == '\\')
-        out[len++] = '\\';
-      out[len++] = *p;
-    }
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "' ");
-  }
-  PQconninfoFree(opts);
-}
-
 const char *wt_test_create_database(const char *tag, char *name_out,
                                     size_t name_size) {
   static char conninfo[2048];
   static int counter;
-  char sql[256];
+  char sql[256], err[256];
   PGconn *c = admin_conn();
   PGresult *r;
   snprintf(name_out, name_size, "wt_test_%s_%d_%d", tag, (int)getpid(),
@@ -125,7 +104,11 @@ const char *wt_test_create_database(const char *tag, char *name_out,
   }
   PQclear(r);
   PQfinish(c);
-  conninfo_with_db(name_out, conninfo, sizeof(conninfo));
+  if (wt_db_conninfo_with_dbname(wt_test_database_url(), name_out, conninfo,
+                                 sizeof(conninfo), err, sizeof(err)) != WT_OK) {
+    fprintf(stderr, "%s\n", err);
+    exit(1);
+  }
   return conninfo;
 }
 
@@ -135,4 +118,21 @@ void wt_test_drop_database(const char *name) {
   snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
   PQclear(PQexec(c, sql));
   PQfinish(c);
+}
+
+int wt_test_free_port(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  if (port < 0) {
+    fprintf(stderr, "no free port\n");
+    exit(1);
+  }
+  return port;
 }

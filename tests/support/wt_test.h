@@ -25,4 +25,7 @@ void wt_test_drop_database(const char *name);
 /* A unique name such as "<tag>-<pid>-<n>" (topic prefixes, groups). */
 void wt_test_unique(const char *tag, char *out, size_t size);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int wt_test_free_port(void);
+
 #endif

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "wt_buf.h"
+#include "wt_test.h"
 #include "wt_wsclient.h"
 
 #define SRV_MAX_MESSAGE ((size_t)4 * 1024 * 1024)
@@ -512,18 +513,6 @@ static bool wait_client_close(int code) {
 }
 
 /* A port nothing listens on (just released). */
-static int free_port(void) {
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(addr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-  assert_true(fd >= 0);
-  assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-  port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 /* --- tests --------------------------------------------------------------- */
 
@@ -574,7 +563,7 @@ static void test_handshake(void **state) {
                             sizeof(err)));
   assert_non_null(strstr(err, "other.v9"));
 
-  assert_null(wt_ws_connect("127.0.0.1", free_port(), "/ws", NULL, NULL,
+  assert_null(wt_ws_connect("127.0.0.1", wt_test_free_port(), "/ws", NULL, NULL,
                             TIMEOUT_MS, &status, err, sizeof(err)));
   assert_int_equal(status, 0);
   assert_non_null(strstr(err, "connect"));
@@ -868,8 +857,9 @@ static void test_http(void **state) {
   assert_int_equal(status, 404);
 
   status = -1;
-  assert_int_equal(wt_http_request("127.0.0.1", free_port(), "GET", "/", NULL,
-                                   NULL, TIMEOUT_MS, &status, &headers, &body),
+  assert_int_equal(wt_http_request("127.0.0.1", wt_test_free_port(), "GET", "/",
+                                   NULL, NULL, TIMEOUT_MS, &status, &headers,
+                                   &body),
                    -1);
   assert_int_equal(status, 0);
   assert_null(headers);
