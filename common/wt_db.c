@@ -433,7 +433,7 @@ static wt_err check_stmts(const wt_db *db, const wt_db_stmt *stmts, size_t n,
     const wt_db_stmt *st = &stmts[i];
     if (!st->name || !*st->name || strlen(st->name) >= WT_DB_NAME_MAX ||
         !st->sql || st->nparams < 0 || st->nparams > 65535 ||
-        (st->nparams > 0 && !st->params) ||
+        (st->nparams > 0 && !st->params) || (!st->lengths != !st->formats) ||
         (st->script && (st->nparams != 0 || n != 1)) ||
         (!st->script && prepared_state(db, st) == -2) || name_clash(stmts, i)) {
       wt_errf(errstr, errstr_size,
@@ -468,11 +468,11 @@ static int queue_stmt(wt_db *db, const wt_db_stmt *stmts, size_t i,
   }
   if (state == 1)
     return PQsendQueryPrepared(db->conn, st->name, st->nparams, st->params,
-                               NULL, NULL, 0)
+                               st->lengths, st->formats, 0)
                ? 0
                : -1;
   return PQsendQueryParams(db->conn, st->sql, st->nparams, NULL, st->params,
-                           NULL, NULL, 0)
+                           st->lengths, st->formats, 0)
              ? 0
              : -1;
 }

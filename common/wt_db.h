@@ -33,9 +33,13 @@ typedef struct wt_db_stmt {
   const char *name;          /* stats key and prepared-statement name */
   const char *sql;           /* $1..$n placeholders */
   const char *const *params; /* text values; a NULL entry is SQL NULL */
-  PGresult *result;          /* out: owned by the caller, PQclear it */
-  int nparams;               /* 0..65535 */
-  bool script;               /* no params, several statements (migrations) */
+  /* optional, both or neither: per parameter its byte length and format
+   * (0 text, 1 binary: see wt_pgarr); NULL: all text */
+  const int *lengths;
+  const int *formats;
+  PGresult *result; /* out: owned by the caller, PQclear it */
+  int nparams;      /* 0..65535 */
+  bool script;      /* no params, several statements (migrations) */
 } wt_db_stmt;
 
 /* Connects; component names the stats bucket ("worker", "gateway", ...).

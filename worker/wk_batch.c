@@ -40,9 +40,15 @@ struct wk_batch {
   int64_t next[WK_MAX_PARTITIONS]; /* positions after this batch */
   size_t parsed;    /* messages wk_batch_parse did ahead of the run */
   char sqlstate[8]; /* of the last refused write */
-  wt_buf events, rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
+  wt_pgrows events; /* project_id, seq, command_id, type, actor_id, at,
+                       data: wk_sql.h's events_insert */
+  wt_buf rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
       fresh_ids, rejected_ids;
 };
+
+static const uint32_t event_cols[7] = {
+    WT_OID_UUID, WT_OID_INT8,        WT_OID_UUID, WT_OID_TEXT,
+    WT_OID_UUID, WT_OID_TIMESTAMPTZ, WT_OID_JSONB};
 
 wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
                        const char *group, const char *topic) {
@@ -70,7 +76,7 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   }
   wk_need_init(&b->need);
   wk_plan_init(&b->plan);
-  wt_buf_init(&b->events, BUF_CAP);
+  wt_pgrows_init(&b->events, event_cols, 7, BUF_CAP);
   wt_buf_init(&b->rejections, BUF_CAP);
   wt_buf_init(&b->lookup_ids, BUF_CAP);
   wt_buf_init(&b->fresh_ids, BUF_CAP);
@@ -106,7 +112,7 @@ void wk_batch_destroy(wk_batch *b) {
   wt_lru_destroy(b->ids);
   wk_need_free(&b->need);
   wk_plan_free(&b->plan);
-  wt_buf_free(&b->events);
+  wt_pgrows_free(&b->events);
   wt_buf_free(&b->rejections);
   wt_buf_free(&b->lookup_ids);
   wt_buf_free(&b->fresh_ids);
@@ -350,21 +356,15 @@ out:
 static void add_event_row(wk_batch *b, const wt_command *c,
                           const wt_decision *d, int64_t seq, int64_t at,
                           const char *data) {
-  wt_buf *e = &b->events;
-  wt_buf_putc(e, e->len > 1 ? ',' : '[');
-  wt_buf_puts(e, "{\"project_id\":");
-  wt_buf_put_json_str(e, d->stream_id);
-  wt_buf_printf(e, ",\"seq\":%lld,\"command_id\":", (long long)seq);
-  wt_buf_put_json_str(e, c->command_id);
-  wt_buf_puts(e, ",\"type\":");
-  wt_buf_put_json_str(e, d->event_type);
-  wt_buf_puts(e, ",\"actor_id\":");
-  wt_buf_put_json_str(e, c->actor_system ? NULL : c->actor_id);
-  wt_buf_puts(e, ",\"at\":");
-  wt_buf_put_json_time(e, at);
-  wt_buf_puts(e, ",\"data\":");
-  wt_buf_puts(e, data);
-  wt_buf_putc(e, '}');
+  wt_pgrows *e = &b->events;
+  wt_pgarr_uuid(&e->col[0], d->stream_id);
+  wt_pgarr_int8(&e->col[1], seq);
+  wt_pgarr_uuid(&e->col[2], c->command_id);
+  wt_pgarr_text(&e->col[3], d->event_type, strlen(d->event_type));
+  wt_pgarr_uuid(&e->col[4], c->actor_system ? NULL : c->actor_id);
+  wt_pgarr_timestamptz(&e->col[5], at);
+  wt_pgarr_jsonb(&e->col[6], data, strlen(data));
+  e->n++;
 }
 
 static void add_rejection_row(wk_batch *b, const wt_command *c,
@@ -393,7 +393,7 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
                    wk_batch_result *res) {
   wt_rules_view view;
   wk_state_view(b->st, &view, now, b->cfg->max_log_seconds);
-  wt_buf_reset(&b->events);
+  wt_pgrows_reset(&b->events);
   wt_buf_reset(&b->rejections);
   memset(res->by_type, 0, sizeof(res->by_type));
   res->applied = res->rejected = 0;
@@ -430,8 +430,6 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
     if (!b->out_json[i])
       abort();
   }
-  if (b->events.len)
-    wt_buf_putc(&b->events, ']');
   if (b->rejections.len)
     wt_buf_putc(&b->rejections, ']');
 }
@@ -490,16 +488,22 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                           size_t errstr_size) {
   static const struct {
     const char *name, *sql;
-  } writes[9] = {
-      {"users_insert", WK_SQL_USERS_INSERT},
-      {"users_update", WK_SQL_USERS_UPDATE},
-      {"projects_insert", WK_SQL_PROJECTS_INSERT},
-      {"projects_update", WK_SQL_PROJECTS_UPDATE},
-      {"members_delete", WK_SQL_MEMBERS_DELETE},
-      {"members_upsert", WK_SQL_MEMBERS_UPSERT},
-      {"logs_insert", WK_SQL_LOGS_INSERT},
-      {"logs_update", WK_SQL_LOGS_UPDATE},
-      {"logs_delete", WK_SQL_LOGS_DELETE},
+  } json_writes[WK_PLAN_JSON_KINDS] = {
+      [WK_PLAN_USERS_INSERT] = {"users_insert", WK_SQL_USERS_INSERT},
+      [WK_PLAN_USERS_UPDATE] = {"users_update", WK_SQL_USERS_UPDATE},
+      [WK_PLAN_PROJECTS_INSERT] = {"projects_insert", WK_SQL_PROJECTS_INSERT},
+      [WK_PLAN_MEMBERS_DELETE] = {"members_delete", WK_SQL_MEMBERS_DELETE},
+      [WK_PLAN_MEMBERS_UPSERT] = {"members_upsert", WK_SQL_MEMBERS_UPSERT},
+  };
+  const struct {
+    const char *name, *sql;
+    wt_pgrows *rows;
+  } col_writes[5] = {
+      {"projects_update", WK_SQL_PROJECTS_UPDATE, &b->plan.projects_update},
+      {"logs_insert", WK_SQL_LOGS_INSERT, &b->plan.logs_insert},
+      {"logs_update", WK_SQL_LOGS_UPDATE, &b->plan.logs_update},
+      {"logs_delete", WK_SQL_LOGS_DELETE, &b->plan.logs_delete},
+      {"events_insert", WK_SQL_EVENTS_INSERT, &b->events},
   };
   const char *guard[8];
   const char *wparams[20];
@@ -541,32 +545,28 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                            .sql = WK_SQL_BEGIN_BATCH,
                            .nparams = 8,
                            .params = guard};
-  for (int i = 0; i < 9; i++) {
-    wt_buf *pb = i == 0   ? &b->plan.users_insert
-                 : i == 1 ? &b->plan.users_update
-                 : i == 2 ? &b->plan.projects_insert
-                 : i == 3 ? &b->plan.projects_update
-                 : i == 4 ? &b->plan.members_delete
-                 : i == 5 ? &b->plan.members_upsert
-                 : i == 6 ? &b->plan.logs_insert
-                 : i == 7 ? &b->plan.logs_update
-                          : &b->plan.logs_delete;
+  /* users and projects first (logs and members name them), then logs */
+  for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
     if (!b->plan.n[i])
       continue;
-    wparams[(size_t)2 * i] = pb->data;
+    wparams[(size_t)2 * i] = b->plan.json[i].data;
     wparams[(size_t)2 * i + 1] = b->plan.ids[i].data;
     /* inserts take the rows; updates and deletes also their keys */
-    s[ns++] = (wt_db_stmt){.name = writes[i].name,
-                           .sql = writes[i].sql,
+    s[ns++] = (wt_db_stmt){.name = json_writes[i].name,
+                           .sql = json_writes[i].sql,
                            .nparams = b->plan.nids[i] ? 2 : 1,
                            .params = &wparams[(size_t)2 * i]};
   }
-  if (b->events.len) {
-    wparams[18] = b->events.data;
-    s[ns++] = (wt_db_stmt){.name = "events_insert",
-                           .sql = WK_SQL_EVENTS_INSERT,
-                           .nparams = 1,
-                           .params = &wparams[18]};
+  for (int i = 0; i < 5; i++) {
+    wt_pgrows *r = col_writes[i].rows;
+    if (!r->n)
+      continue;
+    s[ns++] = (wt_db_stmt){.name = col_writes[i].name,
+                           .sql = col_writes[i].sql,
+                           .nparams = r->ncols,
+                           .params = r->params,
+                           .lengths = r->lengths,
+                           .formats = r->formats};
   }
   if (b->rejections.len) {
     wparams[19] = b->rejections.data;
@@ -668,7 +668,7 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
     if (err != WT_OK)
       break;
     decide(b, msgs, n, now, res);
-    if (!wk_state_plan(b->st, &b->plan) || !wt_buf_ok(&b->events) ||
+    if (!wk_state_plan(b->st, &b->plan) || !wt_pgrows_finish(&b->events) ||
         !wt_buf_ok(&b->rejections)) {
       wk_state_discard(b->st);
       wt_errf(errstr, errstr_size, "batch parameters over their cap");

@@ -1,7 +1,8 @@
-/* wk_sql: every SQL statement the worker sends, by name. Writes take one
- * JSON array each (json_to_recordset), so a batch of any size is one
- * statement per table and kind of change. Times travel as RFC 3339
- * strings and come back as bigint microseconds. */
+/* wk_sql: every SQL statement the worker sends, by name. A batch of any
+ * size is one statement per table and kind of change: the hot writes
+ * (events, logs, project seq) take one binary array per column (wt_pgarr,
+ * unnest), the rare ones one JSON array (json_to_recordset) with times as
+ * RFC 3339 strings. Times come back as bigint microseconds. */
 #ifndef WK_SQL_H
 #define WK_SQL_H
 
@@ -70,8 +71,8 @@
 
 #define WK_SQL_PROJECTS_UPDATE                                                 \
   "UPDATE projects p SET name = x.name, seq = x.seq "                          \
-  "FROM json_to_recordset($1::json) AS x(id uuid, name text, seq bigint) "     \
-  "WHERE p.id = x.id AND p.id = ANY ($2::uuid[])"
+  "FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS x(id, name, seq) "     \
+  "WHERE p.id = x.id AND p.id = ANY ($1::uuid[])"
 
 #define WK_SQL_MEMBERS_DELETE                                                  \
   "DELETE FROM project_members m USING json_to_recordset($1::json) "           \
@@ -88,30 +89,24 @@
 
 #define WK_SQL_LOGS_INSERT                                                     \
   "INSERT INTO work_logs (id, project_id, user_id, started_at, ended_at, "     \
-  "description, version, created_at, updated_at) SELECT x.id, x.project_id, "  \
-  "x.user_id, x.started_at, x.ended_at, x.description, x.version, "            \
-  "x.created_at, x.updated_at FROM json_to_recordset($1::json) AS x(id uuid, " \
-  "project_id uuid, user_id uuid, started_at timestamptz, "                    \
-  "ended_at timestamptz, description text, version integer, "                  \
-  "created_at timestamptz, updated_at timestamptz)"
+  "description, version, created_at, updated_at) SELECT * FROM unnest("        \
+  "$1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], " \
+  "$6::text[], $7::integer[], $8::timestamptz[], $9::timestamptz[])"
 
 #define WK_SQL_LOGS_UPDATE                                                     \
   "UPDATE work_logs w SET started_at = x.started_at, ended_at = x.ended_at, "  \
   "description = x.description, version = x.version, "                         \
-  "updated_at = x.updated_at FROM json_to_recordset($1::json) AS x(id uuid, "  \
-  "started_at timestamptz, ended_at timestamptz, description text, "           \
-  "version integer, updated_at timestamptz) "                                  \
-  "WHERE w.id = x.id AND w.id = ANY ($2::uuid[])"
+  "updated_at = x.updated_at FROM unnest($1::uuid[], $2::timestamptz[], "      \
+  "$3::timestamptz[], $4::text[], $5::integer[], $6::timestamptz[]) AS x(id, " \
+  "started_at, ended_at, description, version, updated_at) "                   \
+  "WHERE w.id = x.id AND w.id = ANY ($1::uuid[])"
 
-#define WK_SQL_LOGS_DELETE                                                     \
-  "DELETE FROM work_logs w USING json_to_recordset($1::json) AS x(id uuid) "   \
-  "WHERE w.id = x.id AND w.id = ANY ($2::uuid[])"
+#define WK_SQL_LOGS_DELETE "DELETE FROM work_logs WHERE id = ANY ($1::uuid[])"
 
 #define WK_SQL_EVENTS_INSERT                                                   \
   "INSERT INTO events (project_id, seq, command_id, type, actor_id, at, "      \
-  "data) SELECT x.project_id, x.seq, x.command_id, x.type, x.actor_id, x.at, " \
-  "x.data FROM json_to_recordset($1::json) AS x(project_id uuid, seq bigint, " \
-  "command_id uuid, type text, actor_id uuid, at timestamptz, data jsonb)"
+  "data) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], "          \
+  "$4::text[], $5::uuid[], $6::timestamptz[], $7::jsonb[])"
 
 #define WK_SQL_REJECTIONS_INSERT                                               \
   "INSERT INTO rejections (command_id, stream_id, project_id, actor_id, "      \

@@ -642,39 +642,49 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
 
 #define PLAN_BUF_CAP ((size_t)256 * 1024 * 1024)
 
+static const uint32_t projects_update_cols[] = {WT_OID_UUID, WT_OID_TEXT,
+                                                WT_OID_INT8};
+static const uint32_t logs_insert_cols[] = {
+    WT_OID_UUID,        WT_OID_UUID,        WT_OID_UUID,
+    WT_OID_TIMESTAMPTZ, WT_OID_TIMESTAMPTZ, WT_OID_TEXT,
+    WT_OID_INT4,        WT_OID_TIMESTAMPTZ, WT_OID_TIMESTAMPTZ};
+static const uint32_t logs_update_cols[] = {
+    WT_OID_UUID, WT_OID_TIMESTAMPTZ, WT_OID_TIMESTAMPTZ,
+    WT_OID_TEXT, WT_OID_INT4,        WT_OID_TIMESTAMPTZ};
+static const uint32_t logs_delete_cols[] = {WT_OID_UUID};
+
+#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 void wk_plan_init(wk_plan *p) {
   memset(p, 0, sizeof(*p));
-  for (int i = 0; i < 9; i++)
+  for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
+    wt_buf_init(&p->json[i], PLAN_BUF_CAP);
     wt_buf_init(&p->ids[i], PLAN_BUF_CAP);
-  wt_buf_init(&p->users_insert, PLAN_BUF_CAP);
-  wt_buf_init(&p->users_update, PLAN_BUF_CAP);
-  wt_buf_init(&p->projects_insert, PLAN_BUF_CAP);
-  wt_buf_init(&p->projects_update, PLAN_BUF_CAP);
-  wt_buf_init(&p->members_delete, PLAN_BUF_CAP);
-  wt_buf_init(&p->members_upsert, PLAN_BUF_CAP);
-  wt_buf_init(&p->logs_insert, PLAN_BUF_CAP);
-  wt_buf_init(&p->logs_update, PLAN_BUF_CAP);
-  wt_buf_init(&p->logs_delete, PLAN_BUF_CAP);
-}
-
-static wt_buf *plan_buf(wk_plan *p, int i) {
-  wt_buf *all[9] = {
-      &p->users_insert,    &p->users_update,   &p->projects_insert,
-      &p->projects_update, &p->members_delete, &p->members_upsert,
-      &p->logs_insert,     &p->logs_update,    &p->logs_delete};
-  return all[i];
+  }
+  wt_pgrows_init(&p->projects_update, projects_update_cols,
+                 NCOLS(projects_update_cols), PLAN_BUF_CAP);
+  wt_pgrows_init(&p->logs_insert, logs_insert_cols, NCOLS(logs_insert_cols),
+                 PLAN_BUF_CAP);
+  wt_pgrows_init(&p->logs_update, logs_update_cols, NCOLS(logs_update_cols),
+                 PLAN_BUF_CAP);
+  wt_pgrows_init(&p->logs_delete, logs_delete_cols, NCOLS(logs_delete_cols),
+                 PLAN_BUF_CAP);
 }
 
 void wk_plan_free(wk_plan *p) {
-  for (int i = 0; i < 9; i++) {
-    wt_buf_free(plan_buf(p, i));
+  for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
+    wt_buf_free(&p->json[i]);
     wt_buf_free(&p->ids[i]);
   }
+  wt_pgrows_free(&p->projects_update);
+  wt_pgrows_free(&p->logs_insert);
+  wt_pgrows_free(&p->logs_update);
+  wt_pgrows_free(&p->logs_delete);
 }
 
-/* Starts the next element of array i ("[" or ","). */
+/* Starts the next element of JSON array i ("[" or ","). */
 static wt_buf *plan_next(wk_plan *p, int i) {
-  wt_buf *b = plan_buf(p, i);
+  wt_buf *b = &p->json[i];
   wt_buf_putc(b, p->n[i]++ ? ',' : '[');
   return b;
 }
@@ -715,9 +725,10 @@ static void put_int(wt_buf *b, const char *name, int64_t v) {
 }
 
 static void plan_user(wk_plan *p, const user_entry *u) {
-  wt_buf *b = plan_next(p, u->existed ? 1 : 0);
+  int k = u->existed ? WK_PLAN_USERS_UPDATE : WK_PLAN_USERS_INSERT;
+  wt_buf *b = plan_next(p, k);
   if (u->existed)
-    plan_id(p, 1, u->s.id);
+    plan_id(p, k, u->s.id);
   put_field(b, "id", u->s.id, true);
   if (!u->existed) {
     put_field(b, "username", u->s.username, false);
@@ -739,24 +750,33 @@ static const wt_member_state *base_member(const project_entry *e,
   return NULL;
 }
 
+static void put_text(wt_pgarr *a, const char *s) {
+  wt_pgarr_text(a, s, strlen(s));
+}
+
 static void plan_project(wk_plan *p, project_entry *e) {
-  wt_buf *b = plan_next(p, e->existed ? 3 : 2);
-  if (e->existed)
-    plan_id(p, 3, e->s.id);
-  put_field(b, "id", e->s.id, true);
-  put_field(b, "name", e->s.name, false);
-  if (!e->existed) {
+  wt_buf *b;
+  if (e->existed) {
+    wt_pgrows *r = &p->projects_update;
+    wt_pgarr_uuid(&r->col[0], e->s.id);
+    put_text(&r->col[1], e->s.name);
+    wt_pgarr_int8(&r->col[2], e->s.seq);
+    r->n++;
+  } else {
+    b = plan_next(p, WK_PLAN_PROJECTS_INSERT);
+    put_field(b, "id", e->s.id, true);
+    put_field(b, "name", e->s.name, false);
     put_field(b, "created_by", e->s.created_by, false);
     put_time(b, "created_at", e->s.created_at, false);
+    put_int(b, "seq", e->s.seq);
+    wt_buf_putc(b, '}');
   }
-  put_int(b, "seq", e->s.seq);
-  wt_buf_putc(b, '}');
   /* members: removed ones, then added or changed ones */
   for (size_t i = 0; i < e->nbase; i++) {
     if (member_find(e, e->base[i].user_id))
       continue;
-    b = plan_next(p, 4);
-    plan_id(p, 4, e->s.id);
+    b = plan_next(p, WK_PLAN_MEMBERS_DELETE);
+    plan_id(p, WK_PLAN_MEMBERS_DELETE, e->s.id);
     put_field(b, "project_id", e->s.id, true);
     put_field(b, "user_id", e->base[i].user_id, false);
     wt_buf_putc(b, '}');
@@ -766,7 +786,7 @@ static void plan_project(wk_plan *p, project_entry *e) {
     const wt_member_state *was = base_member(e, m->user_id);
     if (was && was->role == m->role)
       continue;
-    b = plan_next(p, 5);
+    b = plan_next(p, WK_PLAN_MEMBERS_UPSERT);
     put_field(b, "project_id", e->s.id, true);
     put_field(b, "user_id", m->user_id, false);
     put_field(b, "role", wt_role_name(m->role), false);
@@ -775,41 +795,57 @@ static void plan_project(wk_plan *p, project_entry *e) {
   }
 }
 
+static void put_opt_time(wt_pgarr *a, int64_t us, bool null) {
+  if (null)
+    wt_pgarr_null(a);
+  else
+    wt_pgarr_timestamptz(a, us);
+}
+
 static void plan_log(wk_plan *p, const log_entry *l) {
-  wt_buf *b;
+  wt_pgrows *r;
   if (!l->exists) {
     if (!l->existed)
       return; /* created and deleted within the batch */
-    b = plan_next(p, 8);
-    plan_id(p, 8, l->s.id);
-    put_field(b, "id", l->s.id, true);
-    wt_buf_putc(b, '}');
+    r = &p->logs_delete;
+    wt_pgarr_uuid(&r->col[0], l->s.id);
+    r->n++;
     return;
   }
-  b = plan_next(p, l->existed ? 7 : 6);
-  if (l->existed)
-    plan_id(p, 7, l->s.id);
-  put_field(b, "id", l->s.id, true);
   if (!l->existed) {
-    put_field(b, "project_id", l->s.project_id, false);
-    put_field(b, "user_id", l->s.user_id, false);
-    put_time(b, "created_at", l->s.created_at, false);
+    r = &p->logs_insert;
+    wt_pgarr_uuid(&r->col[0], l->s.id);
+    wt_pgarr_uuid(&r->col[1], l->s.project_id);
+    wt_pgarr_uuid(&r->col[2], l->s.user_id);
+    wt_pgarr_timestamptz(&r->col[3], l->s.started_at);
+    put_opt_time(&r->col[4], l->s.ended_at, l->s.ended_null);
+    put_text(&r->col[5], l->desc);
+    wt_pgarr_int4(&r->col[6], (int32_t)l->s.version);
+    wt_pgarr_timestamptz(&r->col[7], l->s.created_at);
+    wt_pgarr_timestamptz(&r->col[8], l->s.updated_at);
+  } else {
+    r = &p->logs_update;
+    wt_pgarr_uuid(&r->col[0], l->s.id);
+    wt_pgarr_timestamptz(&r->col[1], l->s.started_at);
+    put_opt_time(&r->col[2], l->s.ended_at, l->s.ended_null);
+    put_text(&r->col[3], l->desc);
+    wt_pgarr_int4(&r->col[4], (int32_t)l->s.version);
+    wt_pgarr_timestamptz(&r->col[5], l->s.updated_at);
   }
-  put_time(b, "started_at", l->s.started_at, false);
-  put_time(b, "ended_at", l->s.ended_at, l->s.ended_null);
-  put_field(b, "description", l->desc, false);
-  put_int(b, "version", l->s.version);
-  put_time(b, "updated_at", l->s.updated_at, false);
-  wt_buf_putc(b, '}');
+  r->n++;
 }
 
 bool wk_state_plan(wk_state *st, wk_plan *p) {
   bool ok = true;
-  for (int i = 0; i < 9; i++) {
-    wt_buf_reset(plan_buf(p, i));
+  for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
+    wt_buf_reset(&p->json[i]);
     wt_buf_reset(&p->ids[i]);
     p->n[i] = p->nids[i] = 0;
   }
+  wt_pgrows_reset(&p->projects_update);
+  wt_pgrows_reset(&p->logs_insert);
+  wt_pgrows_reset(&p->logs_update);
+  wt_pgrows_reset(&p->logs_delete);
   for (size_t i = 0; i < st->nov; i++) {
     if (st->ov[i].k == K_USER)
       plan_user(p, st->ov[i].e);
@@ -818,13 +854,14 @@ bool wk_state_plan(wk_state *st, wk_plan *p) {
     else if (st->ov[i].k == K_LOG)
       plan_log(p, st->ov[i].e);
   }
-  for (int i = 0; i < 9; i++) {
-    wt_buf *b = plan_buf(p, i);
-    wt_buf_puts(b, p->n[i] ? "]" : "[]");
+  for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
+    wt_buf_puts(&p->json[i], p->n[i] ? "]" : "[]");
     wt_buf_puts(&p->ids[i], p->nids[i] ? "}" : "{}");
-    ok = ok && wt_buf_ok(b) && wt_buf_ok(&p->ids[i]);
+    ok = ok && wt_buf_ok(&p->json[i]) && wt_buf_ok(&p->ids[i]);
   }
-  return ok;
+  return ok && wt_pgrows_finish(&p->projects_update) &&
+         wt_pgrows_finish(&p->logs_insert) &&
+         wt_pgrows_finish(&p->logs_update) && wt_pgrows_finish(&p->logs_delete);
 }
 
 /* --- commit / discard -------------------------------------------------- */

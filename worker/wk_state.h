@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "wt_buf.h"
+#include "wt_pgarr.h"
 #include "wt_rules.h"
 
 typedef struct wk_state wk_state;
@@ -79,23 +80,40 @@ void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need);
 int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
                        const wt_decision *d, int partition);
 
-/* The write statements' parameters (JSON arrays for json_to_recordset).
- * Empty buffers ("[]") mean no statement is needed. */
+/* The write statements' parameters. The rare kinds (users, new
+ * projects, members) travel as JSON arrays for json_to_recordset; the
+ * kinds of nearly every batch (project seq, logs) as binary column arrays
+ * for unnest (wt_pgarr), which PostgreSQL takes without parsing text. */
+enum {
+  WK_PLAN_USERS_INSERT,
+  WK_PLAN_USERS_UPDATE,
+  WK_PLAN_PROJECTS_INSERT,
+  WK_PLAN_MEMBERS_DELETE,
+  WK_PLAN_MEMBERS_UPSERT,
+  WK_PLAN_JSON_KINDS
+};
+
 typedef struct wk_plan {
-  wt_buf users_insert, users_update;
-  wt_buf projects_insert, projects_update;
-  wt_buf members_delete, members_upsert;
-  wt_buf logs_insert, logs_update, logs_delete;
-  size_t n[9]; /* entries per buffer, in the order above */
+  wt_buf json[WK_PLAN_JSON_KINDS]; /* "[{...},...]"; n[i] == 0: none */
+  size_t n[WK_PLAN_JSON_KINDS];
   /* for updates and deletes: the keys as an array literal ("{a,b}"), so
    * that PostgreSQL finds the rows by index whatever its statistics say */
-  wt_buf ids[9];
-  size_t nids[9];
+  wt_buf ids[WK_PLAN_JSON_KINDS];
+  size_t nids[WK_PLAN_JSON_KINDS];
+  /* columns as in wk_sql.h's statement of the same name; .n == 0: none */
+  wt_pgrows projects_update; /* id, name, seq */
+  wt_pgrows logs_insert;     /* id, project_id, user_id, started_at,
+                                ended_at, description, version,
+                                created_at, updated_at */
+  wt_pgrows logs_update;     /* id, started_at, ended_at, description,
+                                version, updated_at */
+  wt_pgrows logs_delete;     /* id */
 } wk_plan;
 
 void wk_plan_init(wk_plan *p);
 void wk_plan_free(wk_plan *p);
-/* Fills p from the overlay. Returns false if a buffer hit its cap. */
+/* Fills p from the overlay. Returns false if a buffer hit its cap or an
+ * id was malformed. */
 bool wk_state_plan(wk_state *st, wk_plan *p);
 
 void wk_state_commit(wk_state *st);  /* overlay -> caches */

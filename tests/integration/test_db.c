@@ -12,6 +12,7 @@
 
 #include "wt_db.h"
 #include "wt_log.h"
+#include "wt_pgarr.h"
 #include "wt_test.h"
 
 static char dbname[128];
@@ -337,6 +338,100 @@ static void test_script_statement(void **state) {
   wt_db_destroy(db);
 }
 
+/* Binary arrays (wt_pgarr) as PostgreSQL reads them: every element type
+ * the worker sends, NULLs, the empty array, and a malformed uuid refused
+ * before anything is sent. */
+static void test_binary_arrays(void **state) {
+  static const uint32_t oids[7] = {
+      WT_OID_UUID,        WT_OID_INT8,  WT_OID_INT4, WT_OID_TEXT,
+      WT_OID_TIMESTAMPTZ, WT_OID_JSONB, WT_OID_BOOL};
+  wt_db *db = connect_as("t_bin", false);
+  wt_pgrows r;
+  wt_pgarr empty, bad;
+  PGresult *res = NULL;
+  const char *eparam;
+  int elen, eformat = 1;
+  char err[256];
+  (void)state;
+  wt_pgrows_init(&r, oids, 7, 1 << 20);
+  assert_true(wt_pgarr_uuid(&r.col[0], "0a1b2c3d-4e5f-4789-8abc-def012345678"));
+  wt_pgarr_int8(&r.col[1], -9007199254740993LL);
+  wt_pgarr_int4(&r.col[2], 2147483647);
+  wt_pgarr_text(&r.col[3], "é \"q\" {a,b}", strlen("é \"q\" {a,b}"));
+  /* 2026-11-27T20:39:19.123456Z */
+  wt_pgarr_timestamptz(&r.col[4], 1795811959123456LL);
+  wt_pgarr_jsonb(&r.col[5], "{\"b\": [1, 2], \"a\": null}", 24);
+  wt_pgarr_bool(&r.col[6], true);
+  r.n++;
+  assert_true(wt_pgarr_uuid(&r.col[0], NULL));
+  wt_pgarr_int8(&r.col[1], 0);
+  wt_pgarr_null(&r.col[2]);
+  wt_pgarr_text(&r.col[3], NULL, 0);
+  wt_pgarr_timestamptz(&r.col[4], 0);
+  wt_pgarr_jsonb(&r.col[5], NULL, 0);
+  wt_pgarr_bool(&r.col[6], false);
+  r.n++;
+  assert_true(wt_pgrows_finish(&r));
+  {
+    wt_db_stmt s = {.name = "bin",
+                    .sql = "SELECT $1::uuid[]::text, $2::bigint[]::text, "
+                           "$3::integer[]::text, $4::text[]::text, "
+                           "($5::timestamptz[])[1] AT TIME ZONE 'UTC', "
+                           "($5::timestamptz[])[2] AT TIME ZONE 'UTC', "
+                           "$6::jsonb[]::text, $7::boolean[]::text",
+                    .nparams = 7,
+                    .params = r.params,
+                    .lengths = r.lengths,
+                    .formats = r.formats};
+    assert_int_equal(wt_db_run(db, &s, 1, err, sizeof(err)), WT_OK);
+    res = s.result;
+  }
+  assert_string_equal(PQgetvalue(res, 0, 0),
+                      "{0a1b2c3d-4e5f-4789-8abc-def012345678,NULL}");
+  assert_string_equal(PQgetvalue(res, 0, 1), "{-9007199254740993,0}");
+  assert_string_equal(PQgetvalue(res, 0, 2), "{2147483647,NULL}");
+  assert_string_equal(PQgetvalue(res, 0, 3), "{\"é \\\"q\\\" {a,b}\",NULL}");
+  assert_string_equal(PQgetvalue(res, 0, 4), "2026-11-27 20:39:19.123456");
+  assert_string_equal(PQgetvalue(res, 0, 5), "1970-01-01 00:00:00");
+  assert_string_equal(PQgetvalue(res, 0, 6),
+                      "{\"{\\\"a\\\": null, \\\"b\\\": [1, 2]}\",NULL}");
+  assert_string_equal(PQgetvalue(res, 0, 7), "{t,f}");
+  PQclear(res);
+
+  wt_pgarr_init(&empty, WT_OID_UUID, 64);
+  eparam = wt_pgarr_finish(&empty, &elen);
+  assert_non_null(eparam);
+  assert_int_equal(elen, 12);
+  {
+    wt_db_stmt s = {.name = "bin_empty",
+                    .sql = "SELECT cardinality($1::uuid[])",
+                    .nparams = 1,
+                    .params = &eparam,
+                    .lengths = &elen,
+                    .formats = &eformat};
+    assert_int_equal(wt_db_run(db, &s, 1, err, sizeof(err)), WT_OK);
+    assert_string_equal(PQgetvalue(s.result, 0, 0), "0");
+    wt_db_stmts_clear(&s, 1);
+  }
+  wt_pgarr_free(&empty);
+
+  wt_pgarr_init(&bad, WT_OID_UUID, 64);
+  assert_false(wt_pgarr_uuid(&bad, "0a1b2c3d-4e5f-4789-8abc-def01234567"));
+  assert_false(wt_pgarr_uuid(&bad, "0a1b2c3d-4e5f-4789-8abc-def0123456789"));
+  assert_false(wt_pgarr_uuid(&bad, "0a1b2c3dx4e5f-4789-8abc-def012345678"));
+  assert_null(wt_pgarr_finish(&bad, &elen));
+  wt_pgarr_free(&bad);
+  /* a cap passed fails the array too */
+  wt_pgarr_init(&bad, WT_OID_TEXT, 40); /* header 20 + 14 per value */
+  wt_pgarr_text(&bad, "0123456789", 10);
+  assert_non_null(wt_pgarr_finish(&bad, &elen));
+  wt_pgarr_text(&bad, "0123456789", 10);
+  assert_null(wt_pgarr_finish(&bad, &elen));
+  wt_pgarr_free(&bad);
+  wt_pgrows_free(&r);
+  wt_db_destroy(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_single_statement_counts),
@@ -349,6 +444,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_calls_send_nothing),
       cmocka_unit_test(test_large_pipeline_flushes),
       cmocka_unit_test(test_script_statement),
+      cmocka_unit_test(test_binary_arrays),
   };
   return cmocka_run_group_tests_name("db", tests, setup, teardown);
 }
