@@ -464,6 +464,8 @@ static size_t offset_ranges(wk_batch *b, const wk_msg *msgs, size_t n,
       if (msgs[i].partition == p && msgs[i].offset >= pos->next[p] &&
           (start < 0 || msgs[i].offset < start))
         start = msgs[i].offset;
+    if (pos->floor[p] >= 0 && pos->floor[p] < start)
+      start = pos->floor[p];
     if (np++) {
       wt_buf_putc(&b->parts, ',');
       wt_buf_putc(&b->expected, ',');

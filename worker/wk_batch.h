@@ -30,9 +30,15 @@ typedef struct wk_msg {
   size_t len;
 } wk_msg;
 
-/* next_offset per partition as stored in PostgreSQL: -1 no row yet. */
+/* next_offset per partition as stored in PostgreSQL: -1 no row yet.
+ * floor: where a restart must read again from at the latest (-1: none):
+ * the first offset of an earlier batch whose outcomes are not yet
+ * confirmed delivered. The batch_start a batch stores is the lower of its
+ * own first offset and the floor, so that a crash before the delivery
+ * re-publishes those outcomes too. */
 typedef struct wk_positions {
   int64_t next[WK_MAX_PARTITIONS];
+  int64_t floor[WK_MAX_PARTITIONS];
 } wk_positions;
 
 typedef enum wk_out_topic { WK_OUT_EVENTS, WK_OUT_DLQ } wk_out_topic;

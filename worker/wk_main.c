@@ -59,9 +59,15 @@ typedef struct worker {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   batch_slot *job; /* the slot the runner works on, NULL when idle */
+  bool confirming;  /* the runner waits for the last outcomes' delivery */
   bool quit;
   bool resynced; /* the runner went back to stored positions */
   int failed_deliveries;
+  /* The last written batch's outcomes: produced, their delivery not yet
+   * confirmed (the runner confirms them after writing the next batch or
+   * when it goes idle; pos.floor keeps them replayable until then). */
+  wk_batch_result pending;
+  bool has_pending;
 } worker;
 
 static void sleep_ms(long ms) {
@@ -175,10 +181,11 @@ static void drop_messages(batch_slot *b, int partition) {
   b->n = k;
 }
 
-/* Waits until the runner has finished its batch (written and published). */
+/* Waits until the runner has finished its batch (written and published)
+ * and is not confirming deliveries. */
 static void runner_wait_idle(worker *w) {
   pthread_mutex_lock(&w->lock);
-  while (w->job)
+  while (w->job || w->confirming)
     pthread_cond_wait(&w->cond, &w->lock);
   pthread_mutex_unlock(&w->lock);
 }
@@ -208,6 +215,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     drop_messages(&w->slots[w->collecting], p);
     w->assigned[p] = false;
     w->pos.next[p] = -1;
+    w->pos.floor[p] = -1;
     WT_INFO("partition revoked partition=%d cache_dropped=%zu", p,
             wk_state_forget_partition(w->st, p));
   }
@@ -229,32 +237,67 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
   }
 }
 
-/* Publishes the outcomes and waits until the broker has them all; what
- * fails is sent again (readers drop duplicates by project and seq). */
-static void publish(worker *w, const wk_batch_result *r) {
-  long backoff = 100;
+/* Hands the outcomes to the producer; waits only when its queue is full. */
+static void produce_outs(worker *w, const wk_batch_result *r) {
   char err[256];
-  for (;;) {
-    w->failed_deliveries = 0;
-    for (size_t i = 0; i < r->nouts; i++) {
-      const wk_out *o = &r->outs[i];
-      const char *topic =
-          o->topic == WK_OUT_DLQ ? w->topics.dlq : w->topics.events;
-      while (wt_kafka_produce(w->producer, topic, o->key, strlen(o->key),
-                              o->value, o->len, NULL, 1000, err,
-                              sizeof(err)) != WT_OK) {
-        WT_WARN("cannot produce outcome error=\"%s\"", err);
-        rd_kafka_poll(w->producer, 100);
-      }
+  for (size_t i = 0; i < r->nouts; i++) {
+    const wk_out *o = &r->outs[i];
+    const char *topic =
+        o->topic == WK_OUT_DLQ ? w->topics.dlq : w->topics.events;
+    while (wt_kafka_produce(w->producer, topic, o->key, strlen(o->key),
+                            o->value, o->len, NULL, 1000, err,
+                            sizeof(err)) != WT_OK) {
+      WT_WARN("cannot produce outcome error=\"%s\"", err);
+      rd_kafka_poll(w->producer, 100);
     }
+  }
+}
+
+/* Waits until the broker has every outcome of the pending batch; what
+ * failed is sent again (readers drop duplicates by project and seq). Then
+ * nothing needs replaying: the floors go. On the runner thread, or on the
+ * main thread while the runner is idle. */
+static void confirm_pending(worker *w) {
+  long backoff = 100;
+  if (!w->has_pending)
+    return;
+  for (;;) {
     while (rd_kafka_flush(w->producer, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
       WT_WARN("waiting for Kafka to take the outcomes");
     if (w->failed_deliveries == 0)
-      return;
+      break;
     WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
     sleep_ms(backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    w->failed_deliveries = 0;
+    produce_outs(w, &w->pending);
   }
+  wk_batch_result_clear(&w->pending);
+  w->has_pending = false;
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    w->pos.floor[p] = -1;
+}
+
+/* Publishes a committed batch's outcomes without waiting for the broker:
+ * the previous batch's are confirmed first, then this batch's first
+ * offsets become the floors that the next batch stores as batch_start. */
+static void publish(worker *w, wk_batch_result *r, const batch_slot *b) {
+  confirm_pending(w);
+  for (size_t i = 0; i < b->n; i++) {
+    int p = b->view[i].partition;
+    if (p >= 0 && p < WK_MAX_PARTITIONS &&
+        (w->pos.floor[p] < 0 || b->view[i].offset < w->pos.floor[p]))
+      w->pos.floor[p] = b->view[i].offset;
+  }
+  w->failed_deliveries = 0;
+  produce_outs(w, r);
+  /* the outs move to pending; r keeps its counts */
+  w->pending.outs = r->outs;
+  w->pending.nouts = r->nouts;
+  w->pending.outs_cap = r->outs_cap;
+  r->outs = NULL;
+  r->nouts = r->outs_cap = 0;
+  w->has_pending = true;
 }
 
 /* --- the loop ---------------------------------------------------------- */
@@ -349,7 +392,7 @@ static void run_batch(worker *w, batch_slot *b) {
   wt_db_get_counters(w->db, &c1);
   if (e == WT_OK) {
     double ms, tp = now_ms();
-    publish(w, &res);
+    publish(w, &res, b);
     ms = now_ms() - t0;
     wk_metrics_batch(w->metrics, &res, c1.statements - c0.statements, ms);
     WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
@@ -367,6 +410,17 @@ static void *runner_main(void *arg) {
   worker *w = arg;
   pthread_mutex_lock(&w->lock);
   for (;;) {
+    if (!w->job && w->has_pending) {
+      /* nothing to write next: confirm the outcomes now (has_pending is
+       * the runner's own: only this thread changes it) */
+      w->confirming = true;
+      pthread_mutex_unlock(&w->lock);
+      confirm_pending(w);
+      pthread_mutex_lock(&w->lock);
+      w->confirming = false;
+      pthread_cond_broadcast(&w->cond);
+      continue;
+    }
     while (!w->job && !w->quit)
       pthread_cond_wait(&w->cond, &w->lock);
     if (!w->job)
@@ -437,7 +491,7 @@ static int setup(worker *w, char *err, size_t errsize) {
   wt_kafka_topic_names(w->cfg.topic_prefix, &w->topics);
   snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
-    w->pos.next[p] = -1;
+    w->pos.next[p] = w->pos.floor[p] = -1;
   if (!db_ready(w))
     return -1;
   w->st = wk_state_new(&caps);
@@ -516,6 +570,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   wt_log_init("worker", w.cfg.log_level, stderr);
+  wk_batch_result_init(&w.pending);
   pthread_mutex_init(&w.lock, NULL);
   pthread_cond_init(&w.cond, NULL);
   signal(SIGTERM, on_signal);
@@ -556,6 +611,7 @@ out:
   }
   for (int i = 0; i < 2; i++)
     drop_messages(&w.slots[i], -1);
+  wk_batch_result_clear(&w.pending);
   if (w.consumer) {
     rd_kafka_consumer_close(w.consumer);
     rd_kafka_destroy(w.consumer);

@@ -65,8 +65,10 @@ static int setup(void **state) {
   assert_int_equal(wt_config_load(&f->cfg, NULL, NULL, err, sizeof(err)),
                    WT_OK);
   f->cfg.batch_max = 64;
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
     f->pos.next[p] = -1;
+    f->pos.floor[p] = -1;
+  }
   new_worker(f);
   *state = f;
   return 0;
