@@ -59,7 +59,7 @@ typedef struct worker {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   batch_slot *job; /* the slot the runner works on, NULL when idle */
-  bool confirming;  /* the runner waits for the last outcomes' delivery */
+  bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
   bool resynced; /* the runner went back to stored positions */
   int failed_deliveries;

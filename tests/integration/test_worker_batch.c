@@ -589,8 +589,46 @@ static void test_every_rule_both_outcomes(void **state) {
                    (long)(n - 10)); /* 10 applied */
 }
 
+/* A batch stores the lower of its own first offset and the floor (the
+ * first offset of an earlier batch whose outcomes were not yet confirmed
+ * delivered) as batch_start: where a restart reads again from. */
+static void test_floor_keeps_unconfirmed_batch_replayable(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  int64_t first_a;
+  seed_users(f);
+  reset_msgs(f);
+  first_a = f->offset;
+  add_cmd(f, "project.create", ALICE, PROJ, "{\"name\":\"Apollo\"}");
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT batch_start FROM consumer_offsets"),
+                   first_a);
+  /* A's outcomes not confirmed: B stores A's start */
+  f->pos.floor[PART] = first_a;
+  reset_msgs(f);
+  add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 2\"}");
+  add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 3\"}");
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT batch_start FROM consumer_offsets"),
+                   first_a);
+  assert_int_equal(count(f, "SELECT next_offset FROM consumer_offsets"),
+                   f->offset);
+  /* confirmed: C stores its own start */
+  f->pos.floor[PART] = -1;
+  reset_msgs(f);
+  add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 4\"}");
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT batch_start FROM consumer_offsets"),
+                   f->offset - 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_floor_keeps_unconfirmed_batch_replayable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cold_then_warm_round_trips, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rules_both_outcomes_in_db, setup,
