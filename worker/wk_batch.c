@@ -38,7 +38,15 @@ struct wk_batch {
   wk_need need;
   wk_plan plan;
   int64_t next[WK_MAX_PARTITIONS]; /* positions after this batch */
-  size_t parsed;    /* messages wk_batch_parse did ahead of the run */
+  size_t parsed; /* messages wk_batch_parse did ahead of the run */
+  /* wk_batch_prepare's decisions, valid while the state's epoch holds */
+  bool prepared;
+  uint64_t prepared_epoch;
+  size_t prepared_n;
+  double prepared_ms;
+  wk_batch_result decided; /* the counts of the decisions */
+  void (*write_hook)(void *ctx, bool before);
+  void *write_hook_ctx;
   char sqlstate[8]; /* of the last refused write */
   wt_pgrows events; /* project_id, seq, command_id, type, actor_id, at,
                        data: wk_sql.h's events_insert */
@@ -578,7 +586,11 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                            .params = &wparams[19]};
   }
   s[ns++] = (wt_db_stmt){.name = "commit", .sql = "COMMIT"};
+  if (b->write_hook)
+    b->write_hook(b->write_hook_ctx, true);
   err = wt_db_run(b->db, s, ns, errstr, errstr_size);
+  if (b->write_hook)
+    b->write_hook(b->write_hook_ctx, false);
   *sqlstate = "";
   if (err == WT_ERR_DB) {
     snprintf(b->sqlstate, sizeof(b->sqlstate), "%s", sqlstate_of(s, ns));
@@ -637,15 +649,72 @@ static bool is_sqlstate(const char *code, const char *want) {
   return strcmp(code, want) == 0;
 }
 
+void wk_batch_set_write_hook(wk_batch *b, void (*fn)(void *ctx, bool before),
+                             void *ctx) {
+  b->write_hook = fn;
+  b->write_hook_ctx = ctx;
+}
+
+/* Decides and plans into the state's overlay; the caller made sure that
+ * nothing is missing (or loaded it). */
+static bool decide_and_plan(wk_batch *b, const wk_msg *msgs, size_t n) {
+  decide(b, msgs, n, wt_time_now_us(), &b->decided);
+  if (!wk_state_plan(b->st, &b->plan) || !wt_pgrows_finish(&b->events) ||
+      !wt_buf_ok(&b->rejections)) {
+    wk_state_discard(b->st);
+    return false;
+  }
+  return true;
+}
+
+bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
+                      const wk_positions *pos) {
+  double t = clock_ms();
+  b->prepared = false;
+  if (n > b->cap || n == 0)
+    return false;
+  if (b->parsed != n)
+    wk_batch_parse(b, msgs, n);
+  classify(b, msgs, n, pos);
+  for (size_t i = 0; i < n; i++) {
+    b->parts_of[i] = msgs[i].partition;
+    b->skip[i] = b->state[i] != M_FRESH;
+    if (b->state[i] == M_REDELIVERED)
+      return false; /* its outcome is looked up: the runner's work */
+  }
+  wk_need_reset(&b->need);
+  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, false, &b->need);
+  if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n)) {
+    wk_state_discard(b->st); /* nothing applied: this unpins */
+    return false;
+  }
+  b->prepared = true;
+  b->prepared_epoch = wk_state_epoch(b->st);
+  b->prepared_n = n;
+  b->prepared_ms = clock_ms() - t;
+  return true;
+}
+
+static void copy_counts(wk_batch_result *res, const wk_batch_result *d) {
+  res->applied = d->applied;
+  res->rejected = d->rejected;
+  memcpy(res->by_type, d->by_type, sizeof(res->by_type));
+}
+
 wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
                     wk_positions *pos, wk_batch_result *res, char *errstr,
                     size_t errstr_size) {
   int64_t *next = b->next;
   bool verify = false, lookup_fresh = false;
+  bool use_prepared = b->prepared && b->prepared_n == n &&
+                      b->prepared_epoch == wk_state_epoch(b->st);
   wt_db_counters c0, c1;
   size_t nparts;
   wt_err err = WT_ERR_DB;
 
+  b->prepared = false;
+  if (!use_prepared)
+    wk_state_discard(b->st); /* a stale speculation, if any */
   if (n > b->cap) {
     wt_errf(errstr, errstr_size, "batch of %zu over WT_BATCH_MAX", n);
     return WT_ERR_INVALID;
@@ -653,39 +722,47 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
   double t = clock_ms(), t1;
   wt_db_get_counters(b->db, &c0);
   res->ms_parse = res->ms_load = res->ms_decide = res->ms_write = 0;
+  res->prepared = use_prepared;
   if (b->parsed != n)
     wk_batch_parse(b, msgs, n);
   b->parsed = 0;
-  classify(b, msgs, n, pos);
+  if (!use_prepared)
+    classify(b, msgs, n, pos);
   nparts = offset_ranges(b, msgs, n, pos, next);
   t1 = clock_ms();
   res->ms_parse += t1 - t;
   for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const char *code = "";
-    int64_t now = wt_time_now_us();
     t = clock_ms();
-    err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
-    t1 = clock_ms();
-    res->ms_load += t1 - t;
-    if (err != WT_OK)
-      break;
-    decide(b, msgs, n, now, res);
-    if (!wk_state_plan(b->st, &b->plan) || !wt_pgrows_finish(&b->events) ||
-        !wt_buf_ok(&b->rejections)) {
-      wk_state_discard(b->st);
-      wt_errf(errstr, errstr_size, "batch parameters over their cap");
-      err = WT_ERR_NOMEM;
-      break;
+    if (attempt == 0 && use_prepared) {
+      res->ms_decide += b->prepared_ms; /* spent ahead, on another thread */
+    } else {
+      err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
+      t1 = clock_ms();
+      res->ms_load += t1 - t;
+      if (err != WT_OK)
+        break;
+      if (!decide_and_plan(b, msgs, n)) {
+        wt_errf(errstr, errstr_size, "batch parameters over their cap");
+        err = WT_ERR_NOMEM;
+        break;
+      }
+      res->ms_decide += clock_ms() - t1;
     }
+    /* into the caches now: the next batch may be decided while this one
+     * is written; undone below if the transaction fails */
+    wk_state_commit(b->st);
     t = clock_ms();
-    res->ms_decide += t - t1;
     err = write_batch(b, msgs, n, nparts, &code, errstr, errstr_size);
     res->ms_write += clock_ms() - t;
     if (err == WT_OK) {
-      wk_state_commit(b->st);
+      wk_state_settle(b->st);
+      copy_counts(res, &b->decided);
       break;
     }
+    /* what the other batch decided meanwhile rests on this one: gone too */
     wk_state_discard(b->st);
+    wk_state_invalidate(b->st);
     if (wt_db_txn_status(b->db) == PQTRANS_INERROR ||
         wt_db_txn_status(b->db) == PQTRANS_INTRANS)
       (void)wt_db_exec(b->db, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, 0);

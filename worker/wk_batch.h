@@ -54,6 +54,7 @@ typedef struct wk_batch_result {
   size_t commands, applied, rejected, duplicates, dead;
   size_t by_type[WT_CMD__COUNT][2]; /* [type][0 applied, 1 rejected] */
   uint64_t round_trips;
+  bool prepared; /* decided ahead by wk_batch_prepare */
   /* where the time went, milliseconds (all attempts) */
   double ms_parse, ms_load, ms_decide, ms_write;
   wk_out *outs; /* to publish, in order */
@@ -74,6 +75,22 @@ void wk_batch_result_clear(wk_batch_result *r); /* frees the outs */
  * Uses nothing but b: it may run while another wk_batch on the same state
  * and connection is being written. */
 void wk_batch_parse(wk_batch *b, const wk_msg *msgs, size_t n);
+
+/* Decides msgs ahead of wk_batch_run, against the state as the batch
+ * before will have left it, without asking PostgreSQL: true when every
+ * command could be decided from the caches (none redelivered, nothing to
+ * load). The decisions sit in the state's overlay until wk_batch_run
+ * writes them; they are void (and run decides again) once the state's
+ * epoch moves, e.g. because the batch before failed. The caller owns the
+ * state meanwhile: see wk_batch_set_write_hook. */
+bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
+                      const wk_positions *pos);
+
+/* fn(ctx, true) just before a batch's transaction is sent, fn(ctx, false)
+ * when its answer is in. Between the two, wk_batch_run touches neither the
+ * state nor pos: another thread may wk_batch_prepare the next batch. */
+void wk_batch_set_write_hook(wk_batch *b, void (*fn)(void *ctx, bool before),
+                             void *ctx);
 
 /* Runs msgs[0..n) (n <= WT_BATCH_MAX). On WT_OK the transaction committed,
  * pos advanced and res holds the outcomes. WT_ERR_CONFLICT: another worker

@@ -35,6 +35,7 @@ typedef struct batch_slot {
   wk_msg *view; /* msgs as the batch sees them */
   size_t n;
   wk_batch *batch;
+  uint64_t seq; /* which job it is (runner_submit counts them) */
 } batch_slot;
 
 typedef struct worker {
@@ -58,7 +59,15 @@ typedef struct worker {
   bool runner_started;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  batch_slot *job; /* the slot the runner works on, NULL when idle */
+  batch_slot *job;    /* the slot the runner works on, NULL when idle */
+  uint64_t submitted; /* jobs handed to the runner */
+  uint64_t writing;   /* the job whose transaction is out, 0: none */
+  /* The state (caches, overlay) and the positions belong to whoever holds
+   * state_lock: the runner while it decides and finishes a batch; while
+   * the batch's transaction is out (wk_batch_set_write_hook) the main
+   * thread may take it to decide the next batch ahead (wk_batch_prepare).
+   * Order: state_lock before lock. */
+  pthread_mutex_t state_lock;
   bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
   bool resynced; /* the runner went back to stored positions */
@@ -358,6 +367,46 @@ static void collect(worker *w, batch_slot *b) {
   }
 }
 
+/* Around a batch's transaction: the state is free for the main thread. */
+static void on_write(void *ctx, bool before) {
+  worker *w = ctx;
+  if (before) {
+    pthread_mutex_lock(&w->lock);
+    w->writing = w->job ? w->job->seq : 0;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->state_lock);
+  } else {
+    pthread_mutex_lock(&w->state_lock);
+    pthread_mutex_lock(&w->lock);
+    w->writing = 0;
+    pthread_mutex_unlock(&w->lock);
+  }
+}
+
+/* On the main thread: decides the collected batch while the runner's
+ * transaction is out, when it can be decided from the caches alone. */
+static void speculate(worker *w, batch_slot *b) {
+  bool go;
+  pthread_mutex_lock(&w->lock);
+  while (w->job && w->writing != w->job->seq)
+    pthread_cond_wait(&w->cond, &w->lock);
+  go = w->job != NULL;
+  pthread_mutex_unlock(&w->lock);
+  if (!go)
+    return; /* the runner is idle: it decides the batch itself */
+  pthread_mutex_lock(&w->state_lock);
+  (void)wk_batch_prepare(b->batch, b->view, b->n, &w->pos);
+  pthread_mutex_unlock(&w->state_lock);
+}
+
+/* Forgets what was decided ahead for a batch that will not run. */
+static void drop_speculation(worker *w) {
+  pthread_mutex_lock(&w->state_lock);
+  wk_state_discard(w->st);
+  pthread_mutex_unlock(&w->state_lock);
+}
+
 /* On the runner thread: decide, write and publish one collected batch. */
 static void run_batch(worker *w, batch_slot *b) {
   wk_batch_result res;
@@ -367,6 +416,7 @@ static void run_batch(worker *w, batch_slot *b) {
   wt_err e;
 
   wk_batch_result_init(&res);
+  pthread_mutex_lock(&w->state_lock);
   wt_db_get_counters(w->db, &c0);
   for (;;) {
     e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &res, err, sizeof(err));
@@ -390,6 +440,8 @@ static void run_batch(worker *w, batch_slot *b) {
     }
   }
   wt_db_get_counters(w->db, &c1);
+  update_gauges(w);
+  pthread_mutex_unlock(&w->state_lock);
   if (e == WT_OK) {
     double ms, tp = now_ms();
     publish(w, &res, b);
@@ -397,13 +449,13 @@ static void run_batch(worker *w, batch_slot *b) {
     wk_metrics_batch(w->metrics, &res, c1.statements - c0.statements, ms);
     WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
             "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
-            "decide_ms=%.1f write_ms=%.1f publish_ms=%.1f",
+            "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
             res.commands, res.applied, res.rejected, res.duplicates, res.dead,
             (unsigned long long)res.round_trips, ms, res.ms_parse, res.ms_load,
-            res.ms_decide, res.ms_write, now_ms() - tp);
+            res.ms_decide, res.prepared ? " (ahead)" : "", res.ms_write,
+            now_ms() - tp);
   }
   wk_batch_result_clear(&res);
-  update_gauges(w);
 }
 
 static void *runner_main(void *arg) {
@@ -437,6 +489,7 @@ static void *runner_main(void *arg) {
 
 static void runner_submit(worker *w, batch_slot *b) {
   pthread_mutex_lock(&w->lock);
+  b->seq = ++w->submitted;
   w->job = b;
   pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
@@ -460,6 +513,7 @@ static void consume(worker *w) {
                             .len = m->len};
     }
     wk_batch_parse(b->batch, b->view, b->n);
+    speculate(w, b);
     runner_wait_idle(w);
     other = &w->slots[!w->collecting];
     drop_messages(other, -1); /* done: written and published */
@@ -467,11 +521,14 @@ static void consume(worker *w) {
       /* the runner went back to the stored positions: these messages are
        * read again from there */
       w->resynced = false;
+      drop_speculation(w);
       drop_messages(b, -1);
       continue;
     }
-    if (stop_requested)
+    if (stop_requested) {
+      drop_speculation(w);
       break; /* not started: read again after a restart */
+    }
     runner_submit(w, b);
     w->collecting = !w->collecting;
   }
@@ -506,6 +563,8 @@ static int setup(worker *w, char *err, size_t errsize) {
     b->view = calloc((size_t)w->cfg.batch_max, sizeof(*b->view));
     b->batch =
         wk_batch_new(w->db, w->st, &w->cfg, w->group, w->topics.commands);
+    if (b->batch)
+      wk_batch_set_write_hook(b->batch, on_write, w);
     if (!b->msgs || !b->view || !b->batch) {
       wt_errf(err, errsize, "out of memory");
       return -1;
@@ -572,6 +631,7 @@ int main(int argc, char **argv) {
   wt_log_init("worker", w.cfg.log_level, stderr);
   wk_batch_result_init(&w.pending);
   pthread_mutex_init(&w.lock, NULL);
+  pthread_mutex_init(&w.state_lock, NULL);
   pthread_cond_init(&w.cond, NULL);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
@@ -630,6 +690,7 @@ out:
   wk_metrics_destroy(w.metrics);
   wt_db_destroy(w.db);
   pthread_mutex_destroy(&w.lock);
+  pthread_mutex_destroy(&w.state_lock);
   pthread_cond_destroy(&w.cond);
   return rc;
 }

@@ -33,6 +33,12 @@ typedef struct log_entry {
 
 typedef enum kind { K_USER, K_PROJECT, K_LOG } kind;
 
+typedef struct uncertain_key {
+  kind k;
+  char id[WT_UUID_STR];
+  char username[WT_USERNAME_MAX + 1]; /* a created user's */
+} uncertain_key;
+
 typedef struct ov_item {
   kind k;
   void *e;
@@ -45,6 +51,11 @@ struct wk_state {
   wt_lru *ov_users, *ov_user_names, *ov_projects, *ov_logs;
   ov_item *ov;
   size_t nov, ov_cap;
+  /* what the last commit put into the caches before its transaction's
+   * outcome was known (wk_state_settle / wk_state_invalidate) */
+  uncertain_key *unsure;
+  size_t nunsure;
+  uint64_t epoch;
 };
 
 /* --- entries ----------------------------------------------------------- */
@@ -127,9 +138,10 @@ wk_state *wk_state_new(const wk_state_caps *caps) {
   st->created = wt_lru_new(ov, NULL);
   st->ov_cap = caps->batch_max * 4 + 16;
   st->ov = calloc(st->ov_cap, sizeof(*st->ov));
-  if (!st->users || !st->user_names || !st->projects || !st->logs ||
-      !st->ov_users || !st->ov_user_names || !st->ov_projects || !st->ov_logs ||
-      !st->ov) {
+  st->unsure = calloc(st->ov_cap, sizeof(*st->unsure));
+  if (!st->unsure || !st->users || !st->user_names || !st->projects ||
+      !st->logs || !st->ov_users || !st->ov_user_names || !st->ov_projects ||
+      !st->ov_logs || !st->ov) {
     wk_state_destroy(st);
     return NULL;
   }
@@ -150,6 +162,7 @@ void wk_state_destroy(wk_state *st) {
   wt_lru_destroy(st->ov_logs);
   wt_lru_destroy(st->created);
   free(st->ov);
+  free(st->unsure);
   free(st);
 }
 
@@ -878,12 +891,19 @@ static void ov_clear(wk_state *st) {
 }
 
 void wk_state_commit(wk_state *st) {
+  st->nunsure = 0;
   for (size_t i = 0; i < st->nov; i++) {
     ov_item *it = &st->ov[i];
+    uncertain_key *uk = &st->unsure[st->nunsure++];
     wt_err err = WT_OK;
+    uk->k = it->k;
+    uk->username[0] = '\0';
     if (it->k == K_USER) {
       user_entry *u = it->e;
       char *id = strdup(u->s.id);
+      snprintf(uk->id, sizeof(uk->id), "%s", u->s.id);
+      if (!u->existed)
+        snprintf(uk->username, sizeof(uk->username), "%s", u->s.username);
       free(u->password_hash); /* the cache never keeps hashes */
       u->password_hash = NULL;
       u->existed = false;
@@ -892,12 +912,14 @@ void wk_state_commit(wk_state *st) {
       err = wt_lru_put(st->users, u->s.id, u, -1);
     } else if (it->k == K_PROJECT) {
       project_entry *e = it->e;
+      snprintf(uk->id, sizeof(uk->id), "%s", e->s.id);
       free(e->base);
       e->base = NULL;
       e->nbase = 0;
       err = wt_lru_put(st->projects, e->s.id, e, it->tag);
     } else {
       log_entry *l = it->e;
+      snprintf(uk->id, sizeof(uk->id), "%s", l->s.id);
       err = wt_lru_put(st->logs, l->s.id, l, it->tag);
     }
     if (err != WT_OK)
@@ -908,12 +930,40 @@ void wk_state_commit(wk_state *st) {
 }
 
 void wk_state_discard(wk_state *st) {
+  if (st->nov)
+    st->epoch++;
   for (size_t i = 0; i < st->nov; i++)
     kind_free(st->ov[i].k, st->ov[i].e);
   ov_clear(st);
 }
 
+void wk_state_settle(wk_state *st) {
+  st->nunsure = 0;
+}
+
+void wk_state_invalidate(wk_state *st) {
+  for (size_t i = 0; i < st->nunsure; i++) {
+    const uncertain_key *uk = &st->unsure[i];
+    if (uk->k == K_USER) {
+      (void)wt_lru_remove(st->users, uk->id);
+      if (uk->username[0])
+        (void)wt_lru_remove(st->user_names, uk->username);
+    } else if (uk->k == K_PROJECT) {
+      (void)wt_lru_remove(st->projects, uk->id);
+    } else {
+      (void)wt_lru_remove(st->logs, uk->id);
+    }
+  }
+  st->nunsure = 0;
+  st->epoch++;
+}
+
+uint64_t wk_state_epoch(const wk_state *st) {
+  return st->epoch;
+}
+
 size_t wk_state_forget_partition(wk_state *st, int partition) {
+  st->epoch++;
   return wt_lru_remove_tag(st->projects, partition) +
          wt_lru_remove_tag(st->logs, partition);
 }

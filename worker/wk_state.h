@@ -116,8 +116,18 @@ void wk_plan_free(wk_plan *p);
  * id was malformed. */
 bool wk_state_plan(wk_state *st, wk_plan *p);
 
-void wk_state_commit(wk_state *st);  /* overlay -> caches */
+/* overlay -> caches. A batch commits before its transaction is sent (so
+ * that the next batch can be decided while it is written); the keys stay
+ * "uncertain" until wk_state_settle (the transaction committed) or
+ * wk_state_invalidate (it did not: they leave the caches, to be loaded
+ * again from PostgreSQL, which has the truth). */
+void wk_state_commit(wk_state *st);
+void wk_state_settle(wk_state *st);
+void wk_state_invalidate(wk_state *st);
 void wk_state_discard(wk_state *st); /* drop the overlay */
+/* Changes whenever decisions made against the state may no longer hold
+ * (an overlay discarded, keys invalidated). */
+uint64_t wk_state_epoch(const wk_state *st);
 
 /* Drops the cached projects and logs of a revoked partition. */
 size_t wk_state_forget_partition(wk_state *st, int partition);

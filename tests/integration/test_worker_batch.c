@@ -589,6 +589,138 @@ static void test_every_rule_both_outcomes(void **state) {
                    (long)(n - 10)); /* 10 applied */
 }
 
+/* --- deciding the next batch while one is written ---------------------- */
+
+typedef struct ahead {
+  fixture *f;
+  wk_batch *next; /* decided from inside the first write of f->batch */
+  size_t from, n; /* its messages in f->msgs */
+  int calls;
+  bool prepared;
+} ahead;
+
+static void prepare_during_write(void *ctx, bool before) {
+  ahead *a = ctx;
+  if (before && a->calls++ == 0)
+    a->prepared =
+        wk_batch_prepare(a->next, &a->f->msgs[a->from], a->n, &a->f->pos);
+}
+
+static wk_batch_result run_slice(fixture *f, wk_batch *b, size_t from,
+                                 size_t n) {
+  wk_batch_result r;
+  char err[1024] = "";
+  wk_batch_result_init(&r);
+  if (wk_batch_run(b, &f->msgs[from], n, &f->pos, &r, err, sizeof(err)) !=
+      WT_OK)
+    fail_msg("batch: %s", err);
+  return r;
+}
+
+/* The batch decided ahead is written as decided: one round trip. */
+static void test_decided_ahead_while_writing(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char y[WT_UUID_STR];
+  ahead a = {.f = f, .from = 1, .n = 2};
+  seed_users(f);
+  seed_project(f);
+  a.next = wk_batch_new(f->db, f->st, &f->cfg, "wt-worker", "t.commands");
+  assert_non_null(a.next);
+  wk_batch_set_write_hook(f->batch, prepare_during_write, &a);
+  wt_uuid_generate(y);
+  reset_msgs(f);
+  add_cmd(f, "log.create", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"a\"}",
+          y);
+  /* the next batch updates the log the first one creates */
+  add_cmd(f, "log.update", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"description\":\"b\"}", y);
+  add_cmd(f, "log.update", BOB, PROJ,
+          "{\"log_id\":\"%s\",\"description\":\"not his\"}", y);
+  r = run_slice(f, f->batch, 0, 1);
+  assert_int_equal(r.applied, 1);
+  wk_batch_result_clear(&r);
+  assert_true(a.prepared);
+  r = run_slice(f, a.next, 1, 2);
+  assert_true(r.prepared);
+  assert_int_equal(r.applied, 1);
+  assert_int_equal(r.rejected, 1);
+  assert_int_equal(r.round_trips, 1);
+  assert_true(out_has(&r, "\"forbidden\""));
+  wk_batch_result_clear(&r);
+  assert_int_equal(
+      count(f, "SELECT count(*) FROM work_logs WHERE description = 'b' AND "
+               "version = 2"),
+      1);
+  assert_int_equal(count(f, "SELECT max(seq) - count(*) FROM events WHERE "
+                            "project_id = '10000000-0000-4000-8000-"
+                            "000000000001'"),
+                   0);
+  wk_batch_destroy(a.next);
+}
+
+/* The first write fails (an id it took as new exists): what was decided
+ * ahead rested on it and is decided again, from PostgreSQL's rows. */
+static void test_decided_ahead_is_void_when_the_write_fails(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char x[WT_UUID_STR], w[WT_UUID_STR];
+  ahead a = {.f = f, .from = 1, .n = 1};
+  seed_users(f);
+  seed_project(f);
+  wt_uuid_generate(x);
+  wt_uuid_generate(w);
+  reset_msgs(f);
+  add_cmd(f, "log.create", BOB, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"bob's\"}",
+          x);
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  /* a new worker knows the project, not bob's log */
+  new_worker(f);
+  reset_msgs(f);
+  add_cmd(f, "log.create", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":null,\"description\":\"warm\"}",
+          w);
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+  a.next = wk_batch_new(f->db, f->st, &f->cfg, "wt-worker", "t.commands");
+  assert_non_null(a.next);
+  wk_batch_set_write_hook(f->batch, prepare_during_write, &a);
+  reset_msgs(f);
+  /* alice "creates" bob's log id: taken as new, refused by the key */
+  add_cmd(f, "log.create", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T09:00:00Z\","
+          "\"ended_at\":null,\"description\":\"alice's\"}",
+          x);
+  /* decided ahead, alice would own it; in truth it is bob's */
+  add_cmd(f, "log.update", ALICE, PROJ,
+          "{\"log_id\":\"%s\",\"description\":\"taken over\"}", x);
+  r = run_slice(f, f->batch, 0, 1);
+  assert_int_equal(r.rejected, 1);
+  assert_true(out_has(&r, "\"conflict\""));
+  wk_batch_result_clear(&r);
+  assert_true(a.prepared);
+  r = run_slice(f, a.next, 1, 1);
+  assert_false(r.prepared);
+  assert_int_equal(r.applied, 0);
+  assert_int_equal(r.rejected, 1);
+  assert_true(out_has(&r, "\"forbidden\""));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs WHERE "
+                            "description = 'bob''s' AND version = 1"),
+                   1);
+  assert_int_equal(count(f, "SELECT max(seq) - count(*) FROM events WHERE "
+                            "project_id = '10000000-0000-4000-8000-"
+                            "000000000001'"),
+                   0);
+  wk_batch_destroy(a.next);
+}
+
 /* A batch stores the lower of its own first offset and the floor (the
  * first offset of an earlier batch whose outcomes were not yet confirmed
  * delivered) as batch_start: where a restart reads again from. */
@@ -629,6 +761,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
           test_floor_keeps_unconfirmed_batch_replayable, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_decided_ahead_while_writing, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_decided_ahead_is_void_when_the_write_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cold_then_warm_round_trips, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rules_both_outcomes_in_db, setup,
