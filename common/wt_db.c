@@ -26,6 +26,11 @@ struct wt_db {
   size_t nprepared;
   prepared prep[WT_DB_MAX_PREPARED];
   wt_db_counters counters;
+  /* the pipeline wt_db_send put out and wt_db_wait has not read */
+  bool in_flight;
+  size_t flight_n;
+  uint64_t flight_t0;
+  bool flight_prep[WT_DB_MAX_PIPELINE];
 };
 
 /* --- process-wide stats ------------------------------------------------ */
@@ -386,6 +391,7 @@ static void drop_conn(wt_db *db) {
   PQfinish(db->conn);
   db->conn = NULL;
   db->nprepared = 0;
+  db->in_flight = false;
 }
 
 static wt_err run_script(wt_db *db, wt_db_stmt *st, char *errstr,
@@ -477,34 +483,64 @@ static int queue_stmt(wt_db *db, const wt_db_stmt *stmts, size_t i,
              : -1;
 }
 
-wt_err wt_db_run(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
-                 size_t errstr_size) {
-  bool prep_queued[WT_DB_MAX_PIPELINE] = {0};
-  wt_err err, first = WT_OK;
-  uint64_t t0;
+wt_err wt_db_send(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
+                  size_t errstr_size) {
+  wt_err err;
   size_t queued = 0, nprep = 0;
-  PGresult *sync;
 
   for (size_t i = 0; i < n && i < WT_DB_MAX_PIPELINE; i++)
     stmts[i].result = NULL;
+  if (db->in_flight) {
+    wt_errf(errstr, errstr_size, "a pipeline is in flight: wt_db_wait first");
+    return WT_ERR_INVALID;
+  }
   err = check_stmts(db, stmts, n, errstr, errstr_size);
   if (err != WT_OK)
     return err;
-  if (stmts[0].script)
-    return run_script(db, &stmts[0], errstr, errstr_size);
-
-  t0 = now_us();
+  if (stmts[0].script) {
+    wt_errf(errstr, errstr_size, "a script runs with wt_db_run");
+    return WT_ERR_INVALID;
+  }
+  memset(db->flight_prep, 0, sizeof(db->flight_prep));
+  db->flight_t0 = now_us();
   if (!PQenterPipelineMode(db->conn))
     goto conn_error;
   for (; queued < n; queued++) {
-    if (queue_stmt(db, stmts, queued, prep_queued, nprep,
-                   &prep_queued[queued]) != 0)
+    if (queue_stmt(db, stmts, queued, db->flight_prep, nprep,
+                   &db->flight_prep[queued]) != 0)
       goto conn_error;
-    nprep += prep_queued[queued];
+    nprep += db->flight_prep[queued];
   }
   if (!PQpipelineSync(db->conn) || flush_all(db->conn) != 0)
     goto conn_error;
+  db->in_flight = true;
+  db->flight_n = n;
+  return WT_OK;
 
+conn_error:
+  /* Nothing or part of it reached the server: count what was queued. */
+  for (size_t i = 0; i < queued; i++)
+    record(db, &stmts[i], 0, now_us() - db->flight_t0, true);
+  record_round_trip(db, now_us() - db->flight_t0);
+  copy_error(db->conn, NULL, errstr, errstr_size);
+  /* The pipeline is in an unknown state: drop the connection so that the
+   * caller reconnects (and a half-sent transaction is rolled back). */
+  drop_conn(db);
+  return WT_ERR_DB_CONN;
+}
+
+wt_err wt_db_wait(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
+                  size_t errstr_size) {
+  wt_err first = WT_OK;
+  uint64_t t0 = db->flight_t0;
+  const bool *prep_queued = db->flight_prep;
+  PGresult *sync;
+
+  if (!db->in_flight || db->flight_n != n) {
+    wt_errf(errstr, errstr_size, "no pipeline of %zu statements in flight", n);
+    return WT_ERR_INVALID;
+  }
+  db->in_flight = false;
   for (size_t i = 0; i < n; i++) {
     wt_db_stmt *st = &stmts[i];
     uint64_t rows = 0;
@@ -537,7 +573,7 @@ wt_err wt_db_run(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
   sync = PQgetResult(db->conn);
   if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
     PQclear(sync);
-    goto conn_error_counted;
+    goto conn_error;
   }
   PQclear(sync);
   record_round_trip(db, now_us() - t0);
@@ -546,16 +582,24 @@ wt_err wt_db_run(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
   return first;
 
 conn_error:
-  /* Nothing or part of it reached the server: count what was queued. */
-  for (size_t i = 0; i < queued; i++)
-    record(db, &stmts[i], 0, now_us() - t0, true);
-conn_error_counted:
   record_round_trip(db, now_us() - t0);
+conn_error_counted:
   copy_error(db->conn, NULL, errstr, errstr_size);
-  /* The pipeline is in an unknown state: drop the connection so that the
-   * caller reconnects (and a half-sent transaction is rolled back). */
   drop_conn(db);
   return WT_ERR_DB_CONN;
+}
+
+wt_err wt_db_run(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
+                 size_t errstr_size) {
+  wt_err err;
+  if (n >= 1 && n <= WT_DB_MAX_PIPELINE && stmts[0].script) {
+    for (size_t i = 0; i < n; i++)
+      stmts[i].result = NULL;
+    err = check_stmts(db, stmts, n, errstr, errstr_size);
+    return err != WT_OK ? err : run_script(db, &stmts[0], errstr, errstr_size);
+  }
+  err = wt_db_send(db, stmts, n, errstr, errstr_size);
+  return err != WT_OK ? err : wt_db_wait(db, stmts, n, errstr, errstr_size);
 }
 
 wt_err wt_db_exec(wt_db *db, const char *name, const char *sql, int nparams,

@@ -1,5 +1,6 @@
 /* wt_db: the instrumented PostgreSQL layer. Every SQL statement of
- * Worktracker goes through wt_db_run(), which
+ * Worktracker goes through wt_db_run() (or its two halves wt_db_send() and
+ * wt_db_wait()), which
  *   - sends only parameterised statements (scripts without parameters are
  *     allowed for migrations, flagged as such),
  *   - sends a list of statements in one libpq pipeline: one round trip,
@@ -56,6 +57,17 @@ void wt_db_destroy(wt_db *db);
 wt_err wt_db_run(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
                  size_t errstr_size);
 
+/* wt_db_run in two halves, so that the caller can work while PostgreSQL
+ * does (the worker decides its next batch meanwhile): wt_db_send queues
+ * and flushes the pipeline, wt_db_wait reads its results into the same
+ * stmts (which must stay valid in between; the parameters need not). At
+ * most one pipeline is in flight per connection; nothing else may use the
+ * connection until wt_db_wait. Counting and logging as wt_db_run (which
+ * is send + wait; scripts only run through it). */
+wt_err wt_db_send(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
+                  size_t errstr_size);
+wt_err wt_db_wait(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
+                  size_t errstr_size);
 /* One statement: a wrapper around wt_db_run. *res may be NULL to drop the
  * result. */
 wt_err wt_db_exec(wt_db *db, const char *name, const char *sql, int nparams,

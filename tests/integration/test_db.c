@@ -432,6 +432,32 @@ static void test_binary_arrays(void **state) {
   wt_db_destroy(db);
 }
 
+/* wt_db_run in halves: one pipeline in flight, counted once, the
+ * connection refused to anything else meanwhile. */
+static void test_send_then_wait(void **state) {
+  wt_db *db = connect_as("t_halves", false);
+  const char *v = "41";
+  wt_db_stmt s[2] = {
+      {.name = "h1", .sql = "SELECT $1::int + 1", .nparams = 1, .params = &v},
+      {.name = "h2", .sql = "SELECT pg_sleep(0.05)"}};
+  wt_db_stmt other = {.name = "h3", .sql = "SELECT 3"};
+  wt_db_counters c;
+  char err[256];
+  (void)state;
+  assert_int_equal(wt_db_send(db, s, 2, err, sizeof(err)), WT_OK);
+  assert_int_equal(wt_db_send(db, &other, 1, err, sizeof(err)), WT_ERR_INVALID);
+  assert_int_equal(wt_db_run(db, &other, 1, err, sizeof(err)), WT_ERR_INVALID);
+  assert_int_equal(wt_db_wait(db, s, 2, err, sizeof(err)), WT_OK);
+  assert_string_equal(PQgetvalue(s[0].result, 0, 0), "42");
+  wt_db_stmts_clear(s, 2);
+  assert_int_equal(wt_db_wait(db, s, 2, err, sizeof(err)), WT_ERR_INVALID);
+  wt_db_get_counters(db, &c);
+  assert_int_equal(c.round_trips, 1);
+  assert_int_equal(c.statements, 2);
+  exec_ok(db, "h3", "SELECT 3");
+  wt_db_destroy(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_single_statement_counts),
@@ -445,6 +471,7 @@ int main(void) {
       cmocka_unit_test(test_large_pipeline_flushes),
       cmocka_unit_test(test_script_statement),
       cmocka_unit_test(test_binary_arrays),
+      cmocka_unit_test(test_send_then_wait),
   };
   return cmocka_run_group_tests_name("db", tests, setup, teardown);
 }
