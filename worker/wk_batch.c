@@ -47,6 +47,14 @@ struct wk_batch {
   wk_batch_result decided; /* the counts of the decisions */
   void (*write_hook)(void *ctx, bool before);
   void *write_hook_ctx;
+  /* the run in progress (wk_batch_send .. wk_batch_finish) */
+  wt_db_stmt ws[16]; /* the transaction's statements */
+  size_t nws;
+  bool sent; /* its first attempt is out */
+  bool use_prepared;
+  size_t nparts;
+  wt_db_counters c0;
+  double t_write;
   char sqlstate[8]; /* of the last refused write */
   wt_pgrows events; /* project_id, seq, command_id, type, actor_id, at,
                        data: wk_sql.h's events_insert */
@@ -492,10 +500,10 @@ static size_t offset_ranges(wk_batch *b, const wk_msg *msgs, size_t n,
   return np;
 }
 
-/* The batch's transaction in one pipeline. */
-static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
-                          size_t nparts, const char **sqlstate, char *errstr,
-                          size_t errstr_size) {
+/* Sends the batch's transaction in one pipeline (b->ws); on WT_OK the
+ * write hook's "before" ran and write_wait must follow. */
+static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
+                         size_t errstr_size) {
   static const struct {
     const char *name, *sql;
   } json_writes[WK_PLAN_JSON_KINDS] = {
@@ -517,7 +525,7 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
   };
   const char *guard[8];
   const char *wparams[20];
-  wt_db_stmt s[16];
+  wt_db_stmt *s = b->ws;
   size_t ns = 0, nfresh = 0;
   wt_err err;
 
@@ -539,7 +547,6 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
     }
   wt_buf_putc(&b->fresh_ids, '}');
   wt_buf_putc(&b->rejected_ids, '}');
-  (void)msgs;
   guard[0] = b->group;
   guard[1] = b->topic;
   guard[2] = b->parts.data;
@@ -586,17 +593,26 @@ static wt_err write_batch(wk_batch *b, const wk_msg *msgs, size_t n,
                            .params = &wparams[19]};
   }
   s[ns++] = (wt_db_stmt){.name = "commit", .sql = "COMMIT"};
-  if (b->write_hook)
+  b->nws = ns;
+  err = wt_db_send(b->db, s, ns, errstr, errstr_size);
+  if (err == WT_OK && b->write_hook)
     b->write_hook(b->write_hook_ctx, true);
-  err = wt_db_run(b->db, s, ns, errstr, errstr_size);
+  return err;
+}
+
+/* The answer to write_send; *sqlstate: the failing statement's code. */
+static wt_err write_wait(wk_batch *b, const char **sqlstate, char *errstr,
+                         size_t errstr_size) {
+  wt_err err = wt_db_wait(b->db, b->ws, b->nws, errstr, errstr_size);
   if (b->write_hook)
     b->write_hook(b->write_hook_ctx, false);
   *sqlstate = "";
   if (err == WT_ERR_DB) {
-    snprintf(b->sqlstate, sizeof(b->sqlstate), "%s", sqlstate_of(s, ns));
+    snprintf(b->sqlstate, sizeof(b->sqlstate), "%s",
+             sqlstate_of(b->ws, b->nws));
     *sqlstate = b->sqlstate;
   }
-  wt_db_stmts_clear(s, ns);
+  wt_db_stmts_clear(b->ws, b->nws);
   return err;
 }
 
@@ -701,98 +717,154 @@ static void copy_counts(wk_batch_result *res, const wk_batch_result *d) {
   memcpy(res->by_type, d->by_type, sizeof(res->by_type));
 }
 
-wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
-                    wk_positions *pos, wk_batch_result *res, char *errstr,
-                    size_t errstr_size) {
-  int64_t *next = b->next;
-  bool verify = false, lookup_fresh = false;
-  bool use_prepared = b->prepared && b->prepared_n == n &&
-                      b->prepared_epoch == wk_state_epoch(b->st);
-  wt_db_counters c0, c1;
-  size_t nparts;
-  wt_err err = WT_ERR_DB;
+/* After a failed write: nothing of it may stay in the caches, and what
+ * the other batch decided meanwhile rests on it. */
+static void undo_write(wk_batch *b) {
+  wk_state_discard(b->st);
+  wk_state_invalidate(b->st);
+  if (wt_db_txn_status(b->db) == PQTRANS_INERROR ||
+      wt_db_txn_status(b->db) == PQTRANS_INTRANS)
+    (void)wt_db_exec(b->db, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, 0);
+}
 
-  b->prepared = false;
-  if (!use_prepared)
-    wk_state_discard(b->st); /* a stale speculation, if any */
-  if (n > b->cap) {
-    wt_errf(errstr, errstr_size, "batch of %zu over WT_BATCH_MAX", n);
-    return WT_ERR_INVALID;
+/* What a refused write means: WT_OK to try again (with *verify or
+ * *lookup_fresh set), else the error to return. */
+static wt_err after_refusal(wt_err err, const char *code, const char *errstr,
+                            bool *verify, bool *lookup_fresh) {
+  if (err != WT_ERR_DB)
+    return err;
+  if (is_sqlstate(code, "WT409"))
+    return WT_ERR_CONFLICT;
+  if (is_sqlstate(code, "WT208") ||
+      (is_sqlstate(code, "23505") && strstr(errstr, "events_command_id_key"))) {
+    WT_INFO("batch has commands decided before: re-publishing their "
+            "outcomes");
+    *lookup_fresh = true;
+    return WT_OK;
   }
-  double t = clock_ms(), t1;
-  wt_db_get_counters(b->db, &c0);
-  res->ms_parse = res->ms_load = res->ms_decide = res->ms_write = 0;
-  res->prepared = use_prepared;
-  if (b->parsed != n)
-    wk_batch_parse(b, msgs, n);
-  b->parsed = 0;
-  if (!use_prepared)
-    classify(b, msgs, n, pos);
-  nparts = offset_ranges(b, msgs, n, pos, next);
-  t1 = clock_ms();
-  res->ms_parse += t1 - t;
-  for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (is_sqlstate(code, "23505")) {
+    WT_INFO("batch assumed an existing id new: loading and deciding again "
+            "error=\"%s\"",
+            errstr);
+    *verify = true;
+    return WT_OK;
+  }
+  WT_ERROR("batch refused by PostgreSQL sqlstate=%s error=\"%s\"", code,
+           errstr);
+  return err;
+}
+
+/* Attempts first..MAX_ATTEMPTS: load, decide, write, each one round trip
+ * at most, waiting for each. */
+static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
+                       bool verify, bool lookup_fresh, wk_batch_result *res,
+                       char *errstr, size_t errstr_size) {
+  wt_err err = WT_ERR_DB;
+  for (int attempt = first; attempt < MAX_ATTEMPTS; attempt++) {
     const char *code = "";
-    t = clock_ms();
-    if (attempt == 0 && use_prepared) {
-      res->ms_decide += b->prepared_ms; /* spent ahead, on another thread */
-    } else {
-      err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
-      t1 = clock_ms();
-      res->ms_load += t1 - t;
-      if (err != WT_OK)
-        break;
-      if (!decide_and_plan(b, msgs, n)) {
-        wt_errf(errstr, errstr_size, "batch parameters over their cap");
-        err = WT_ERR_NOMEM;
-        break;
-      }
-      res->ms_decide += clock_ms() - t1;
+    double t = clock_ms(), t1;
+    err = load(b, msgs, n, verify, lookup_fresh, errstr, errstr_size);
+    t1 = clock_ms();
+    res->ms_load += t1 - t;
+    if (err != WT_OK)
+      break;
+    if (!decide_and_plan(b, msgs, n)) {
+      wt_errf(errstr, errstr_size, "batch parameters over their cap");
+      err = WT_ERR_NOMEM;
+      break;
     }
+    res->ms_decide += clock_ms() - t1;
     /* into the caches now: the next batch may be decided while this one
-     * is written; undone below if the transaction fails */
+     * is written; undone if the transaction fails */
     wk_state_commit(b->st);
     t = clock_ms();
-    err = write_batch(b, msgs, n, nparts, &code, errstr, errstr_size);
+    err = write_send(b, n, b->nparts, errstr, errstr_size);
+    if (err == WT_OK)
+      err = write_wait(b, &code, errstr, errstr_size);
     res->ms_write += clock_ms() - t;
     if (err == WT_OK) {
       wk_state_settle(b->st);
       copy_counts(res, &b->decided);
       break;
     }
-    /* what the other batch decided meanwhile rests on this one: gone too */
-    wk_state_discard(b->st);
-    wk_state_invalidate(b->st);
-    if (wt_db_txn_status(b->db) == PQTRANS_INERROR ||
-        wt_db_txn_status(b->db) == PQTRANS_INTRANS)
-      (void)wt_db_exec(b->db, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, 0);
-    if (err != WT_ERR_DB)
+    undo_write(b);
+    err = after_refusal(err, code, errstr, &verify, &lookup_fresh);
+    if (err != WT_OK)
       break;
-    if (is_sqlstate(code, "WT409")) {
-      err = WT_ERR_CONFLICT;
-      break;
+    err = WT_ERR_DB; /* tried again below, or out of attempts */
+  }
+  return err;
+}
+
+bool wk_batch_send(wk_batch *b, const wk_msg *msgs, size_t n,
+                   const wk_positions *pos, wk_batch_result *res) {
+  double t = clock_ms();
+  char err[256];
+  b->use_prepared = b->prepared && b->prepared_n == n && n <= b->cap &&
+                    b->prepared_epoch == wk_state_epoch(b->st);
+  b->prepared = false;
+  b->sent = false;
+  if (!b->use_prepared)
+    wk_state_discard(b->st); /* a stale speculation, if any */
+  if (n > b->cap)
+    return false;
+  wt_db_get_counters(b->db, &b->c0);
+  res->ms_parse = res->ms_load = res->ms_decide = res->ms_write = 0;
+  res->prepared = b->use_prepared;
+  if (b->parsed != n)
+    wk_batch_parse(b, msgs, n);
+  b->parsed = 0;
+  if (!b->use_prepared)
+    classify(b, msgs, n, pos);
+  b->nparts = offset_ranges(b, msgs, n, pos, b->next);
+  res->ms_parse += clock_ms() - t;
+  if (!b->use_prepared)
+    return false;                   /* wk_batch_finish decides and writes it */
+  res->ms_decide += b->prepared_ms; /* spent ahead, on another thread */
+  wk_state_commit(b->st);
+  b->t_write = clock_ms();
+  if (write_send(b, n, b->nparts, err, sizeof(err)) != WT_OK) {
+    /* the connection is gone: finish starts over (and reports it) */
+    undo_write(b);
+    b->use_prepared = false;
+    return false;
+  }
+  b->sent = true;
+  return true;
+}
+
+wt_err wk_batch_finish(wk_batch *b, const wk_msg *msgs, size_t n,
+                       wk_positions *pos, wk_batch_result *res, char *errstr,
+                       size_t errstr_size) {
+  int64_t *next = b->next;
+  bool verify = false, lookup_fresh = false;
+  wt_db_counters c1;
+  wt_err err;
+
+  if (n > b->cap) {
+    wt_errf(errstr, errstr_size, "batch of %zu over WT_BATCH_MAX", n);
+    return WT_ERR_INVALID;
+  }
+  if (b->sent) {
+    const char *code = "";
+    b->sent = false;
+    err = write_wait(b, &code, errstr, errstr_size);
+    res->ms_write += clock_ms() - b->t_write;
+    if (err == WT_OK) {
+      wk_state_settle(b->st);
+      copy_counts(res, &b->decided);
+    } else {
+      undo_write(b);
+      err = after_refusal(err, code, errstr, &verify, &lookup_fresh);
+      if (err == WT_OK)
+        err = attempts(b, msgs, n, 1, verify, lookup_fresh, res, errstr,
+                       errstr_size);
     }
-    if (is_sqlstate(code, "WT208") ||
-        (is_sqlstate(code, "23505") &&
-         strstr(errstr, "events_command_id_key"))) {
-      WT_INFO("batch has commands decided before: re-publishing their "
-              "outcomes");
-      lookup_fresh = true;
-      continue;
-    }
-    if (is_sqlstate(code, "23505")) {
-      WT_INFO("batch assumed an existing id new: loading and deciding again "
-              "error=\"%s\"",
-              errstr);
-      verify = true;
-      continue;
-    }
-    WT_ERROR("batch refused by PostgreSQL sqlstate=%s error=\"%s\"", code,
-             errstr);
-    break;
+  } else {
+    err = attempts(b, msgs, n, 0, false, false, res, errstr, errstr_size);
   }
   wt_db_get_counters(b->db, &c1);
-  res->round_trips = c1.round_trips - c0.round_trips;
+  res->round_trips = c1.round_trips - b->c0.round_trips;
   if (err != WT_OK)
     return err;
 
@@ -826,4 +898,11 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
     }
   }
   return WT_OK;
+}
+
+wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
+                    wk_positions *pos, wk_batch_result *res, char *errstr,
+                    size_t errstr_size) {
+  (void)wk_batch_send(b, msgs, n, pos, res);
+  return wk_batch_finish(b, msgs, n, pos, res, errstr, errstr_size);
 }

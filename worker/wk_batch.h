@@ -100,4 +100,15 @@ wt_err wk_batch_run(wk_batch *b, const wk_msg *msgs, size_t n,
                     wk_positions *pos, wk_batch_result *res, char *errstr,
                     size_t errstr_size);
 
+/* wk_batch_run in two halves, so that the caller can publish the batch
+ * before while this one is written. wk_batch_send sends the first attempt
+ * when the batch was prepared (and its epoch holds): true when it is out
+ * (the write hook's "before" ran). wk_batch_finish waits for it, or does
+ * the whole run when nothing was sent; its result is wk_batch_run's. */
+bool wk_batch_send(wk_batch *b, const wk_msg *msgs, size_t n,
+                   const wk_positions *pos, wk_batch_result *res);
+wt_err wk_batch_finish(wk_batch *b, const wk_msg *msgs, size_t n,
+                       wk_positions *pos, wk_batch_result *res, char *errstr,
+                       size_t errstr_size);
+
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@
 
 #define BACKOFF_MAX_MS 5000
 
-static volatile sig_atomic_t stop_requested;
+/* set by the signal handler, read by both threads (lock-free atomic) */
+static atomic_int stop_requested;
 
 static void on_signal(int sig) {
   (void)sig;
@@ -36,7 +38,11 @@ typedef struct batch_slot {
   size_t n;
   wk_batch *batch;
   uint64_t seq; /* which job it is (runner_submit counts them) */
+  wk_batch_result res;
+  uint64_t statements; /* the batch's SQL statements, for the metrics */
 } batch_slot;
+
+#define SLOTS 3 /* one collected, one written, one sent next */
 
 typedef struct worker {
   wt_config cfg;
@@ -49,19 +55,21 @@ typedef struct worker {
   rd_kafka_t *consumer, *producer;
   wk_positions pos;
   bool assigned[WK_MAX_PARTITIONS];
-  /* Two batches in turn: one is collected and parsed on the main thread
-   * while the other is decided, written and published on the runner
-   * thread. The main thread touches the state, the connection and the
-   * positions only while the runner is idle. */
-  batch_slot slots[2];
+  /* Batches in turn: the main thread collects, parses and decides ahead
+   * (wk_batch_prepare) one while the runner thread writes the one before
+   * and publishes the one before that; the runner sends batch k+1 as soon
+   * as batch k's answer is in, and publishes k while k+1 is written. */
+  batch_slot slots[SLOTS];
   int collecting; /* index of the slot being collected */
   pthread_t runner;
   bool runner_started;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  batch_slot *job;    /* the slot the runner works on, NULL when idle */
+  batch_slot *queue[2]; /* handed to the runner, oldest first */
+  size_t nqueued;
   uint64_t submitted; /* jobs handed to the runner */
-  uint64_t writing;   /* the job whose transaction is out, 0: none */
+  uint64_t active;    /* the job the runner sends or finishes */
+  uint64_t committed; /* the newest job whose decisions are in the caches */
   /* The state (caches, overlay) and the positions belong to whoever holds
    * state_lock: the runner while it decides and finishes a batch; while
    * the batch's transaction is out (wk_batch_set_write_hook) the main
@@ -194,7 +202,7 @@ static void drop_messages(batch_slot *b, int partition) {
  * and is not confirming deliveries. */
 static void runner_wait_idle(worker *w) {
   pthread_mutex_lock(&w->lock);
-  while (w->job || w->confirming)
+  while (w->nqueued || w->confirming)
     pthread_cond_wait(&w->cond, &w->lock);
   pthread_mutex_unlock(&w->lock);
 }
@@ -333,7 +341,7 @@ static void update_gauges(worker *w) {
 static bool runner_busy(worker *w) {
   bool busy;
   pthread_mutex_lock(&w->lock);
-  busy = w->job != NULL;
+  busy = w->nqueued > 0;
   pthread_mutex_unlock(&w->lock);
   return busy;
 }
@@ -367,34 +375,30 @@ static void collect(worker *w, batch_slot *b) {
   }
 }
 
-/* Around a batch's transaction: the state is free for the main thread. */
+/* Around a batch's transaction: its decisions are in the caches, and the
+ * state is free for the main thread until the answer is in. */
 static void on_write(void *ctx, bool before) {
   worker *w = ctx;
   if (before) {
     pthread_mutex_lock(&w->lock);
-    w->writing = w->job ? w->job->seq : 0;
+    w->committed = w->active;
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_mutex_unlock(&w->state_lock);
   } else {
     pthread_mutex_lock(&w->state_lock);
-    pthread_mutex_lock(&w->lock);
-    w->writing = 0;
-    pthread_mutex_unlock(&w->lock);
   }
 }
 
-/* On the main thread: decides the collected batch while the runner's
- * transaction is out, when it can be decided from the caches alone. */
+/* On the main thread: decides the collected batch against the caches as
+ * the newest batch handed to the runner leaves them (once that one's
+ * decisions are in), when it can be decided from the caches alone. */
 static void speculate(worker *w, batch_slot *b) {
-  bool go;
   pthread_mutex_lock(&w->lock);
-  while (w->job && w->writing != w->job->seq)
+  while (w->nqueued && w->committed < w->queue[w->nqueued - 1]->seq &&
+         !stop_requested)
     pthread_cond_wait(&w->cond, &w->lock);
-  go = w->job != NULL;
   pthread_mutex_unlock(&w->lock);
-  if (!go)
-    return; /* the runner is idle: it decides the batch itself */
   pthread_mutex_lock(&w->state_lock);
   (void)wk_batch_prepare(b->batch, b->view, b->n, &w->pos);
   pthread_mutex_unlock(&w->state_lock);
@@ -407,19 +411,26 @@ static void drop_speculation(worker *w) {
   pthread_mutex_unlock(&w->state_lock);
 }
 
-/* On the runner thread: decide, write and publish one collected batch. */
-static void run_batch(worker *w, batch_slot *b) {
-  wk_batch_result res;
-  wt_db_counters c0, c1;
-  char err[1024];
-  double t0 = now_ms();
-  wt_err e;
+static void set_active(worker *w, const batch_slot *b) {
+  pthread_mutex_lock(&w->lock);
+  w->active = b->seq;
+  pthread_mutex_unlock(&w->lock);
+}
 
-  wk_batch_result_init(&res);
-  pthread_mutex_lock(&w->state_lock);
-  wt_db_get_counters(w->db, &c0);
+/* On the runner thread, holding state_lock unless sent (then the write
+ * hook takes it back): finishes one batch, retrying what can be retried.
+ * Returns holding state_lock. */
+static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
+  char err[1024];
+  wt_err e = WT_OK;
   for (;;) {
-    e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &res, err, sizeof(err));
+    if (sent)
+      e = wk_batch_finish(b->batch, b->view, b->n, &w->pos, &b->res, err,
+                          sizeof(err));
+    else
+      e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &b->res, err,
+                       sizeof(err));
+    sent = false;
     if (e == WT_OK || stop_requested)
       break;
     wk_metrics_db_error(w->metrics);
@@ -428,7 +439,9 @@ static void run_batch(worker *w, batch_slot *b) {
               "error=\"%s\"",
               err);
       resync(w);
-      w->resynced = true; /* what is being collected is stale too */
+      pthread_mutex_lock(&w->lock);
+      w->resynced = true; /* what is queued or collected is stale too */
+      pthread_mutex_unlock(&w->lock);
       break;
     }
     WT_WARN("batch not written, retrying error=\"%s\"", err);
@@ -439,30 +452,50 @@ static void run_batch(worker *w, batch_slot *b) {
       sleep_ms(500);
     }
   }
-  wt_db_get_counters(w->db, &c1);
-  update_gauges(w);
-  pthread_mutex_unlock(&w->state_lock);
-  if (e == WT_OK) {
-    double ms, tp = now_ms();
-    publish(w, &res, b);
-    ms = now_ms() - t0;
-    wk_metrics_batch(w->metrics, &res, c1.statements - c0.statements, ms);
-    WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
-            "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
-            "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
-            res.commands, res.applied, res.rejected, res.duplicates, res.dead,
-            (unsigned long long)res.round_trips, ms, res.ms_parse, res.ms_load,
-            res.ms_decide, res.prepared ? " (ahead)" : "", res.ms_write,
-            now_ms() - tp);
-  }
-  wk_batch_result_clear(&res);
+  return e;
 }
 
-static void *runner_main(void *arg) {
-  worker *w = arg;
+static void log_batch(worker *w, batch_slot *b, double t0, double publish_ms) {
+  const wk_batch_result *r = &b->res;
+  wk_metrics_batch(w->metrics, r, b->statements, now_ms() - t0);
+  WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
+          "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
+          "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
+          r->commands, r->applied, r->rejected, r->duplicates, r->dead,
+          (unsigned long long)r->round_trips, now_ms() - t0, r->ms_parse,
+          r->ms_load, r->ms_decide, r->prepared ? " (ahead)" : "", r->ms_write,
+          publish_ms);
+}
+
+/* Takes the oldest job off the queue (done or dropped). */
+static void pop_job(worker *w) {
+  pthread_mutex_lock(&w->lock);
+  w->queue[0] = w->queue[1];
+  w->queue[1] = NULL;
+  w->nqueued--;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for a job, confirming the last outcomes while there is none.
+ * NULL: quit. */
+static batch_slot *next_job(worker *w) {
+  batch_slot *b = NULL;
   pthread_mutex_lock(&w->lock);
   for (;;) {
-    if (!w->job && w->has_pending) {
+    if (w->nqueued && stop_requested) {
+      /* handed over but not started: read again after a restart */
+      pthread_mutex_unlock(&w->lock);
+      drop_speculation(w);
+      pop_job(w);
+      pthread_mutex_lock(&w->lock);
+      continue;
+    }
+    if (w->nqueued) {
+      b = w->queue[0];
+      break;
+    }
+    if (w->has_pending) {
       /* nothing to write next: confirm the outcomes now (has_pending is
        * the runner's own: only this thread changes it) */
       w->confirming = true;
@@ -473,33 +506,107 @@ static void *runner_main(void *arg) {
       pthread_cond_broadcast(&w->cond);
       continue;
     }
-    while (!w->job && !w->quit)
-      pthread_cond_wait(&w->cond, &w->lock);
-    if (!w->job)
+    if (w->quit)
       break;
-    pthread_mutex_unlock(&w->lock);
-    run_batch(w, w->job);
-    pthread_mutex_lock(&w->lock);
-    w->job = NULL;
-    pthread_cond_broadcast(&w->cond);
+    pthread_cond_wait(&w->cond, &w->lock);
   }
   pthread_mutex_unlock(&w->lock);
+  return b;
+}
+
+static void *runner_main(void *arg) {
+  worker *w = arg;
+  batch_slot *cur = NULL;
+  bool sent = false;
+  for (;;) {
+    batch_slot *next = NULL;
+    bool next_sent = false;
+    wt_db_counters c0, c1;
+    double t0 = now_ms(), tp;
+    wt_err e;
+    if (!cur) {
+      cur = next_job(w);
+      if (!cur)
+        break;
+      set_active(w, cur);
+      pthread_mutex_lock(&w->state_lock);
+      sent = wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
+    }
+    wt_db_get_counters(w->db, &c0);
+    e = finish_batch(w, cur, sent); /* holding state_lock from here */
+    wt_db_get_counters(w->db, &c1);
+    cur->statements = c1.statements - c0.statements;
+    update_gauges(w);
+    if (e == WT_ERR_CONFLICT) {
+      /* the one queued next is stale too: it goes unwritten */
+      pthread_mutex_lock(&w->lock);
+      while (w->nqueued > 1) {
+        w->queue[--w->nqueued] = NULL;
+        pthread_cond_broadcast(&w->cond);
+      }
+      pthread_mutex_unlock(&w->lock);
+      wk_state_discard(w->st);
+    } else if (e == WT_OK && !stop_requested) {
+      /* the next batch goes out before this one is published */
+      pthread_mutex_lock(&w->lock);
+      next = w->nqueued > 1 ? w->queue[1] : NULL;
+      if (next)
+        w->active = next->seq;
+      pthread_mutex_unlock(&w->lock);
+      if (next)
+        next_sent = wk_batch_send(next->batch, next->view, next->n, &w->pos,
+                                  &next->res);
+    }
+    if (!next_sent)
+      pthread_mutex_unlock(&w->state_lock);
+    tp = now_ms();
+    if (e == WT_OK) {
+      publish(w, &cur->res, cur);
+      log_batch(w, cur, t0, now_ms() - tp);
+    }
+    wk_batch_result_clear(&cur->res);
+    pop_job(w);
+    cur = next;
+    sent = next_sent;
+    if (cur && !sent)
+      pthread_mutex_lock(&w->state_lock);
+  }
   return NULL;
 }
 
 static void runner_submit(worker *w, batch_slot *b) {
   pthread_mutex_lock(&w->lock);
   b->seq = ++w->submitted;
-  w->job = b;
+  wk_batch_result_init(&b->res);
+  w->queue[w->nqueued++] = b;
   pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
 }
 
-/* The main loop: collect and parse one batch while the runner works on the
- * other, then hand it over. */
+/* A slot the runner does not hold; its messages (of a finished or dropped
+ * batch) go. */
+static batch_slot *free_slot(worker *w) {
+  int pick = -1;
+  pthread_mutex_lock(&w->lock);
+  for (int i = 0; i < SLOTS && pick < 0; i++) {
+    bool held = false;
+    for (size_t q = 0; q < w->nqueued; q++)
+      held = held || w->queue[q] == &w->slots[i];
+    if (!held)
+      pick = i;
+  }
+  w->collecting = pick;
+  pthread_mutex_unlock(&w->lock);
+  drop_messages(&w->slots[pick], -1);
+  return &w->slots[pick];
+}
+
+/* The main loop: collect, parse and decide ahead one batch while the
+ * runner works on the ones before, then hand it over. */
 static void consume(worker *w) {
   while (!stop_requested) {
-    batch_slot *b = &w->slots[w->collecting], *other;
+    batch_slot *b = free_slot(w);
+    bool resynced;
     collect(w, b);
     if (!b->n)
       continue;
@@ -514,23 +621,21 @@ static void consume(worker *w) {
     }
     wk_batch_parse(b->batch, b->view, b->n);
     speculate(w, b);
-    runner_wait_idle(w);
-    other = &w->slots[!w->collecting];
-    drop_messages(other, -1); /* done: written and published */
-    if (w->resynced) {
-      /* the runner went back to the stored positions: these messages are
-       * read again from there */
-      w->resynced = false;
+    pthread_mutex_lock(&w->lock);
+    while (w->nqueued == 2)
+      pthread_cond_wait(&w->cond, &w->lock);
+    resynced = w->resynced;
+    w->resynced = false;
+    pthread_mutex_unlock(&w->lock);
+    if (resynced || stop_requested) {
+      /* resynced: the runner went back to the stored positions, these
+       * messages are read again from there; stopping: not started, read
+       * again after a restart */
       drop_speculation(w);
       drop_messages(b, -1);
       continue;
     }
-    if (stop_requested) {
-      drop_speculation(w);
-      break; /* not started: read again after a restart */
-    }
     runner_submit(w, b);
-    w->collecting = !w->collecting;
   }
   runner_wait_idle(w);
 }
@@ -557,7 +662,7 @@ static int setup(worker *w, char *err, size_t errsize) {
     wt_errf(err, errsize, "out of memory");
     return -1;
   }
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < SLOTS; i++) {
     batch_slot *b = &w->slots[i];
     b->msgs = calloc((size_t)w->cfg.batch_max, sizeof(message_ptr));
     b->view = calloc((size_t)w->cfg.batch_max, sizeof(*b->view));
@@ -669,7 +774,7 @@ out:
     pthread_mutex_unlock(&w.lock);
     pthread_join(w.runner, NULL);
   }
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < SLOTS; i++)
     drop_messages(&w.slots[i], -1);
   wk_batch_result_clear(&w.pending);
   if (w.consumer) {
@@ -681,7 +786,7 @@ out:
     rd_kafka_destroy(w.producer);
   }
   wt_http_metrics_stop(http);
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < SLOTS; i++) {
     wk_batch_destroy(w.slots[i].batch);
     free(w.slots[i].msgs);
     free(w.slots[i].view);
