@@ -58,6 +58,7 @@ typedef struct gw {
   wt_lru *inflight;                           /* command_id -> gw_inflight */
   gw_inflight *inflight_head, *inflight_tail; /* in deadline order */
   lws_sorted_usec_list_t tick;
+  void *loop;           /* the libev loop lws runs on (struct ev_loop *) */
   char dummy_hash[128]; /* spends a login's time on unknown users */
   atomic_bool kafka_ok; /* set by the events thread's metadata check */
   volatile sig_atomic_t *stop;

@@ -104,8 +104,35 @@ void gw_conn_close(gw_pss *pss, int code, const char *reason) {
   lws_set_timeout(pss->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }
 
+/* Writes payload (with LWS_PRE writable bytes before it) at once when
+ * nothing waits before it: lws hands it to the kernel and keeps what the
+ * kernel did not take, asking for a writable callback itself. Saves the
+ * copy into the queue and a round of writable callbacks (epoll changes)
+ * per message. true: written (or the connection is being closed). */
+static bool write_now(gw *g, gw_pss *pss, unsigned char *payload, size_t len) {
+  if (pss->q_head || lws_partial_buffered(pss->wsi))
+    return false;
+  if (lws_write(pss->wsi, payload, len, LWS_WRITE_TEXT) < (int)len) {
+    gw_conn_close(pss, 1011, "write failed");
+    return true;
+  }
+  g->metrics.frames_out++;
+  return true;
+}
+
+bool gw_conn_send_frame(gw *g, gw_pss *pss, unsigned char *payload,
+                        size_t len) {
+  if (pss->close_code || pss->kind != GW_PSS_WS)
+    return true; /* nothing more goes out */
+  return write_now(g, pss, payload, len);
+}
+
 void gw_conn_send_msg(gw *g, gw_pss *pss, gw_msg *m) {
   if (!m || pss->close_code || pss->kind != GW_PSS_WS) {
+    free(m);
+    return;
+  }
+  if (write_now(g, pss, m->buf + LWS_PRE, m->len)) {
     free(m);
     return;
   }

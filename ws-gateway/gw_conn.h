@@ -109,6 +109,11 @@ gw_msg *gw_msg_new(const void *data, size_t len, int64_t seq);
  * with 4008. Ignored on a closing connection. */
 void gw_conn_send(struct gw *g, gw_pss *pss, const char *data, size_t len);
 void gw_conn_send_msg(struct gw *g, gw_pss *pss, gw_msg *m);
+/* Writes payload[0..len), which has LWS_PRE writable bytes before it (lws
+ * puts the frame header there), without copying it when nothing is queued
+ * before it. false: not written, queue a copy (gw_conn_send). */
+bool gw_conn_send_frame(struct gw *g, gw_pss *pss, unsigned char *payload,
+                        size_t len);
 void gw_conn_send_buf(struct gw *g, gw_pss *pss, const wt_buf *b);
 
 /* Closes a WebSocket connection from anywhere on the lws thread: the close

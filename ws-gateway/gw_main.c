@@ -5,6 +5,7 @@
  * Threads: the libwebsockets service thread (all connections, caches and
  * streams), GW_POOL_THREADS pool threads (DB reads, password hashes), the
  * events consumer, and librdkafka's own. */
+#include <ev.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,10 @@ static void take_events(gw *g) {
 static void on_tick(lws_sorted_usec_list_t *sul) {
   gw *g = lws_container_of(sul, gw, tick);
   static int n;
+  if (*g->stop) {
+    ev_break(g->loop, EVBREAK_ALL); /* main() takes it from there */
+    return;
+  }
   gw_ws_tick(g);
   if (++n % 10 == 0) { /* serve the producer's delivery reports */
     char err[256];
@@ -232,6 +237,8 @@ int main(int argc, char **argv) {
   static gw g;
   struct lws_context_creation_info info;
   lws_retry_bo_t retry = {0};
+  struct ev_loop *loop = NULL;
+  void *foreign_loops[1];
   char err[1024] = "";
   int rc = 1;
 
@@ -262,6 +269,15 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  /* lws on a libev loop of ours: epoll wakes for the sockets that are
+   * ready; lws's default poll() walks all of them on every wake-up */
+  loop = ev_loop_new(EVFLAG_AUTO);
+  if (!loop) {
+    WT_ERROR("cannot create the event loop");
+    goto out;
+  }
+  g.loop = loop;
+  foreign_loops[0] = loop;
   memset(&info, 0, sizeof(info));
   retry.secs_since_valid_ping = (uint16_t)g.cfg.idle_timeout_s;
   retry.secs_since_valid_hangup = (uint16_t)(g.cfg.idle_timeout_s + 10);
@@ -274,7 +290,8 @@ int main(int argc, char **argv) {
    * inline script; no VALIDATE_UTF8: lws would close with 1007, while the
    * contract answers a bad frame with an error and keeps the connection
    * (the JSON tokener validates UTF-8) */
-  info.options = 0;
+  info.options = LWS_SERVER_OPTION_LIBEV;
+  info.foreign_loops = foreign_loops;
   info.max_http_header_data = 8192 + 512; /* a Bearer token fits */
   info.timeout_secs = 10;
   g.ctx = lws_create_context(&info);
@@ -290,9 +307,7 @@ int main(int argc, char **argv) {
   lws_sul_schedule(g.ctx, 0, &g.tick, on_tick, TICK_US);
   WT_INFO("gateway listening port=%d topic_prefix=%s max_connections=%d",
           g.cfg.http_port, g.cfg.topic_prefix, g.cfg.max_connections);
-  while (!stop_requested)
-    if (lws_service(g.ctx, 0) < 0)
-      break;
+  ev_run(loop, 0); /* until on_tick sees a stop requested */
   WT_INFO("stopping");
   rc = 0;
 out:
@@ -305,6 +320,10 @@ out:
   if (g.ctx) {
     lws_sul_cancel(&g.tick);
     lws_context_destroy(g.ctx); /* CLOSED callbacks run here */
+  }
+  if (loop) {
+    ev_run(loop, EVRUN_NOWAIT); /* what lws left to finish */
+    ev_loop_destroy(loop);
   }
   gw_ws_inflight_clear(&g);
   ing_producer_destroy(g.producer);

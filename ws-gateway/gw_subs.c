@@ -126,13 +126,16 @@ static void drop_sub(gw *g, gw_pss *pss, gw_sub *sub) {
 /* A frame for one subscriber: sent, or held while its snapshot loads. */
 static void to_subscriber(gw *g, gw_pss *pss, gw_sub *sub, const wt_buf *frame,
                           int64_t seq) {
+  /* the frame starts after LWS_PRE bytes of headroom */
+  char *payload = frame->data + LWS_PRE;
+  size_t len = frame->len - LWS_PRE;
   if (sub->loading) {
     gw_msg *m;
-    if (sub->held_bytes + frame->len > (size_t)g->cfg.send_queue_bytes) {
+    if (sub->held_bytes + len > (size_t)g->cfg.send_queue_bytes) {
       gw_conn_close(pss, 4008, "send queue full");
       return;
     }
-    m = gw_msg_new(frame->data, frame->len, seq);
+    m = gw_msg_new(payload, len, seq);
     if (!m)
       return;
     if (sub->held_tail)
@@ -140,7 +143,7 @@ static void to_subscriber(gw *g, gw_pss *pss, gw_sub *sub, const wt_buf *frame,
     else
       sub->held = m;
     sub->held_tail = m;
-    sub->held_bytes += frame->len;
+    sub->held_bytes += len;
     return;
   }
   if (seq <= sub->seq)
@@ -150,7 +153,8 @@ static void to_subscriber(gw *g, gw_pss *pss, gw_sub *sub, const wt_buf *frame,
             sub->project_id, (long long)sub->seq, (long long)seq);
   sub->seq = seq;
   g->metrics.deliveries++;
-  gw_conn_send(g, pss, frame->data, frame->len);
+  if (!gw_conn_send_frame(g, pss, (unsigned char *)payload, len))
+    gw_conn_send(g, pss, payload, len);
 }
 
 static void end_removed(gw *g, stream *st, const char *user_id) {
@@ -175,7 +179,9 @@ static void deliver(gw *g, stream *st, gw_event *e) {
   else if (strcmp(e->type, "project.created") == 0 && e->created_by[0])
     gw_members_apply(g->members, e->project_id, e->created_by, WT_ROLE_OWNER,
                      e->seq);
-  wt_buf_init(&frame, GW_REPLY_MAX);
+  /* the frame once for every subscriber, with lws's headroom in front */
+  wt_buf_init(&frame, GW_REPLY_MAX + LWS_PRE);
+  wt_buf_append(&frame, (const char[LWS_PRE]){0}, LWS_PRE);
   gw_event_frame(&frame, e);
   if (wt_buf_ok(&frame))
     for (size_t i = 0; i < st->nconns; i++) {

@@ -13,7 +13,8 @@ purpose="${1:?$(usage)}"
 
 build_pkgs=(cmake ninja-build gcc make pkg-config libc6-dev
   libwebsockets-dev librdkafka-dev libpq-dev libjson-c-dev libjwt-dev
-  libssl-dev libcmocka-dev libcrypt-dev openssl)
+  libssl-dev libcmocka-dev libcrypt-dev openssl
+  libev-dev libwebsockets-evlib-ev)
 pg_pkgs=(postgresql postgresql-client)
 # `make test` runs the e2e tests under clang's ThreadSanitizer too
 tsan_pkgs=(clang-14 libclang-rt-14-dev)
