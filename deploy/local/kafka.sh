@@ -102,7 +102,10 @@ launch() {
     local cds=(-XX:ArchiveClassesAtExit="$K_DIR/classes.jsa")
     [[ -f $CACHE/classes.jsa ]] && cds=(-XX:SharedArchiveFile="$CACHE/classes.jsa")
     # setsid: its own session, so no terminal signal reaches it; $! is java's own pid.
-    setsid java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    # WT_KAFKA_JVM_OPTS: the broker's JIT and GC. The default starts fast and small (tests);
+    # bench/run.sh asks for the full JIT, as a production broker runs.
+    # shellcheck disable=SC2086 # options, split on purpose
+    setsid java ${WT_KAFKA_JVM_OPTS:--Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1} \
         -XX:+ExitOnOutOfMemoryError -XX:ErrorFile="$K_DIR/hs_err_pid%p.log" \
         -XX:+IgnoreUnrecognizedVMOptions -Xlog:cds=off \
         -Xlog:cds+dynamic=off "${cds[@]}" -Djava.awt.headless=true "$2" -cp "$1" \
