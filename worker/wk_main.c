@@ -12,87 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wk_batch.h"
-#include "wk_metrics.h"
 #include "wk_sql.h"
+#include "wk_worker.h"
 #include "wt_config.h"
 #include "wt_http_metrics.h"
 #include "wt_kafka.h"
 #include "wt_log.h"
 
-#define BACKOFF_MAX_MS 5000
-
-/* set by the signal handler, read by both threads (lock-free atomic) */
-static atomic_int stop_requested;
+atomic_int wk_stop_requested;
 
 static void on_signal(int sig) {
   (void)sig;
-  stop_requested = 1;
+  wk_stop_requested = 1;
 }
 
-typedef rd_kafka_message_t *message_ptr;
-
-typedef struct batch_slot {
-  rd_kafka_message_t **msgs;
-  wk_msg *view; /* msgs as the batch sees them */
-  size_t n;
-  wk_batch *batch;
-  uint64_t seq; /* which job it is (runner_submit counts them) */
-  wk_batch_result res;
-  uint64_t statements; /* the batch's SQL statements, for the metrics */
-} batch_slot;
-
-#define SLOTS 3 /* one collected, one written, one sent next */
-
-typedef struct worker {
-  wt_config cfg;
-  char group[96]; /* "<prefix>-worker": wt-worker for the default prefix */
-  wt_kafka_topics topics;
-  wt_db *db;
-  wk_state *st;
-  wk_batch *batch;
-  wk_metrics *metrics;
-  rd_kafka_t *consumer, *producer;
-  wk_positions pos;
-  bool assigned[WK_MAX_PARTITIONS];
-  /* Batches in turn: the main thread collects, parses and decides ahead
-   * (wk_batch_prepare) one while the runner thread writes the one before
-   * and publishes the one before that; the runner sends batch k+1 as soon
-   * as batch k's answer is in, and publishes k while k+1 is written. */
-  batch_slot slots[SLOTS];
-  int collecting; /* index of the slot being collected */
-  pthread_t runner;
-  bool runner_started;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  batch_slot *queue[2]; /* handed to the runner, oldest first */
-  size_t nqueued;
-  uint64_t submitted; /* jobs handed to the runner */
-  uint64_t active;    /* the job the runner sends or finishes */
-  uint64_t committed; /* the newest job whose decisions are in the caches */
-  /* The state (caches, overlay) and the positions belong to whoever holds
-   * state_lock: the runner while it decides and finishes a batch; while
-   * the batch's transaction is out (wk_batch_set_write_hook) the main
-   * thread may take it to decide the next batch ahead (wk_batch_prepare).
-   * Order: state_lock before lock. */
-  pthread_mutex_t state_lock;
-  bool confirming; /* the runner waits for the last outcomes' delivery */
-  bool quit;
-  bool resynced; /* the runner went back to stored positions */
-  int failed_deliveries;
-  /* The last written batch's outcomes: produced, their delivery not yet
-   * confirmed (the runner confirms them after writing the next batch or
-   * when it goes idle; pos.floor keeps them replayable until then). */
-  wk_batch_result pending;
-  bool has_pending;
-} worker;
-
-static void sleep_ms(long ms) {
+void wk_sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
 
-static double now_ms(void) {
+double wk_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
@@ -100,10 +39,10 @@ static double now_ms(void) {
 
 /* Connects or reconnects to PostgreSQL, retrying with capped backoff until
  * it answers or a stop is requested. */
-static bool db_ready(worker *w) {
+bool wk_db_ready(worker *w) {
   long backoff = 100;
   char err[512];
-  while (!stop_requested) {
+  while (!wk_stop_requested) {
     wt_err e = w->db ? wt_db_reconnect(w->db, err, sizeof(err))
                      : wt_db_connect(w->cfg.database_url, "worker",
                                      w->cfg.log_sql, &w->db, err, sizeof(err));
@@ -111,7 +50,7 @@ static bool db_ready(worker *w) {
       return true;
     WT_WARN("PostgreSQL unreachable, retrying in %ld ms error=\"%s\"", backoff,
             err);
-    sleep_ms(backoff);
+    wk_sleep_ms(backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
   return false;
@@ -143,7 +82,7 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
     if (e == WT_OK)
       break;
     WT_WARN("cannot read stored offsets error=\"%s\"", err);
-    if (e != WT_ERR_DB_CONN || !db_ready(w))
+    if (e != WT_ERR_DB_CONN || !wk_db_ready(w))
       return false;
   }
   for (int i = 0; i < parts->cnt; i++) {
@@ -170,7 +109,7 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
 /* After the offset guard refused a batch: read the stored positions of
  * every partition still assigned and go back to them, so that nothing after
  * the stored position is skipped (a revoke that follows drops them anyway). */
-static void resync(worker *w) {
+void wk_resync(worker *w) {
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_error_t *error;
   if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -187,7 +126,7 @@ static void resync(worker *w) {
 }
 
 /* Destroys the slot's messages of one partition (-1: all of them). */
-static void drop_messages(batch_slot *b, int partition) {
+void wk_drop_messages(batch_slot *b, int partition) {
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (partition < 0 || b->msgs[i]->partition == partition)
@@ -229,7 +168,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int p = parts->elems[i].partition;
     if (p < 0 || p >= WK_MAX_PARTITIONS)
       continue;
-    drop_messages(&w->slots[w->collecting], p);
+    wk_drop_messages(&w->slots[w->collecting], p);
     w->assigned[p] = false;
     w->pos.next[p] = -1;
     w->pos.floor[p] = -1;
@@ -242,101 +181,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_assign(rk, NULL);
 }
 
-/* --- publishing -------------------------------------------------------- */
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque) {
-  worker *w = opaque;
-  (void)rk;
-  if (m->err) {
-    w->failed_deliveries++;
-    WT_WARN("outcome not delivered error=\"%s\"", rd_kafka_err2str(m->err));
-  }
-}
-
-/* Hands the outcomes to the producer; waits only when its queue is full. */
-static void produce_outs(worker *w, const wk_batch_result *r) {
-  char err[256];
-  for (size_t i = 0; i < r->nouts; i++) {
-    const wk_out *o = &r->outs[i];
-    const char *topic =
-        o->topic == WK_OUT_DLQ ? w->topics.dlq : w->topics.events;
-    while (wt_kafka_produce(w->producer, topic, o->key, strlen(o->key),
-                            o->value, o->len, NULL, 1000, err,
-                            sizeof(err)) != WT_OK) {
-      WT_WARN("cannot produce outcome error=\"%s\"", err);
-      rd_kafka_poll(w->producer, 100);
-    }
-  }
-}
-
-/* Waits until the broker has every outcome of the pending batch; what
- * failed is sent again (readers drop duplicates by project and seq). Then
- * nothing needs replaying: the floors go. On the runner thread, or on the
- * main thread while the runner is idle. */
-static void confirm_pending(worker *w) {
-  long backoff = 100;
-  if (!w->has_pending)
-    return;
-  for (;;) {
-    while (rd_kafka_flush(w->producer, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
-      WT_WARN("waiting for Kafka to take the outcomes");
-    if (w->failed_deliveries == 0)
-      break;
-    WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
-    sleep_ms(backoff);
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-    w->failed_deliveries = 0;
-    produce_outs(w, &w->pending);
-  }
-  wk_batch_result_clear(&w->pending);
-  w->has_pending = false;
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
-    w->pos.floor[p] = -1;
-}
-
-/* Publishes a committed batch's outcomes without waiting for the broker:
- * the previous batch's are confirmed first, then this batch's first
- * offsets become the floors that the next batch stores as batch_start. */
-static void publish(worker *w, wk_batch_result *r, const batch_slot *b) {
-  confirm_pending(w);
-  for (size_t i = 0; i < b->n; i++) {
-    int p = b->view[i].partition;
-    if (p >= 0 && p < WK_MAX_PARTITIONS &&
-        (w->pos.floor[p] < 0 || b->view[i].offset < w->pos.floor[p]))
-      w->pos.floor[p] = b->view[i].offset;
-  }
-  w->failed_deliveries = 0;
-  produce_outs(w, r);
-  /* the outs move to pending; r keeps its counts */
-  w->pending.outs = r->outs;
-  w->pending.nouts = r->nouts;
-  w->pending.outs_cap = r->outs_cap;
-  r->outs = NULL;
-  r->nouts = r->outs_cap = 0;
-  w->has_pending = true;
-}
-
 /* --- the loop ---------------------------------------------------------- */
-
-static void update_gauges(worker *w) {
-  int64_t lag = 0;
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
-    int64_t lo = 0, hi = 0;
-    if (!w->assigned[p] || w->pos.next[p] < 0)
-      continue;
-    if (rd_kafka_get_watermark_offsets(w->consumer, w->topics.commands, p, &lo,
-                                       &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hi > w->pos.next[p])
-      lag += hi - w->pos.next[p];
-  }
-  wk_metrics_set_lag(w->metrics, lag);
-  for (int c = 0; c < 3; c++) {
-    wk_cache_stats s;
-    wk_state_cache_stats(w->st, c, &s);
-    wk_metrics_set_cache(w->metrics, c, s.hits, s.misses, s.evictions, s.size);
-  }
-}
 
 static bool runner_busy(worker *w) {
   bool busy;
@@ -351,11 +196,11 @@ static bool runner_busy(worker *w) {
  * the previous batch (under load, batches grow instead of queueing). */
 static void collect(worker *w, batch_slot *b) {
   double first = 0;
-  while (!stop_requested && b->n < (size_t)w->cfg.batch_max) {
+  while (!wk_stop_requested && b->n < (size_t)w->cfg.batch_max) {
     int wait = 100;
     rd_kafka_message_t *m;
     if (b->n) {
-      double left = first + w->cfg.batch_wait_ms - now_ms();
+      double left = first + w->cfg.batch_wait_ms - wk_now_ms();
       if (left <= 0 && !runner_busy(w))
         break;
       wait = left > 0 ? (int)left + 1 : 1;
@@ -370,23 +215,8 @@ static void collect(worker *w, batch_slot *b) {
       continue;
     }
     if (!b->n)
-      first = now_ms();
+      first = wk_now_ms();
     b->msgs[b->n++] = m;
-  }
-}
-
-/* Around a batch's transaction: its decisions are in the caches, and the
- * state is free for the main thread until the answer is in. */
-static void on_write(void *ctx, bool before) {
-  worker *w = ctx;
-  if (before) {
-    pthread_mutex_lock(&w->lock);
-    w->committed = w->active;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    pthread_mutex_unlock(&w->state_lock);
-  } else {
-    pthread_mutex_lock(&w->state_lock);
   }
 }
 
@@ -396,7 +226,7 @@ static void on_write(void *ctx, bool before) {
 static void speculate(worker *w, batch_slot *b) {
   pthread_mutex_lock(&w->lock);
   while (w->nqueued && w->committed < w->queue[w->nqueued - 1]->seq &&
-         !stop_requested)
+         !wk_stop_requested)
     pthread_cond_wait(&w->cond, &w->lock);
   pthread_mutex_unlock(&w->lock);
   pthread_mutex_lock(&w->state_lock);
@@ -405,173 +235,10 @@ static void speculate(worker *w, batch_slot *b) {
 }
 
 /* Forgets what was decided ahead for a batch that will not run. */
-static void drop_speculation(worker *w) {
+void wk_drop_speculation(worker *w) {
   pthread_mutex_lock(&w->state_lock);
   wk_state_discard(w->st);
   pthread_mutex_unlock(&w->state_lock);
-}
-
-static void set_active(worker *w, const batch_slot *b) {
-  pthread_mutex_lock(&w->lock);
-  w->active = b->seq;
-  pthread_mutex_unlock(&w->lock);
-}
-
-/* On the runner thread, holding state_lock unless sent (then the write
- * hook takes it back): finishes one batch, retrying what can be retried.
- * Returns holding state_lock. */
-static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
-  char err[1024];
-  wt_err e = WT_OK;
-  for (;;) {
-    if (sent)
-      e = wk_batch_finish(b->batch, b->view, b->n, &w->pos, &b->res, err,
-                          sizeof(err));
-    else
-      e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &b->res, err,
-                       sizeof(err));
-    sent = false;
-    if (e == WT_OK || stop_requested)
-      break;
-    wk_metrics_db_error(w->metrics);
-    if (e == WT_ERR_CONFLICT) {
-      WT_WARN("batch dropped: another worker moved a partition's position "
-              "error=\"%s\"",
-              err);
-      resync(w);
-      pthread_mutex_lock(&w->lock);
-      w->resynced = true; /* what is queued or collected is stale too */
-      pthread_mutex_unlock(&w->lock);
-      break;
-    }
-    WT_WARN("batch not written, retrying error=\"%s\"", err);
-    if (e == WT_ERR_DB_CONN) {
-      if (!db_ready(w))
-        break;
-    } else {
-      sleep_ms(500);
-    }
-  }
-  return e;
-}
-
-static void log_batch(worker *w, batch_slot *b, double t0, double publish_ms) {
-  const wk_batch_result *r = &b->res;
-  wk_metrics_batch(w->metrics, r, b->statements, now_ms() - t0);
-  WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
-          "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
-          "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
-          r->commands, r->applied, r->rejected, r->duplicates, r->dead,
-          (unsigned long long)r->round_trips, now_ms() - t0, r->ms_parse,
-          r->ms_load, r->ms_decide, r->prepared ? " (ahead)" : "", r->ms_write,
-          publish_ms);
-}
-
-/* Takes the oldest job off the queue (done or dropped). */
-static void pop_job(worker *w) {
-  pthread_mutex_lock(&w->lock);
-  w->queue[0] = w->queue[1];
-  w->queue[1] = NULL;
-  w->nqueued--;
-  pthread_cond_broadcast(&w->cond);
-  pthread_mutex_unlock(&w->lock);
-}
-
-/* Waits for a job, confirming the last outcomes while there is none.
- * NULL: quit. */
-static batch_slot *next_job(worker *w) {
-  batch_slot *b = NULL;
-  pthread_mutex_lock(&w->lock);
-  for (;;) {
-    if (w->nqueued && stop_requested) {
-      /* handed over but not started: read again after a restart */
-      pthread_mutex_unlock(&w->lock);
-      drop_speculation(w);
-      pop_job(w);
-      pthread_mutex_lock(&w->lock);
-      continue;
-    }
-    if (w->nqueued) {
-      b = w->queue[0];
-      break;
-    }
-    if (w->has_pending) {
-      /* nothing to write next: confirm the outcomes now (has_pending is
-       * the runner's own: only this thread changes it) */
-      w->confirming = true;
-      pthread_mutex_unlock(&w->lock);
-      confirm_pending(w);
-      pthread_mutex_lock(&w->lock);
-      w->confirming = false;
-      pthread_cond_broadcast(&w->cond);
-      continue;
-    }
-    if (w->quit)
-      break;
-    pthread_cond_wait(&w->cond, &w->lock);
-  }
-  pthread_mutex_unlock(&w->lock);
-  return b;
-}
-
-static void *runner_main(void *arg) {
-  worker *w = arg;
-  batch_slot *cur = NULL;
-  bool sent = false;
-  for (;;) {
-    batch_slot *next = NULL;
-    bool next_sent = false;
-    wt_db_counters c0, c1;
-    double t0 = now_ms(), tp;
-    wt_err e;
-    if (!cur) {
-      cur = next_job(w);
-      if (!cur)
-        break;
-      set_active(w, cur);
-      pthread_mutex_lock(&w->state_lock);
-      sent = wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
-    }
-    wt_db_get_counters(w->db, &c0);
-    e = finish_batch(w, cur, sent); /* holding state_lock from here */
-    wt_db_get_counters(w->db, &c1);
-    cur->statements = c1.statements - c0.statements;
-    update_gauges(w);
-    if (e == WT_ERR_CONFLICT) {
-      /* the one queued next is stale too: it goes unwritten */
-      pthread_mutex_lock(&w->lock);
-      while (w->nqueued > 1) {
-        w->queue[--w->nqueued] = NULL;
-        pthread_cond_broadcast(&w->cond);
-      }
-      pthread_mutex_unlock(&w->lock);
-      wk_state_discard(w->st);
-    } else if (e == WT_OK && !stop_requested) {
-      /* the next batch goes out before this one is published */
-      pthread_mutex_lock(&w->lock);
-      next = w->nqueued > 1 ? w->queue[1] : NULL;
-      if (next)
-        w->active = next->seq;
-      pthread_mutex_unlock(&w->lock);
-      if (next)
-        next_sent = wk_batch_send(next->batch, next->view, next->n, &w->pos,
-                                  &next->res);
-    }
-    if (!next_sent)
-      pthread_mutex_unlock(&w->state_lock);
-    tp = now_ms();
-    if (e == WT_OK) {
-      publish(w, &cur->res, cur);
-      log_batch(w, cur, t0, now_ms() - tp);
-    }
-    wk_batch_result_clear(&cur->res);
-    pop_job(w);
-    cur = next;
-    sent = next_sent;
-    if (cur && !sent)
-      pthread_mutex_lock(&w->state_lock);
-  }
-  return NULL;
 }
 
 static void runner_submit(worker *w, batch_slot *b) {
@@ -597,14 +264,14 @@ static batch_slot *free_slot(worker *w) {
   }
   w->collecting = pick;
   pthread_mutex_unlock(&w->lock);
-  drop_messages(&w->slots[pick], -1);
+  wk_drop_messages(&w->slots[pick], -1);
   return &w->slots[pick];
 }
 
 /* The main loop: collect, parse and decide ahead one batch while the
  * runner works on the ones before, then hand it over. */
 static void consume(worker *w) {
-  while (!stop_requested) {
+  while (!wk_stop_requested) {
     batch_slot *b = free_slot(w);
     bool resynced;
     collect(w, b);
@@ -627,12 +294,12 @@ static void consume(worker *w) {
     resynced = w->resynced;
     w->resynced = false;
     pthread_mutex_unlock(&w->lock);
-    if (resynced || stop_requested) {
+    if (resynced || wk_stop_requested) {
       /* resynced: the runner went back to the stored positions, these
        * messages are read again from there; stopping: not started, read
        * again after a restart */
-      drop_speculation(w);
-      drop_messages(b, -1);
+      wk_drop_speculation(w);
+      wk_drop_messages(b, -1);
       continue;
     }
     runner_submit(w, b);
@@ -654,7 +321,7 @@ static int setup(worker *w, char *err, size_t errsize) {
   snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
     w->pos.next[p] = w->pos.floor[p] = -1;
-  if (!db_ready(w))
+  if (!wk_db_ready(w))
     return -1;
   w->st = wk_state_new(&caps);
   w->metrics = wk_metrics_new();
@@ -664,19 +331,19 @@ static int setup(worker *w, char *err, size_t errsize) {
   }
   for (int i = 0; i < SLOTS; i++) {
     batch_slot *b = &w->slots[i];
-    b->msgs = calloc((size_t)w->cfg.batch_max, sizeof(message_ptr));
+    b->msgs = calloc((size_t)w->cfg.batch_max, sizeof(rd_kafka_message_t *));
     b->view = calloc((size_t)w->cfg.batch_max, sizeof(*b->view));
     b->batch =
         wk_batch_new(w->db, w->st, &w->cfg, w->group, w->topics.commands);
     if (b->batch)
-      wk_batch_set_write_hook(b->batch, on_write, w);
+      wk_batch_set_write_hook(b->batch, wk_on_write, w);
     if (!b->msgs || !b->view || !b->batch) {
       wt_errf(err, errsize, "out of memory");
       return -1;
     }
   }
   w->producer = wt_kafka_producer_new(w->cfg.kafka_brokers, "wt-worker",
-                                      on_delivery, w, NULL, err, errsize);
+                                      wk_on_delivery, w, NULL, err, errsize);
   if (!w->producer)
     return -1;
   names[0] = w->topics.commands;
@@ -684,10 +351,10 @@ static int setup(worker *w, char *err, size_t errsize) {
   names[2] = w->topics.dlq;
   while (wt_kafka_ensure_topics(w->producer, names, 3, w->cfg.kafka_partitions,
                                 10000, err, errsize) != WT_OK) {
-    if (stop_requested)
+    if (wk_stop_requested)
       return -1;
     WT_WARN("Kafka not ready, retrying error=\"%s\"", err);
-    sleep_ms(1000);
+    wk_sleep_ms(1000);
   }
   w->consumer =
       wt_kafka_consumer_new(w->cfg.kafka_brokers, w->group, "wt-worker",
@@ -742,9 +409,9 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
   if (setup(&w, err, sizeof(err)) != 0) {
-    if (!stop_requested)
+    if (!wk_stop_requested)
       WT_ERROR("cannot start error=\"%s\"", err);
-    rc = stop_requested ? 0 : 1;
+    rc = wk_stop_requested ? 0 : 1;
     goto out;
   }
   if (w.cfg.metrics_port &&
@@ -757,7 +424,7 @@ int main(int argc, char **argv) {
           "metrics_port=%d",
           w.group, w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
           w.cfg.metrics_port);
-  if (pthread_create(&w.runner, NULL, runner_main, &w) != 0) {
+  if (pthread_create(&w.runner, NULL, wk_runner_main, &w) != 0) {
     WT_ERROR("cannot start the batch thread");
     goto out;
   }
@@ -775,7 +442,7 @@ out:
     pthread_join(w.runner, NULL);
   }
   for (int i = 0; i < SLOTS; i++)
-    drop_messages(&w.slots[i], -1);
+    wk_drop_messages(&w.slots[i], -1);
   wk_batch_result_clear(&w.pending);
   if (w.consumer) {
     rd_kafka_consumer_close(w.consumer);

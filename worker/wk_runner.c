@@ -1,0 +1,280 @@
+/* wk_runner: wt-worker's runner thread. It takes the batches the main
+ * thread queued (decided ahead when they could be), sends batch k+1 as
+ * soon as batch k's transaction answered, and publishes k's outcomes while
+ * k+1 is written; a batch's outcomes are confirmed delivered after the
+ * next one is written (wk_positions.floor keeps them replayable). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wk_worker.h"
+#include "wt_log.h"
+
+void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  worker *w = opaque;
+  (void)rk;
+  if (m->err) {
+    w->failed_deliveries++;
+    WT_WARN("outcome not delivered error=\"%s\"", rd_kafka_err2str(m->err));
+  }
+}
+
+/* Hands the outcomes to the producer; waits only when its queue is full. */
+static void produce_outs(worker *w, const wk_batch_result *r) {
+  char err[256];
+  for (size_t i = 0; i < r->nouts; i++) {
+    const wk_out *o = &r->outs[i];
+    const char *topic =
+        o->topic == WK_OUT_DLQ ? w->topics.dlq : w->topics.events;
+    while (wt_kafka_produce(w->producer, topic, o->key, strlen(o->key),
+                            o->value, o->len, NULL, 1000, err,
+                            sizeof(err)) != WT_OK) {
+      WT_WARN("cannot produce outcome error=\"%s\"", err);
+      rd_kafka_poll(w->producer, 100);
+    }
+  }
+}
+
+/* Waits until the broker has every outcome of the pending batch; what
+ * failed is sent again (readers drop duplicates by project and seq). Then
+ * nothing needs replaying: the floors go. On the runner thread, or on the
+ * main thread while the runner is idle. */
+static void confirm_pending(worker *w) {
+  long backoff = 100;
+  if (!w->has_pending)
+    return;
+  for (;;) {
+    while (rd_kafka_flush(w->producer, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+      WT_WARN("waiting for Kafka to take the outcomes");
+    if (w->failed_deliveries == 0)
+      break;
+    WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
+    wk_sleep_ms(backoff);
+    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    w->failed_deliveries = 0;
+    produce_outs(w, &w->pending);
+  }
+  wk_batch_result_clear(&w->pending);
+  w->has_pending = false;
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
+    w->pos.floor[p] = -1;
+}
+
+/* Publishes a committed batch's outcomes without waiting for the broker:
+ * the previous batch's are confirmed first, then this batch's first
+ * offsets become the floors that the next batch stores as batch_start. */
+static void publish(worker *w, wk_batch_result *r, const batch_slot *b) {
+  confirm_pending(w);
+  for (size_t i = 0; i < b->n; i++) {
+    int p = b->view[i].partition;
+    if (p >= 0 && p < WK_MAX_PARTITIONS &&
+        (w->pos.floor[p] < 0 || b->view[i].offset < w->pos.floor[p]))
+      w->pos.floor[p] = b->view[i].offset;
+  }
+  w->failed_deliveries = 0;
+  produce_outs(w, r);
+  /* the outs move to pending; r keeps its counts */
+  w->pending.outs = r->outs;
+  w->pending.nouts = r->nouts;
+  w->pending.outs_cap = r->outs_cap;
+  r->outs = NULL;
+  r->nouts = r->outs_cap = 0;
+  w->has_pending = true;
+}
+
+static void update_gauges(worker *w) {
+  int64_t lag = 0;
+  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
+    int64_t lo = 0, hi = 0;
+    if (!w->assigned[p] || w->pos.next[p] < 0)
+      continue;
+    if (rd_kafka_get_watermark_offsets(w->consumer, w->topics.commands, p, &lo,
+                                       &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi > w->pos.next[p])
+      lag += hi - w->pos.next[p];
+  }
+  wk_metrics_set_lag(w->metrics, lag);
+  for (int c = 0; c < 3; c++) {
+    wk_cache_stats s;
+    wk_state_cache_stats(w->st, c, &s);
+    wk_metrics_set_cache(w->metrics, c, s.hits, s.misses, s.evictions, s.size);
+  }
+}
+
+/* Around a batch's transaction: its decisions are in the caches, and the
+ * state is free for the main thread until the answer is in. */
+void wk_on_write(void *ctx, bool before) {
+  worker *w = ctx;
+  if (before) {
+    pthread_mutex_lock(&w->lock);
+    w->committed = w->active;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->state_lock);
+  } else {
+    pthread_mutex_lock(&w->state_lock);
+  }
+}
+
+static void set_active(worker *w, const batch_slot *b) {
+  pthread_mutex_lock(&w->lock);
+  w->active = b->seq;
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* On the runner thread, holding state_lock unless sent (then the write
+ * hook takes it back): finishes one batch, retrying what can be retried.
+ * Returns holding state_lock. */
+static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
+  char err[1024];
+  wt_err e = WT_OK;
+  for (;;) {
+    if (sent)
+      e = wk_batch_finish(b->batch, b->view, b->n, &w->pos, &b->res, err,
+                          sizeof(err));
+    else
+      e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &b->res, err,
+                       sizeof(err));
+    sent = false;
+    if (e == WT_OK || wk_stop_requested)
+      break;
+    wk_metrics_db_error(w->metrics);
+    if (e == WT_ERR_CONFLICT) {
+      WT_WARN("batch dropped: another worker moved a partition's position "
+              "error=\"%s\"",
+              err);
+      wk_resync(w);
+      pthread_mutex_lock(&w->lock);
+      w->resynced = true; /* what is queued or collected is stale too */
+      pthread_mutex_unlock(&w->lock);
+      break;
+    }
+    WT_WARN("batch not written, retrying error=\"%s\"", err);
+    if (e == WT_ERR_DB_CONN) {
+      if (!wk_db_ready(w))
+        break;
+    } else {
+      wk_sleep_ms(500);
+    }
+  }
+  return e;
+}
+
+static void log_batch(worker *w, batch_slot *b, double t0, double publish_ms) {
+  const wk_batch_result *r = &b->res;
+  wk_metrics_batch(w->metrics, r, b->statements, wk_now_ms() - t0);
+  WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
+          "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
+          "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
+          r->commands, r->applied, r->rejected, r->duplicates, r->dead,
+          (unsigned long long)r->round_trips, wk_now_ms() - t0, r->ms_parse,
+          r->ms_load, r->ms_decide, r->prepared ? " (ahead)" : "", r->ms_write,
+          publish_ms);
+}
+
+/* Takes the oldest job off the queue (done or dropped). */
+static void pop_job(worker *w) {
+  pthread_mutex_lock(&w->lock);
+  w->queue[0] = w->queue[1];
+  w->queue[1] = NULL;
+  w->nqueued--;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for a job, confirming the last outcomes while there is none.
+ * NULL: quit. */
+static batch_slot *next_job(worker *w) {
+  batch_slot *b = NULL;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    if (w->nqueued && wk_stop_requested) {
+      /* handed over but not started: read again after a restart */
+      pthread_mutex_unlock(&w->lock);
+      wk_drop_speculation(w);
+      pop_job(w);
+      pthread_mutex_lock(&w->lock);
+      continue;
+    }
+    if (w->nqueued) {
+      b = w->queue[0];
+      break;
+    }
+    if (w->has_pending) {
+      /* nothing to write next: confirm the outcomes now (has_pending is
+       * the runner's own: only this thread changes it) */
+      w->confirming = true;
+      pthread_mutex_unlock(&w->lock);
+      confirm_pending(w);
+      pthread_mutex_lock(&w->lock);
+      w->confirming = false;
+      pthread_cond_broadcast(&w->cond);
+      continue;
+    }
+    if (w->quit)
+      break;
+    pthread_cond_wait(&w->cond, &w->lock);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return b;
+}
+
+void *wk_runner_main(void *arg) {
+  worker *w = arg;
+  batch_slot *cur = NULL;
+  bool sent = false;
+  for (;;) {
+    batch_slot *next = NULL;
+    bool next_sent = false;
+    wt_db_counters c0, c1;
+    double t0 = wk_now_ms(), tp;
+    wt_err e;
+    if (!cur) {
+      cur = next_job(w);
+      if (!cur)
+        break;
+      set_active(w, cur);
+      pthread_mutex_lock(&w->state_lock);
+      sent = wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
+    }
+    wt_db_get_counters(w->db, &c0);
+    e = finish_batch(w, cur, sent); /* holding state_lock from here */
+    wt_db_get_counters(w->db, &c1);
+    cur->statements = c1.statements - c0.statements;
+    update_gauges(w);
+    if (e == WT_ERR_CONFLICT) {
+      /* the one queued next is stale too: it goes unwritten */
+      pthread_mutex_lock(&w->lock);
+      while (w->nqueued > 1) {
+        w->queue[--w->nqueued] = NULL;
+        pthread_cond_broadcast(&w->cond);
+      }
+      pthread_mutex_unlock(&w->lock);
+      wk_state_discard(w->st);
+    } else if (e == WT_OK && !wk_stop_requested) {
+      /* the next batch goes out before this one is published */
+      pthread_mutex_lock(&w->lock);
+      next = w->nqueued > 1 ? w->queue[1] : NULL;
+      if (next)
+        w->active = next->seq;
+      pthread_mutex_unlock(&w->lock);
+      if (next)
+        next_sent = wk_batch_send(next->batch, next->view, next->n, &w->pos,
+                                  &next->res);
+    }
+    if (!next_sent)
+      pthread_mutex_unlock(&w->state_lock);
+    tp = wk_now_ms();
+    if (e == WT_OK) {
+      publish(w, &cur->res, cur);
+      log_batch(w, cur, t0, wk_now_ms() - tp);
+    }
+    wk_batch_result_clear(&cur->res);
+    pop_job(w);
+    cur = next;
+    sent = next_sent;
+    if (cur && !sent)
+      pthread_mutex_lock(&w->state_lock);
+  }
+  return NULL;
+}

@@ -1,0 +1,101 @@
+/* wk_worker: the wt-worker process's shared state, between its main
+ * thread (wk_main.c: Kafka consumer, partitions, collecting and deciding
+ * batches ahead) and its runner thread (wk_runner.c: writing batches,
+ * publishing outcomes). Internal to the program. */
+#ifndef WK_WORKER_H
+#define WK_WORKER_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wk_batch.h"
+#include "wk_metrics.h"
+#include "wt_config.h"
+#include "wt_kafka.h"
+
+#define BACKOFF_MAX_MS 5000
+
+typedef struct batch_slot {
+  rd_kafka_message_t **msgs;
+  wk_msg *view; /* msgs as the batch sees them */
+  size_t n;
+  wk_batch *batch;
+  uint64_t seq; /* which job it is (runner_submit counts them) */
+  wk_batch_result res;
+  uint64_t statements; /* the batch's SQL statements, for the metrics */
+} batch_slot;
+
+#define SLOTS 3 /* one collected, one written, one sent next */
+
+typedef struct worker {
+  wt_config cfg;
+  char group[96]; /* "<prefix>-worker": wt-worker for the default prefix */
+  wt_kafka_topics topics;
+  wt_db *db;
+  wk_state *st;
+  wk_batch *batch;
+  wk_metrics *metrics;
+  rd_kafka_t *consumer, *producer;
+  wk_positions pos;
+  bool assigned[WK_MAX_PARTITIONS];
+  /* Batches in turn: the main thread collects, parses and decides ahead
+   * (wk_batch_prepare) one while the runner thread writes the one before
+   * and publishes the one before that; the runner sends batch k+1 as soon
+   * as batch k's answer is in, and publishes k while k+1 is written. */
+  batch_slot slots[SLOTS];
+  int collecting; /* index of the slot being collected */
+  pthread_t runner;
+  bool runner_started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  batch_slot *queue[2]; /* handed to the runner, oldest first */
+  size_t nqueued;
+  uint64_t submitted; /* jobs handed to the runner */
+  uint64_t active;    /* the job the runner sends or finishes */
+  uint64_t committed; /* the newest job whose decisions are in the caches */
+  /* The state (caches, overlay) and the positions belong to whoever holds
+   * state_lock: the runner while it decides and finishes a batch; while
+   * the batch's transaction is out (wk_batch_set_write_hook) the main
+   * thread may take it to decide the next batch ahead (wk_batch_prepare).
+   * Order: state_lock before lock. */
+  pthread_mutex_t state_lock;
+  bool confirming; /* the runner waits for the last outcomes' delivery */
+  bool quit;
+  bool resynced; /* the runner went back to stored positions */
+  int failed_deliveries;
+  /* The last written batch's outcomes: produced, their delivery not yet
+   * confirmed (the runner confirms them after writing the next batch or
+   * when it goes idle; pos.floor keeps them replayable until then). */
+  wk_batch_result pending;
+  bool has_pending;
+} worker;
+
+/* set by the signal handler, read by both threads (lock-free atomic) */
+extern atomic_int wk_stop_requested;
+
+void wk_sleep_ms(long ms);
+double wk_now_ms(void); /* CLOCK_MONOTONIC */
+/* (Re)connects to PostgreSQL with capped backoff; false: stopping. */
+bool wk_db_ready(worker *w);
+/* Back to the stored positions of every assigned partition. */
+void wk_resync(worker *w);
+/* Destroys the slot's messages of one partition (-1: all of them). */
+void wk_drop_messages(batch_slot *b, int partition);
+/* Forgets what was decided ahead for a batch that will not run. */
+void wk_drop_speculation(worker *w);
+
+/* --- wk_runner.c ---------------------------------------------------------- */
+
+/* The runner thread (arg: the worker): takes the queued batches in turn,
+ * sends each as soon as the one before is answered, publishes. */
+void *wk_runner_main(void *arg);
+/* wk_batch's write hook: the state is free for the main thread while a
+ * batch's transaction is out. */
+void wk_on_write(void *ctx, bool before);
+/* The producer's delivery report callback. */
+void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+#endif
