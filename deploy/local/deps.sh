@@ -18,6 +18,8 @@ build_pkgs=(cmake ninja-build gcc make pkg-config libc6-dev
 pg_pkgs=(postgresql postgresql-client)
 # `make test` runs the e2e tests under clang's ThreadSanitizer too
 tsan_pkgs=(clang-14 libclang-rt-14-dev)
+# and checks the gateway's traffic against schemas/ (tests/schemas-check.sh)
+schema_pkgs=(python3-jsonschema)
 lint_pkgs=(clang-format clang-tidy)
 
 want=()
@@ -25,7 +27,7 @@ case "$purpose" in
 build) want=("${build_pkgs[@]}") ;;
 run | test)
   want=("${build_pkgs[@]}" "${pg_pkgs[@]}")
-  if [[ "$purpose" == test ]]; then want+=("${tsan_pkgs[@]}"); fi
+  if [[ "$purpose" == test ]]; then want+=("${tsan_pkgs[@]}" "${schema_pkgs[@]}"); fi
   # Apache Kafka runs on Java and is fetched with Maven; `make run` falls
   # back to the devbroker without them, the tests never do.
   if ! command -v java >/dev/null; then want+=(default-jre-headless); fi

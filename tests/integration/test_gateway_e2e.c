@@ -5,14 +5,18 @@
  * a removed member's subscription, a deactivated user's connection, resume
  * with since, the frame cap (1009), bad frames, a slow reader (4008) and
  * the auth deadline (4001); a since too old (reset), revoked tokens, a
- * session's expiry and its extension, binary and invalid UTF-8 frames.
+ * session's expiry and its extension, binary and invalid UTF-8 frames;
+ * project.rename, log.update with expected_version, list with every filter
+ * and log.delete.
  * A second gateway with small limits and no worker behind its topics
  * checks the connection cap (503), the in-flight cap (rate_limited), the
  * command timeout (unavailable) and the subscription cap.
  *
  * One environment for the whole file (a fresh database, a unique topic
  * prefix, the two programs); the tests run in order and build on each
- * other's data. */
+ * other's data. With WT_SCHEMA_DUMP=FILE the traffic is recorded for
+ * tests/schemas-check.sh (see wt_wsclient.h); what is sent invalid on
+ * purpose is marked with wt_ws_dump_invalid / wt_http_dump_invalid. */
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -498,6 +502,7 @@ static void test_http(void **state) {
     char *big = malloc(10000);
     memset(big, 'x', 9999);
     big[9999] = '\0';
+    wt_http_dump_invalid();
     assert_int_equal(http("POST", "/api/login", big, NULL, NULL), 413);
     free(big);
   }
@@ -579,14 +584,17 @@ static void test_bad_frames(void **state) {
   const char *id;
   char *big;
   (void)state;
+  wt_ws_dump_invalid(ws);
   sendf(ws, "this is not json");
   o = expect(ws, "error", 5000);
   assert_string_equal(jstr(o, "code"), "invalid");
   json_object_put(o);
+  wt_ws_dump_invalid(ws);
   sendf(ws, "{\"id\":\"x1\",\"type\":\"no.such.thing\"}");
   o = expect(ws, "error", 5000);
   assert_string_equal(jstr(o, "id"), "x1");
   json_object_put(o);
+  wt_ws_dump_invalid(ws);
   sendf(ws, "{\"type\":\"projects\"}"); /* no id */
   o = expect(ws, "error", 5000);
   json_object_put(o);
@@ -598,6 +606,7 @@ static void test_bad_frames(void **state) {
   /* a message over 64 KiB, in two fragments: 1009 */
   big = malloc(40000);
   memset(big, ' ', 40000);
+  wt_ws_dump_invalid(ws);
   assert_int_equal(wt_ws_send_frame(ws, WT_WS_TEXT, false, big, 40000), 0);
   assert_int_equal(wt_ws_send_frame(ws, WT_WS_CONTINUATION, true, big, 40000),
                    0);
@@ -1093,16 +1102,19 @@ static void test_binary_and_bad_utf8(void **state) {
   static const char bin[] = "{\"id\":\"b1\",\"type\":\"projects\"}";
   json_object *o;
   (void)state;
+  wt_ws_dump_invalid(ws);
   assert_int_equal(wt_ws_send_frame(ws, WT_WS_BINARY, true, bin, strlen(bin)),
                    0);
   o = expect(ws, "error", 5000);
   assert_string_equal(jstr(o, "code"), "invalid");
   json_object_put(o);
+  wt_ws_dump_invalid(ws);
   assert_int_equal(wt_ws_send_text(ws, bad_utf8, strlen(bad_utf8)), 0);
   o = expect(ws, "error", 5000);
   assert_string_equal(jstr(o, "code"), "invalid");
   json_object_put(o);
   /* invalid UTF-8 split across two fragments */
+  wt_ws_dump_invalid(ws);
   assert_int_equal(wt_ws_send_frame(ws, WT_WS_TEXT, false, "{\"id\":\"\xe2", 8),
                    0);
   assert_int_equal(
@@ -1305,6 +1317,73 @@ static void test_deactivated_user_disconnected(void **state) {
   }
 }
 
+/* What the other tests do not send: project.rename, a log with its own id
+ * and a fraction of a second, log.update with expected_version, list with
+ * every filter, log.delete. */
+static void test_rename_update_delete(void **state) {
+  wt_ws *a = ws_auth(&E.alice);
+  char log_id[WT_UUID_STR];
+  json_object *o, *ev, *items;
+  (void)state;
+  o = reply(a,
+            request(a,
+                    "\"type\":\"project.rename\",\"project_id\":\"%s\","
+                    "\"name\":\"Gateway test, renamed\"",
+                    E.project),
+            T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  assert_string_equal(jstr(ev, "type"), "project.renamed");
+  json_object_put(o);
+  wt_uuid_generate(log_id);
+  o = reply(a,
+            request(a,
+                    "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+                    "\"id\":\"%s\",\"user_id\":\"%s\",\"started_at\":"
+                    "\"2026-11-25T10:00:00.5Z\",\"description\":\"short\"}",
+                    E.project, log_id, E.alice.id),
+            T_MS);
+  expect_reply_type(o, "applied");
+  json_object_put(o);
+  o = reply(
+      a,
+      request(a,
+              "\"type\":\"log.update\",\"project_id\":\"%s\",\"log_id\":"
+              "\"%s\",\"changes\":{\"ended_at\":\"2026-11-25T10:30:00Z\"},"
+              "\"expected_version\":1",
+              E.project, log_id),
+      T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  assert_int_equal(jint(json_object_object_get(ev, "data"), "version"), 2);
+  json_object_put(o);
+  o = reply(a,
+            request(a,
+                    "\"type\":\"list\",\"project_id\":\"%s\",\"user_id\":"
+                    "\"%s\",\"from\":\"2026-11-25T00:00:00Z\",\"to\":"
+                    "\"2026-11-26T00:00:00Z\",\"cursor\":null,\"limit\":5",
+                    E.project, E.alice.id),
+            5000);
+  expect_reply_type(o, "result");
+  items = json_object_object_get(o, "items");
+  assert_int_equal(json_object_array_length(items), 1);
+  assert_string_equal(jstr(json_object_array_get_idx(items, 0), "id"), log_id);
+  assert_int_equal(
+      jint(json_object_array_get_idx(items, 0), "duration_seconds"), 1799);
+  json_object_put(o);
+  o = reply(a,
+            request(a,
+                    "\"type\":\"log.delete\",\"project_id\":\"%s\",\"log_id\":"
+                    "\"%s\"",
+                    E.project, log_id),
+            T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  assert_string_equal(jstr(ev, "type"), "log.deleted");
+  json_object_put(o);
+  wt_ws_close(a);
+}
+
 static void test_sigterm(void **state) {
   (void)state;
   assert_int_equal(stop(&E.gateway, SIGTERM), 0);
@@ -1328,6 +1407,7 @@ int main(void) {
       cmocka_unit_test(test_inflight_cap_and_timeout),
       cmocka_unit_test(test_subscription_cap),
       cmocka_unit_test(test_deactivated_user_disconnected),
+      cmocka_unit_test(test_rename_update_delete),
       cmocka_unit_test(test_sigterm),
   };
   signal(SIGPIPE, SIG_IGN);

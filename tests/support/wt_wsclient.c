@@ -1,6 +1,7 @@
 #include "wt_wsclient.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +25,8 @@
 /* An HTTP answer's status line and headers. */
 #define HEAD_MAX ((size_t)64 * 1024)
 #define READ_CHUNK ((size_t)64 * 1024)
+/* WT_SCHEMA_DUMP: what is written as a JSON string is cut after this. */
+#define DUMP_STRING_MAX ((size_t)1024)
 
 struct wt_ws {
   int fd;
@@ -39,6 +42,11 @@ struct wt_ws {
   char *backlog[WT_WS_BACKLOG_MAX]; /* oldest first */
   size_t backlog_len;
   char error[256];
+  /* WT_SCHEMA_DUMP: the message being sent, fragment by fragment */
+  wt_buf dump_out;
+  int dump_opcode;
+  bool dump_invalid; /* the message being sent is invalid on purpose */
+  int dump_replies;  /* received messages that answer invalid ones */
 };
 
 /* A parsed frame whose payload lies in ws->in. */
@@ -256,6 +264,141 @@ fail:
   return -1;
 }
 
+/* --- WT_SCHEMA_DUMP ------------------------------------------------------ */
+
+static _Thread_local bool http_dump_invalid_next;
+
+static const char *dump_path(void) {
+  const char *path = getenv("WT_SCHEMA_DUMP");
+  return path && path[0] ? path : NULL;
+}
+
+/* Whether data can go into the dump as it is: one line, not empty. */
+static bool one_line(const char *data, size_t len) {
+  if (len == 0)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (data[i] == '\n' || data[i] == '\r' || data[i] == '\0')
+      return false;
+  return true;
+}
+
+/* data as a JSON string: printable ASCII as it is, every other byte as
+ * \u00XX, cut after DUMP_STRING_MAX bytes. */
+static void dump_string(wt_buf *b, const char *data, size_t len) {
+  size_t n = len < DUMP_STRING_MAX ? len : DUMP_STRING_MAX;
+  wt_buf_putc(b, '"');
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)data[i];
+    if (c == '"' || c == '\\') {
+      wt_buf_putc(b, '\\');
+      wt_buf_putc(b, (char)c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      wt_buf_printf(b, "\\u%04x", c);
+    } else {
+      wt_buf_putc(b, (char)c);
+    }
+  }
+  if (n < len)
+    wt_buf_printf(b, "...(%zu bytes)", len);
+  wt_buf_putc(b, '"');
+}
+
+/* Appends the line "<kind> <data>" to the dump, data as a JSON string when
+ * as_string or when it is not one line. */
+static void dump(const char *kind, const char *data, size_t len,
+                 bool as_string) {
+  const char *path = dump_path();
+  wt_buf b;
+  int fd;
+  if (!path)
+    return;
+  wt_buf_init(&b, WT_WS_MAX_MESSAGE + 256);
+  wt_buf_printf(&b, "%s ", kind);
+  if (as_string || !one_line(data, len))
+    dump_string(&b, data, len);
+  else
+    wt_buf_append(&b, data, len);
+  wt_buf_putc(&b, '\n');
+  fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || !wt_buf_ok(&b) || write(fd, b.data, b.len) != (ssize_t)b.len)
+    fprintf(stderr, "WT_SCHEMA_DUMP %s: cannot append a %s line\n", path, kind);
+  if (fd >= 0)
+    close(fd);
+  wt_buf_free(&b);
+}
+
+void wt_ws_dump_invalid(wt_ws *ws) {
+  ws->dump_invalid = true;
+}
+
+void wt_http_dump_invalid(void) {
+  http_dump_invalid_next = true;
+}
+
+/* A data frame sent (or not, !sent): recorded once its message is whole. */
+static void dump_sent(wt_ws *ws, int opcode, bool fin, const void *data,
+                      size_t len, bool sent) {
+  if (!dump_path())
+    return;
+  if (opcode != WT_WS_CONTINUATION) {
+    wt_buf_reset(&ws->dump_out);
+    ws->dump_opcode = opcode;
+  }
+  if (len)
+    wt_buf_append(&ws->dump_out, data, len);
+  if (!fin)
+    return;
+  if (sent && ws->dump_invalid) {
+    dump("ws-client-invalid", ws->dump_out.data, ws->dump_out.len, true);
+    ws->dump_replies++;
+  } else if (sent) {
+    bool binary = ws->dump_opcode == WT_WS_BINARY;
+    dump(binary ? "ws-client-binary" : "ws-client", ws->dump_out.data,
+         ws->dump_out.len, binary);
+  }
+  ws->dump_invalid = false;
+  wt_buf_free(&ws->dump_out); /* do not keep up to the cap around */
+  wt_buf_init(&ws->dump_out, WT_WS_MAX_MESSAGE);
+}
+
+/* A message received (text, binary or close). */
+static void dump_received(wt_ws *ws, const wt_ws_msg *m) {
+  bool reply = ws->dump_replies > 0;
+  if (!dump_path())
+    return;
+  if (reply)
+    ws->dump_replies--;
+  if (m->opcode == WT_WS_CLOSE) {
+    wt_buf b;
+    wt_buf_init(&b, 4096);
+    wt_buf_printf(&b, "{\"code\":%d,\"reason\":", m->close_code);
+    dump_string(&b, m->data, m->len);
+    wt_buf_putc(&b, '}');
+    dump(reply ? "ws-server-reply-to-invalid" : "ws-server-close", b.data,
+         b.len, false);
+    wt_buf_free(&b);
+  } else {
+    bool binary = m->opcode == WT_WS_BINARY;
+    dump(reply    ? "ws-server-reply-to-invalid"
+         : binary ? "ws-server-binary"
+                  : "ws-server",
+         m->data, m->len, binary);
+  }
+}
+
+/* The API route of an HTTP path, or NULL. */
+static const char *dump_route(const char *path) {
+  static const char *const routes[][2] = {{"/api/login", "login"},
+                                          {"/api/token/refresh", "refresh"},
+                                          {"/readyz", "readyz"}};
+  size_t n = strcspn(path, "?");
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    if (strlen(routes[i][0]) == n && strncmp(path, routes[i][0], n) == 0)
+      return routes[i][1];
+  return NULL;
+}
+
 /* --- WebSocket ----------------------------------------------------------- */
 
 /* Marks the connection unusable and says why; returns WT_WS_ERROR. The
@@ -301,6 +444,7 @@ wt_ws *wt_ws_connect(const char *host, int port, const char *path,
   /* Room for a whole frame at the cap plus one more read. */
   wt_buf_init(&ws->in, WT_WS_MAX_MESSAGE + 2 * READ_CHUNK);
   wt_buf_init(&ws->frag, WT_WS_MAX_MESSAGE);
+  wt_buf_init(&ws->dump_out, WT_WS_MAX_MESSAGE);
 
   if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
     snprintf(err, sizeof(err), "RAND_bytes failed");
@@ -391,6 +535,7 @@ void wt_ws_close(wt_ws *ws) {
   }
   wt_buf_free(&ws->in);
   wt_buf_free(&ws->frag);
+  wt_buf_free(&ws->dump_out);
   for (size_t i = 0; i < ws->backlog_len; i++)
     free(ws->backlog[i]);
   free(ws);
@@ -422,6 +567,8 @@ int wt_ws_send_frame(wt_ws *ws, int opcode, bool fin, const void *data,
   free(frame);
   if (rc == 0 && opcode == WT_WS_CLOSE)
     ws->close_sent = true;
+  if (opcode <= WT_WS_BINARY)
+    dump_sent(ws, opcode, fin, data, len, rc == 0);
   return rc;
 }
 
@@ -565,6 +712,8 @@ int wt_ws_recv(wt_ws *ws, int timeout_ms, wt_ws_msg *out) {
     if (rc > 0) {
       ws->in_pos += f.size;
       rc = handle_frame(ws, &f, out);
+      if (rc > 0)
+        dump_received(ws, out);
       if (rc != 0)
         return rc;
       continue;
@@ -704,8 +853,10 @@ int wt_http_request(const char *host, int port, const char *method,
   char err[256] = "", value[64], *body_copy = NULL, *head_copy = NULL;
   size_t head_len = 0, want = SIZE_MAX;
   int fd = -1, status = 0, ret = -1;
-  bool chunked = false, no_body;
+  bool chunked = false, no_body, invalid = http_dump_invalid_next;
+  const char *route = dump_route(path);
 
+  http_dump_invalid_next = false;
   if (status_out)
     *status_out = 0;
   if (headers_out)
@@ -728,6 +879,13 @@ int wt_http_request(const char *host, int port, const char *method,
   if (!wt_buf_ok(&req)) {
     snprintf(err, sizeof(err), "request over the cap");
     goto out;
+  }
+  if (body && invalid) {
+    dump("http-request-invalid", body, strlen(body), true);
+  } else if (body && route && strcmp(route, "readyz") != 0) {
+    char kind[64];
+    snprintf(kind, sizeof(kind), "http-%s-request", route);
+    dump(kind, body, strlen(body), false);
   }
   fd = http_exchange(host, port, &req, deadline, &resp, &head_len, &status, err,
                      sizeof(err));
@@ -789,6 +947,15 @@ int wt_http_request(const char *host, int port, const char *method,
   head_copy = copy_bytes(resp.data, head_len - 2);
   if (!body_copy || !head_copy)
     goto out;
+  if (dump_path() &&
+      (route ||
+       (wt_http_header(head_copy, "Content-Type", value, sizeof(value)) &&
+        strncasecmp(value, "application/json", 16) == 0))) {
+    char kind[64];
+    snprintf(kind, sizeof(kind), "http-%s-response-%d", route ? route : "other",
+             status);
+    dump(kind, body_copy, decoded.len, false);
+  }
   if (status_out)
     *status_out = status;
   if (body_out) {

@@ -107,6 +107,37 @@ const char *wt_ws_subprotocol(const wt_ws *ws);
 /* The last failure of a call on ws, "" when none. */
 const char *wt_ws_error(const wt_ws *ws);
 
+/* Recording for tests/schemas-check.sh. When the environment variable
+ * WT_SCHEMA_DUMP names a file, every WebSocket message sent or received and
+ * the bodies of the gateway's HTTP API are appended to it, one line
+ * "<kind> <json>" each (kinds in schemas/README.md):
+ *   ws-client, ws-server         a text message sent, received
+ *   ws-server-close              a close received, as {"code":N,"reason":S}
+ *   ws-client-invalid            a message sent invalid on purpose (see
+ *                                wt_ws_dump_invalid), as a JSON string
+ *   ws-server-reply-to-invalid   the next message or close received on that
+ *                                connection after one (a frame, or
+ *                                {"code":N,"reason":S})
+ *   ws-client-binary, ws-server-binary  binary messages, as JSON strings
+ *   http-login-request, http-refresh-request  bodies of POST /api/login,
+ *                                /api/token/refresh
+ *   http-request-invalid         a body sent invalid on purpose (see
+ *                                wt_http_dump_invalid), as a JSON string
+ *   http-ROUTE-response-STATUS   an answer's body; ROUTE is login, refresh,
+ *                                readyz, or other (other routes' JSON bodies)
+ * What is not one line of text (a newline, CR or NUL in it, or empty) is
+ * written as a JSON string too: bytes outside printable ASCII as \u00XX, cut
+ * after 1024 bytes. Each line is appended with one write(), so threads and
+ * processes may share a file. Without WT_SCHEMA_DUMP nothing is copied. */
+
+/* The next message sent on ws (all its fragments) is invalid on purpose: it
+ * is recorded as ws-client-invalid, and the next one received on ws as
+ * ws-server-reply-to-invalid. */
+void wt_ws_dump_invalid(wt_ws *ws);
+/* The calling thread's next wt_http_request body is invalid on purpose:
+ * recorded as http-request-invalid (its answer as usual). */
+void wt_http_dump_invalid(void);
+
 /* One HTTP/1.1 request with Connection: close. content_type and body may be
  * NULL; a body is sent with its Content-Length (0 without a body, except
  * for GET and HEAD). Reads the answer by
