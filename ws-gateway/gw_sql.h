@@ -61,6 +61,10 @@
   " FROM work_logs w WHERE w.project_id = p.id "                               \
   "ORDER BY w.started_at DESC, w.id LIMIT $2) l ON true WHERE p.id = $1"
 
+/* subscribe with since: the project's seq, read after the events (in the
+ * same round trip), to tell a since from the future */
+#define GW_SQL_PROJECT_SEQ "SELECT seq FROM projects WHERE id = $1"
+
 /* events after a seq (subscribe with since, gap fills) */
 #define GW_SQL_EVENTS_AFTER                                                    \
   "SELECT seq, type, command_id, actor_id, " GW_US(                            \

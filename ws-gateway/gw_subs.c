@@ -383,12 +383,18 @@ static void snap_run(gw_job *job, wt_db *db) {
   snap_job *j = (snap_job *)job;
   char after[24], before[24], limit[16], err[512];
   const char *params[4] = {j->project_id, after, before, limit};
-  wt_db_stmt st = {.name = "gw_events_after",
-                   .sql = GW_SQL_EVENTS_AFTER,
-                   .params = params,
-                   .nparams = 4};
+  wt_db_stmt sts[2] = {{.name = "gw_events_after",
+                        .sql = GW_SQL_EVENTS_AFTER,
+                        .params = params,
+                        .nparams = 4},
+                       {.name = "gw_project_seq",
+                        .sql = GW_SQL_PROJECT_SEQ,
+                        .params = params,
+                        .nparams = 1}};
+  wt_db_stmt *st = &sts[0];
   gw_event *last = NULL;
   size_t bytes = 0;
+  int64_t project_seq = -1;
   int rows;
   if (!j->has_since) {
     j->err = read_snapshot(j, db);
@@ -397,15 +403,20 @@ static void snap_run(gw_job *job, wt_db *db) {
   snprintf(after, sizeof(after), "%lld", (long long)j->since);
   snprintf(before, sizeof(before), "%lld", (long long)INT64_MAX);
   snprintf(limit, sizeof(limit), "%d", GW_SINCE_MAX + 1);
-  j->err = gw_db_run(db, &st, 1, err, sizeof(err));
+  j->err = gw_db_run(db, sts, 2, err, sizeof(err));
   if (j->err != WT_OK) {
     WT_WARN("replay failed project=%s error=\"%s\"", j->project_id, err);
-    wt_db_stmts_clear(&st, 1);
+    wt_db_stmts_clear(sts, 2);
     return;
   }
-  rows = PQntuples(st.result);
-  if (rows > GW_SINCE_MAX) {
-    wt_db_stmts_clear(&st, 1);
+  rows = PQntuples(st->result);
+  if (PQntuples(sts[1].result) > 0)
+    project_seq = strtoll(PQgetvalue(sts[1].result, 0, 0), NULL, 10);
+  /* beyond the limit, or a since the project never reached (another
+   * database, a client's mistake): a snapshot says where things are; live
+   * events up to that since would be taken as seen */
+  if (rows > GW_SINCE_MAX || j->since > project_seq) {
+    wt_db_stmts_clear(sts, 2);
     j->reset = true;
     j->err = read_snapshot(j, db);
     return;
@@ -413,9 +424,9 @@ static void snap_run(gw_job *job, wt_db *db) {
   for (int r = 0; r < rows; r++) {
     /* more than the send queue takes at once: a snapshot instead, so a
      * client that reads is not closed as a slow one */
-    bytes += (size_t)PQgetlength(st.result, r, 5) + 512;
+    bytes += (size_t)PQgetlength(st->result, r, 5) + 512;
     if (bytes > j->replay_max) {
-      wt_db_stmts_clear(&st, 1);
+      wt_db_stmts_clear(sts, 2);
       j->reset = true;
       j->err = read_snapshot(j, db);
       return;
@@ -425,11 +436,11 @@ static void snap_run(gw_job *job, wt_db *db) {
   j->seq = j->since;
   for (int r = 0; r < rows; r++) {
     gw_event *e = gw_event_from_row(
-        j->project_id, strtoll(PQgetvalue(st.result, r, 0), NULL, 10),
-        PQgetvalue(st.result, r, 1), PQgetvalue(st.result, r, 2),
-        PQgetvalue(st.result, r, 3),
-        strtoll(PQgetvalue(st.result, r, 4), NULL, 10),
-        PQgetvalue(st.result, r, 5));
+        j->project_id, strtoll(PQgetvalue(st->result, r, 0), NULL, 10),
+        PQgetvalue(st->result, r, 1), PQgetvalue(st->result, r, 2),
+        PQgetvalue(st->result, r, 3),
+        strtoll(PQgetvalue(st->result, r, 4), NULL, 10),
+        PQgetvalue(st->result, r, 5));
     if (!e)
       continue;
     j->seq = e->seq;
@@ -439,7 +450,7 @@ static void snap_run(gw_job *job, wt_db *db) {
       j->events = e;
     last = e;
   }
-  wt_db_stmts_clear(&st, 1);
+  wt_db_stmts_clear(sts, 2);
 }
 
 static void snap_free(snap_job *j) {

@@ -4,7 +4,8 @@
  * another member, not_found for non-members, forbidden for another's log,
  * a removed member's subscription, a deactivated user's connection, resume
  * with since, the frame cap (1009), bad frames, a slow reader (4008) and
- * the auth deadline (4001); a since too old (reset), revoked tokens, a
+ * the auth deadline (4001); a since too old or never reached (reset),
+ * revoked tokens, a
  * session's expiry and its extension, binary and invalid UTF-8 frames;
  * project.rename, log.update with expected_version, list with every filter
  * and log.delete.
@@ -991,6 +992,20 @@ static void test_since_too_old_resets(void **state) {
     break;
   }
   assert_int_equal(events, 100);
+  /* a since the project never reached: a snapshot says where it is, and
+   * the next event arrives (nothing up to that since is taken as seen) */
+  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
+               E.project, start + 5000);
+  o = reply(a, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
+  assert_int_equal(jint(o, "seq"), start + 1001);
+  json_object_put(o);
+  produce_update(1001);
+  rd_kafka_flush(E.producer, 10000);
+  o = expect(a, "event", 5000);
+  assert_int_equal(jint(o, "seq"), start + 1002);
+  json_object_put(o);
   wt_ws_close(a);
 }
 
