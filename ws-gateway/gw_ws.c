@@ -247,6 +247,14 @@ static const char *build_log(gw *g, wt_command *c, json_object *req) {
   if (!gw_req_uuid(req, "log_id", c->log_id))
     return "log_id: expected a UUID";
   c->fields = WT_F_LOG_ID;
+  /* update and delete: only if the log is still at that version */
+  if (json_object_object_get_ex(req, "expected_version", &v) &&
+      !json_object_is_type(v, json_type_null)) {
+    if (!json_object_is_type(v, json_type_int))
+      return "expected_version: expected an integer";
+    c->expected_version = json_object_get_int64(v);
+    c->fields |= WT_F_EXPECTED_VERSION;
+  }
   if (c->type == WT_CMD_LOG_DELETE)
     return NULL;
   if (!json_object_object_get_ex(req, "changes", &changes) ||
@@ -274,13 +282,6 @@ static const char *build_log(gw *g, wt_command *c, json_object *req) {
                   sizeof(c->description), true))
       return "changes.description: expected a string";
     c->fields |= WT_F_DESCRIPTION;
-  }
-  if (json_object_object_get_ex(req, "expected_version", &v) &&
-      !json_object_is_type(v, json_type_null)) {
-    if (!json_object_is_type(v, json_type_int))
-      return "expected_version: expected an integer";
-    c->expected_version = json_object_get_int64(v);
-    c->fields |= WT_F_EXPECTED_VERSION;
   }
   return NULL;
 }

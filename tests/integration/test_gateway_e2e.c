@@ -1386,10 +1386,20 @@ static void test_rename_update_delete(void **state) {
   assert_int_equal(
       jint(json_object_array_get_idx(items, 0), "duration_seconds"), 1799);
   json_object_put(o);
+  /* a delete conditional on a version the log has left: conflict */
   o = reply(a,
             request(a,
                     "\"type\":\"log.delete\",\"project_id\":\"%s\",\"log_id\":"
-                    "\"%s\"",
+                    "\"%s\",\"expected_version\":1",
+                    E.project, log_id),
+            T_MS);
+  expect_reply_type(o, "rejected");
+  assert_string_equal(jstr(o, "code"), "conflict");
+  json_object_put(o);
+  o = reply(a,
+            request(a,
+                    "\"type\":\"log.delete\",\"project_id\":\"%s\",\"log_id\":"
+                    "\"%s\",\"expected_version\":2",
                     E.project, log_id),
             T_MS);
   expect_reply_type(o, "applied");
