@@ -102,8 +102,8 @@ launch() {
     local cds=(-XX:ArchiveClassesAtExit="$K_DIR/classes.jsa")
     [[ -f $CACHE/classes.jsa ]] && cds=(-XX:SharedArchiveFile="$CACHE/classes.jsa")
     # setsid: its own session, so no terminal signal reaches it; $! is java's own pid.
-    # WT_KAFKA_JVM_OPTS: the broker's JIT and GC. The default starts fast and small (tests);
-    # bench/run.sh asks for the full JIT, as a production broker runs.
+    # WT_KAFKA_JVM_OPTS: the broker's heap, JIT and GC. The default starts fast and small
+    # (C1 only, serial GC), which also measured best on the shared 2-core machines.
     # shellcheck disable=SC2086 # options, split on purpose
     setsid java ${WT_KAFKA_JVM_OPTS:--Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1} \
         -XX:+ExitOnOutOfMemoryError -XX:ErrorFile="$K_DIR/hs_err_pid%p.log" \
