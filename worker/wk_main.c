@@ -171,7 +171,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     wk_drop_messages(&w->slots[w->collecting], p);
     w->assigned[p] = false;
     w->pos.next[p] = -1;
-    wk_floors_forget(w, p);
+    wk_floors_forget(&w->floors, p);
+    w->pos.floor[p] = -1;
     WT_INFO("partition revoked partition=%d cache_dropped=%zu", p,
             wk_state_forget_partition(w->st, p));
   }
@@ -321,8 +322,7 @@ static int setup(worker *w, char *err, size_t errsize) {
   snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
     w->pos.next[p] = w->pos.floor[p] = -1;
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
-    w->floor_pending[p] = w->floor_unpublished[p] = -1;
+  wk_floors_init(&w->floors);
   if (!wk_db_ready(w))
     return -1;
   w->st = wk_state_new(&caps);

@@ -35,30 +35,6 @@ static void produce_outs(worker *w, const wk_batch_result *r) {
   }
 }
 
-/* pos.floor: the lower of the two floors per partition. */
-static void set_floors(worker *w) {
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
-    int64_t a = w->floor_pending[p], b = w->floor_unpublished[p];
-    w->pos.floor[p] = a < 0 ? b : b < 0 ? a : a < b ? a : b;
-  }
-}
-
-void wk_floors_add_finished(worker *w, const batch_slot *b) {
-  for (size_t i = 0; i < b->n; i++) {
-    int p = b->view[i].partition;
-    if (p >= 0 && p < WK_MAX_PARTITIONS &&
-        (w->floor_unpublished[p] < 0 ||
-         b->view[i].offset < w->floor_unpublished[p]))
-      w->floor_unpublished[p] = b->view[i].offset;
-  }
-  set_floors(w);
-}
-
-void wk_floors_forget(worker *w, int partition) {
-  w->floor_pending[partition] = w->floor_unpublished[partition] = -1;
-  w->pos.floor[partition] = -1;
-}
-
 /* Waits until the broker has every outcome of the pending batch; what
  * failed is sent again (readers drop duplicates by project and seq). Then
  * nothing needs replaying: the floors go. On the runner thread, or on the
@@ -80,20 +56,17 @@ static void confirm_pending(worker *w) {
   }
   wk_batch_result_clear(&w->pending);
   w->has_pending = false;
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
-    w->floor_pending[p] = -1;
-  set_floors(w);
+  wk_floors_confirmed(&w->floors);
+  wk_floors_apply(&w->floors, w->pos.floor);
 }
 
 /* Publishes a committed batch's outcomes without waiting for the broker:
  * the previous batch's are confirmed first; this batch's floors (taken
- * when it finished, wk_floors_add_finished) stay until its own are. */
+ * when it finished, wk_floors_finished) stay until its own are. */
 static void publish(worker *w, wk_batch_result *r) {
   confirm_pending(w);
-  memcpy(w->floor_pending, w->floor_unpublished, sizeof(w->floor_pending));
-  for (int p = 0; p < WK_MAX_PARTITIONS; p++)
-    w->floor_unpublished[p] = -1;
-  set_floors(w);
+  wk_floors_published(&w->floors);
+  wk_floors_apply(&w->floors, w->pos.floor);
   w->failed_deliveries = 0;
   produce_outs(w, r);
   /* the outs move to pending; r keeps its counts */
@@ -265,8 +238,10 @@ void *wk_runner_main(void *arg) {
     wt_db_get_counters(w->db, &c1);
     cur->statements = c1.statements - c0.statements;
     update_gauges(w);
-    if (e == WT_OK)
-      wk_floors_add_finished(w, cur); /* before the next one is sent */
+    if (e == WT_OK) { /* before the next one is sent */
+      wk_floors_finished(&w->floors, cur->view, cur->n);
+      wk_floors_apply(&w->floors, w->pos.floor);
+    }
     if (e == WT_ERR_CONFLICT) {
       /* the one queued next is stale too: it goes unwritten */
       pthread_mutex_lock(&w->lock);

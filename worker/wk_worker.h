@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "wk_batch.h"
+#include "wk_floors.h"
 #include "wk_metrics.h"
 #include "wt_config.h"
 #include "wt_kafka.h"
@@ -71,12 +72,9 @@ typedef struct worker {
    * when it goes idle). */
   wk_batch_result pending;
   bool has_pending;
-  /* First offsets per partition (-1: none) of the committed batches whose
-   * outcomes are not confirmed delivered: the pending one, and the one
-   * just finished and not yet produced. pos.floor is their minimum: the
-   * batch_start a batch stores, so that a crash replays those outcomes. */
-  int64_t floor_pending[WK_MAX_PARTITIONS];
-  int64_t floor_unpublished[WK_MAX_PARTITIONS];
+  /* the committed batches whose outcomes are unconfirmed; pos.floor is
+   * kept from them (wk_floors.h) */
+  wk_floors floors;
 } worker;
 
 /* set by the signal handler, read by both threads (lock-free atomic) */
@@ -101,11 +99,6 @@ void *wk_runner_main(void *arg);
 /* wk_batch's write hook: the state is free for the main thread while a
  * batch's transaction is out. */
 void wk_on_write(void *ctx, bool before);
-/* Takes a committed batch's first offsets into the floors (before the next
- * batch is sent). */
-void wk_floors_add_finished(worker *w, const batch_slot *b);
-/* Forgets a partition's floors (revoked). */
-void wk_floors_forget(worker *w, int partition);
 /* The producer's delivery report callback. */
 void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
