@@ -23,7 +23,9 @@ struct gw_events {
   atomic_bool *kafka_ok;
   struct lws_context *ctx;
   pthread_mutex_t lock;
+  pthread_cond_t room; /* signalled when the loop took events */
   gw_event *head, *tail;
+  size_t queued;
 };
 
 void gw_event_free(gw_event *e) {
@@ -230,6 +232,7 @@ gw_events *gw_events_new(const wt_config *cfg, atomic_bool *kafka_ok,
     return NULL;
   }
   pthread_mutex_init(&ev->lock, NULL);
+  pthread_cond_init(&ev->room, NULL);
   ev->kafka_ok = kafka_ok;
   wt_kafka_topic_names(cfg->topic_prefix, &topics);
   snprintf(ev->topic, sizeof(ev->topic), "%s", topics.events);
@@ -268,6 +271,7 @@ err:
   if (ev->rk)
     rd_kafka_destroy(ev->rk);
   pthread_mutex_destroy(&ev->lock);
+  pthread_cond_destroy(&ev->room);
   free(ev);
   return NULL;
 }
@@ -292,12 +296,26 @@ static void *thread_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   while (!atomic_load(&ev->stopping)) {
     gw_event *first = NULL, *last = NULL;
-    int got = 0;
+    int got = 0, n = 0;
     rd_kafka_message_t *m;
     if (mono_ms() >= next_check) {
       check_metadata(ev);
       next_check = mono_ms() + METADATA_EVERY_MS;
     }
+    /* backpressure: while the loop is GW_EVENTS_QUEUE_MAX behind, the
+     * outcomes wait in Kafka, not in memory */
+    pthread_mutex_lock(&ev->lock);
+    while (ev->queued >= GW_EVENTS_QUEUE_MAX && !atomic_load(&ev->stopping)) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += 100 * 1000000L;
+      if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&ev->room, &ev->lock, &until);
+    }
+    pthread_mutex_unlock(&ev->lock);
     /* a batch: what is there now, up to 256 outcomes */
     for (m = rd_kafka_consumer_poll(ev->rk, 100); m;
          m = got < 256 ? rd_kafka_consumer_poll(ev->rk, 0) : NULL) {
@@ -317,6 +335,7 @@ static void *thread_main(void *arg) {
           else
             first = e;
           last = e;
+          n++;
         }
       }
       rd_kafka_message_destroy(m);
@@ -329,6 +348,7 @@ static void *thread_main(void *arg) {
     else
       ev->head = first;
     ev->tail = last;
+    ev->queued += (size_t)n;
     pthread_mutex_unlock(&ev->lock);
     lws_cancel_service(ev->ctx);
   }
@@ -343,11 +363,27 @@ int gw_events_start(gw_events *ev, struct lws_context *ctx) {
   return 0;
 }
 
-gw_event *gw_events_take(gw_events *ev) {
-  gw_event *list;
+gw_event *gw_events_take(gw_events *ev, size_t max, bool *more) {
+  gw_event *list, *last;
+  size_t n = 1;
   pthread_mutex_lock(&ev->lock);
-  list = ev->head;
-  ev->head = ev->tail = NULL;
+  list = last = ev->head;
+  if (!list) {
+    *more = false;
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
+  }
+  while (last->next && n < max) {
+    last = last->next;
+    n++;
+  }
+  ev->head = last->next;
+  if (!ev->head)
+    ev->tail = NULL;
+  last->next = NULL;
+  ev->queued -= n;
+  *more = ev->head != NULL;
+  pthread_cond_signal(&ev->room);
   pthread_mutex_unlock(&ev->lock);
   return list;
 }
@@ -360,7 +396,9 @@ void gw_events_destroy(gw_events *ev) {
     pthread_join(ev->thread, NULL);
   rd_kafka_consumer_close(ev->rk);
   rd_kafka_destroy(ev->rk);
-  gw_event_free_list(gw_events_take(ev));
+  gw_event_free_list(ev->head); /* the thread is gone */
+  ev->head = ev->tail = NULL;
   pthread_mutex_destroy(&ev->lock);
+  pthread_cond_destroy(&ev->room);
   free(ev);
 }

@@ -72,8 +72,13 @@ gw_events *gw_events_new(const wt_config *cfg, atomic_bool *kafka_ok,
                          char *errstr, size_t errstr_size);
 /* Starts the consumer thread; it wakes ctx for every batch it queues. */
 int gw_events_start(gw_events *ev, struct lws_context *ctx);
-/* Takes everything queued (oldest first); the caller owns the list. */
-gw_event *gw_events_take(gw_events *ev);
+/* Outcomes read but not yet taken by the loop, at most; beyond, the
+ * thread stops reading Kafka until the loop catches up. */
+#define GW_EVENTS_QUEUE_MAX 4096
+/* Takes up to max queued outcomes (oldest first); the caller owns the
+ * list. *more: some are left (take them on the next turn of the loop, so
+ * that a backlog does not stall every connection). */
+gw_event *gw_events_take(gw_events *ev, size_t max, bool *more);
 /* Stops the thread, closes the consumer, frees what is queued. */
 void gw_events_destroy(gw_events *ev);
 

@@ -47,8 +47,15 @@ static void sleep_ms(long ms) {
 
 /* --- the lws thread ------------------------------------------------------- */
 
+/* Outcomes taken per turn of the loop: a backlog is delivered in slices,
+ * with every connection's I/O served in between. */
+#define EVENTS_PER_TURN 256
+
 static void take_events(gw *g) {
-  gw_event *list = gw_events_take(g->events);
+  bool more;
+  gw_event *list = gw_events_take(g->events, EVENTS_PER_TURN, &more);
+  if (more)
+    lws_cancel_service(g->ctx); /* another turn for the rest */
   while (list) {
     gw_event *e = list;
     list = e->next;
