@@ -874,6 +874,11 @@ wt_err wk_batch_finish(wk_batch *b, const wk_msg *msgs, size_t n,
       pos->next[p] = next[p];
   res->commands = n;
   res->duplicates = res->dead = 0;
+  /* the outcomes move to res, copied only when a duplicate later in the
+   * batch shares one */
+  bool shared = false;
+  for (size_t i = 0; i < n && !shared; i++)
+    shared = b->state[i] == M_INDUP;
   for (size_t i = 0; i < n; i++) {
     const char *json =
         b->state[i] == M_INDUP ? b->out_json[b->dup_of[i]] : b->out_json[i];
@@ -890,7 +895,10 @@ wt_err wk_batch_finish(wk_batch *b, const wk_msg *msgs, size_t n,
       res->duplicates++;
     if (!json)
       continue;
-    {
+    if (!shared && json == b->out_json[i]) {
+      add_out(res, WK_OUT_EVENTS, wt_command_key(&b->cmds[i]), b->out_json[i]);
+      b->out_json[i] = NULL;
+    } else {
       char *copy = strdup(json);
       if (!copy)
         abort();
