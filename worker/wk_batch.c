@@ -476,9 +476,11 @@ static size_t offset_ranges(wk_batch *b, const wk_msg *msgs, size_t n,
     int64_t start = -1;
     if (next_out[p] == -2)
       continue;
+    /* the batch's first message, redelivered ones included: their
+     * outcomes go out again with this batch's, so a crash before those
+     * are confirmed must read them again too */
     for (size_t i = 0; i < n; i++)
-      if (msgs[i].partition == p && msgs[i].offset >= pos->next[p] &&
-          (start < 0 || msgs[i].offset < start))
+      if (msgs[i].partition == p && (start < 0 || msgs[i].offset < start))
         start = msgs[i].offset;
     if (pos->floor[p] >= 0 && pos->floor[p] < start)
       start = pos->floor[p];

@@ -82,8 +82,10 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
     if (e == WT_OK)
       break;
     WT_WARN("cannot read stored offsets error=\"%s\"", err);
-    if (e != WT_ERR_DB_CONN || !wk_db_ready(w))
-      return false;
+    if (e == WT_ERR_DB_CONN ? !wk_db_ready(w) : wk_stop_requested)
+      return false; /* stopping */
+    if (e != WT_ERR_DB_CONN)
+      wk_sleep_ms(500);
   }
   for (int i = 0; i < parts->cnt; i++) {
     rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -106,23 +108,40 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
   return true;
 }
 
-/* After the offset guard refused a batch: read the stored positions of
- * every partition still assigned and go back to them, so that nothing after
- * the stored position is skipped (a revoke that follows drops them anyway). */
-void wk_resync(worker *w) {
+/* After the offset guard refused a batch (another worker moved a
+ * partition, or our own commit whose answer was lost): on the main thread,
+ * with the runner idle and nothing polled since it asked. Forgets what is
+ * cached of the assigned partitions and of users (someone else may have
+ * changed them), reads the stored positions and goes back to them, so
+ * that nothing after them is skipped and the outcomes from batch_start
+ * are published again. false: not done (retried by the caller). */
+static bool resync(worker *w) {
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_error_t *error;
+  bool ok = false;
   if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return;
-  if (parts->cnt > 0 && load_positions(w, parts)) {
-    error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
-    if (error) {
-      WT_WARN("seek after a moved position failed error=\"%s\"",
-              rd_kafka_error_string(error));
-      rd_kafka_error_destroy(error);
+    return false;
+  pthread_mutex_lock(&w->state_lock);
+  for (int i = 0; i < parts->cnt; i++)
+    if (parts->elems[i].partition >= 0 &&
+        parts->elems[i].partition < WK_MAX_PARTITIONS)
+      (void)wk_state_forget_partition(w->st, parts->elems[i].partition);
+  wk_state_forget_users(w->st);
+  if (parts->cnt == 0 || load_positions(w, parts)) {
+    ok = true;
+    if (parts->cnt > 0) {
+      error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
+      if (error) {
+        WT_WARN("seek to the stored positions failed error=\"%s\"",
+                rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        ok = false;
+      }
     }
   }
+  pthread_mutex_unlock(&w->state_lock);
   rd_kafka_topic_partition_list_destroy(parts);
+  return ok;
 }
 
 /* Destroys the slot's messages of one partition (-1: all of them). */
@@ -154,7 +173,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
    * moves the positions */
   runner_wait_idle(w);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    if (!load_positions(w, parts))
+    bool loaded;
+    pthread_mutex_lock(&w->state_lock);
+    loaded = load_positions(w, parts);
+    pthread_mutex_unlock(&w->state_lock);
+    if (!loaded)
       return; /* stopping */
     if (coop)
       rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
@@ -163,7 +186,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     return;
   }
   /* revoked: abandon the collected messages of those partitions, forget
-   * their projects */
+   * their projects and every user (another worker may change them now) */
+  pthread_mutex_lock(&w->state_lock);
+  wk_state_forget_users(w->st);
   for (int i = 0; i < parts->cnt; i++) {
     int p = parts->elems[i].partition;
     if (p < 0 || p >= WK_MAX_PARTITIONS)
@@ -176,6 +201,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     WT_INFO("partition revoked partition=%d cache_dropped=%zu", p,
             wk_state_forget_partition(w->st, p));
   }
+  pthread_mutex_unlock(&w->state_lock);
   if (coop)
     rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
   else
@@ -183,6 +209,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* --- the loop ---------------------------------------------------------- */
+
+static bool resync_needed(worker *w) {
+  bool v;
+  pthread_mutex_lock(&w->lock);
+  v = w->resync_needed;
+  pthread_mutex_unlock(&w->lock);
+  return v;
+}
 
 static bool runner_busy(worker *w) {
   bool busy;
@@ -204,6 +238,8 @@ static void collect(worker *w, batch_slot *b) {
       double left = first + w->cfg.batch_wait_ms - wk_now_ms();
       if (left <= 0 && !runner_busy(w))
         break;
+      if (resync_needed(w))
+        break; /* dropped anyway */
       wait = left > 0 ? (int)left + 1 : 1;
     }
     m = rd_kafka_consumer_poll(w->consumer, wait);
@@ -225,11 +261,15 @@ static void collect(worker *w, batch_slot *b) {
  * the newest batch handed to the runner leaves them (once that one's
  * decisions are in), when it can be decided from the caches alone. */
 static void speculate(worker *w, batch_slot *b) {
+  bool go;
   pthread_mutex_lock(&w->lock);
   while (w->nqueued && w->committed < w->queue[w->nqueued - 1]->seq &&
-         !wk_stop_requested)
+         !wk_stop_requested && !w->resync_needed)
     pthread_cond_wait(&w->cond, &w->lock);
+  go = !wk_stop_requested && !w->resync_needed;
   pthread_mutex_unlock(&w->lock);
+  if (!go)
+    return; /* the batch will not run */
   pthread_mutex_lock(&w->state_lock);
   (void)wk_batch_prepare(b->batch, b->view, b->n, &w->pos);
   pthread_mutex_unlock(&w->state_lock);
@@ -240,15 +280,6 @@ void wk_drop_speculation(worker *w) {
   pthread_mutex_lock(&w->state_lock);
   wk_state_discard(w->st);
   pthread_mutex_unlock(&w->state_lock);
-}
-
-static void runner_submit(worker *w, batch_slot *b) {
-  pthread_mutex_lock(&w->lock);
-  b->seq = ++w->submitted;
-  wk_batch_result_init(&b->res);
-  w->queue[w->nqueued++] = b;
-  pthread_cond_broadcast(&w->cond);
-  pthread_mutex_unlock(&w->lock);
 }
 
 /* A slot the runner does not hold; its messages (of a finished or dropped
@@ -271,10 +302,29 @@ static batch_slot *free_slot(worker *w) {
 
 /* The main loop: collect, parse and decide ahead one batch while the
  * runner works on the ones before, then hand it over. */
+/* The runner met a moved position: what is collected may be stale, so it
+ * goes; once the runner is idle (it drops what is queued), back to the
+ * stored positions before anything more is polled. */
+static void do_resync(worker *w, batch_slot *b) {
+  wk_drop_speculation(w);
+  wk_drop_messages(b, -1);
+  runner_wait_idle(w);
+  while (!resync(w) && !wk_stop_requested)
+    wk_sleep_ms(500);
+  pthread_mutex_lock(&w->lock);
+  w->resync_needed = false;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
 static void consume(worker *w) {
   while (!wk_stop_requested) {
     batch_slot *b = free_slot(w);
-    bool resynced;
+    bool drop;
+    if (resync_needed(w)) {
+      do_resync(w, b);
+      continue;
+    }
     collect(w, b);
     if (!b->n)
       continue;
@@ -289,21 +339,25 @@ static void consume(worker *w) {
     }
     wk_batch_parse(b->batch, b->view, b->n);
     speculate(w, b);
+    /* the check and the hand-over under one lock: a resync asked for in
+     * between would otherwise let a stale batch through */
     pthread_mutex_lock(&w->lock);
-    while (w->nqueued == 2)
+    while (w->nqueued == 2 && !w->resync_needed && !wk_stop_requested)
       pthread_cond_wait(&w->cond, &w->lock);
-    resynced = w->resynced;
-    w->resynced = false;
+    drop = w->resync_needed || wk_stop_requested;
+    if (!drop) {
+      b->seq = ++w->submitted;
+      wk_batch_result_init(&b->res);
+      w->queue[w->nqueued++] = b;
+      pthread_cond_broadcast(&w->cond);
+    }
     pthread_mutex_unlock(&w->lock);
-    if (resynced || wk_stop_requested) {
-      /* resynced: the runner went back to the stored positions, these
-       * messages are read again from there; stopping: not started, read
-       * again after a restart */
+    if (drop) {
+      /* resync: read again from the stored positions (at the top);
+       * stopping: not started, read again after a restart */
       wk_drop_speculation(w);
       wk_drop_messages(b, -1);
-      continue;
     }
-    runner_submit(w, b);
   }
   runner_wait_idle(w);
 }

@@ -44,10 +44,21 @@ static void confirm_pending(worker *w) {
   if (!w->has_pending)
     return;
   for (;;) {
-    while (rd_kafka_flush(w->producer, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+    rd_kafka_resp_err_t fe;
+    while ((fe = rd_kafka_flush(w->producer, 1000)) ==
+               RD_KAFKA_RESP_ERR__TIMED_OUT &&
+           !wk_stop_requested)
       WT_WARN("waiting for Kafka to take the outcomes");
-    if (w->failed_deliveries == 0)
+    if (fe == RD_KAFKA_RESP_ERR_NO_ERROR && w->failed_deliveries == 0)
       break;
+    if (wk_stop_requested) {
+      /* the stored batch_start covers them: the restart publishes them */
+      WT_WARN("stopping with outcomes not confirmed by Kafka: they are "
+              "published again after the restart");
+      wk_batch_result_clear(&w->pending);
+      w->has_pending = false;
+      return;
+    }
     WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
     wk_sleep_ms(backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
@@ -139,9 +150,9 @@ static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
       WT_WARN("batch dropped: another worker moved a partition's position "
               "error=\"%s\"",
               err);
-      wk_resync(w);
       pthread_mutex_lock(&w->lock);
-      w->resynced = true; /* what is queued or collected is stale too */
+      w->resync_needed = true; /* what is queued or collected is stale too */
+      pthread_cond_broadcast(&w->cond);
       pthread_mutex_unlock(&w->lock);
       break;
     }
@@ -174,6 +185,10 @@ static void pop_job(worker *w) {
   w->queue[0] = w->queue[1];
   w->queue[1] = NULL;
   w->nqueued--;
+  /* idle now, but still confirming: runner_wait_idle must not slip in
+   * between (it would touch the floors the confirmation clears) */
+  if (!w->nqueued && w->has_pending)
+    w->confirming = true;
   pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
 }
@@ -184,8 +199,9 @@ static batch_slot *next_job(worker *w) {
   batch_slot *b = NULL;
   pthread_mutex_lock(&w->lock);
   for (;;) {
-    if (w->nqueued && wk_stop_requested) {
-      /* handed over but not started: read again after a restart */
+    if (w->nqueued && (wk_stop_requested || w->resync_needed)) {
+      /* handed over but not started: read again after a restart, or
+       * from the stored positions */
       pthread_mutex_unlock(&w->lock);
       wk_drop_speculation(w);
       pop_job(w);
@@ -194,6 +210,10 @@ static batch_slot *next_job(worker *w) {
     }
     if (w->nqueued) {
       b = w->queue[0];
+      if (w->confirming) { /* set by pop_job: the confirmation can wait */
+        w->confirming = false;
+        pthread_cond_broadcast(&w->cond);
+      }
       break;
     }
     if (w->has_pending) {

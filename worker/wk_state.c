@@ -962,6 +962,12 @@ uint64_t wk_state_epoch(const wk_state *st) {
   return st->epoch;
 }
 
+void wk_state_forget_users(wk_state *st) {
+  st->epoch++;
+  (void)wt_lru_remove_tag(st->users, -1);
+  (void)wt_lru_remove_tag(st->user_names, -1);
+}
+
 size_t wk_state_forget_partition(wk_state *st, int partition) {
   st->epoch++;
   return wt_lru_remove_tag(st->projects, partition) +

@@ -129,6 +129,10 @@ void wk_state_discard(wk_state *st); /* drop the overlay */
  * (an overlay discarded, keys invalidated). */
 uint64_t wk_state_epoch(const wk_state *st);
 
+/* Drops every cached user (another worker may change them now: a
+ * partition moved, or a position moved under us). */
+void wk_state_forget_users(wk_state *st);
+
 /* Drops the cached projects and logs of a revoked partition. */
 size_t wk_state_forget_partition(wk_state *st, int partition);
 

@@ -24,7 +24,7 @@ typedef struct batch_slot {
   wk_msg *view; /* msgs as the batch sees them */
   size_t n;
   wk_batch *batch;
-  uint64_t seq; /* which job it is (runner_submit counts them) */
+  uint64_t seq; /* which job it is (consume counts them) */
   wk_batch_result res;
   uint64_t statements; /* the batch's SQL statements, for the metrics */
 } batch_slot;
@@ -65,7 +65,10 @@ typedef struct worker {
   pthread_mutex_t state_lock;
   bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
-  bool resynced; /* the runner went back to stored positions */
+  /* the runner met a moved position (WT409): the main thread goes back to
+   * the stored positions (wk_main.c do_resync); until then the runner
+   * takes no job */
+  bool resync_needed;
   int failed_deliveries;
   /* The last written batch's outcomes: produced, their delivery not yet
    * confirmed (the runner confirms them after writing the next batch or
@@ -84,8 +87,6 @@ void wk_sleep_ms(long ms);
 double wk_now_ms(void); /* CLOCK_MONOTONIC */
 /* (Re)connects to PostgreSQL with capped backoff; false: stopping. */
 bool wk_db_ready(worker *w);
-/* Back to the stored positions of every assigned partition. */
-void wk_resync(worker *w);
 /* Destroys the slot's messages of one partition (-1: all of them). */
 void wk_drop_messages(batch_slot *b, int partition);
 /* Forgets what was decided ahead for a batch that will not run. */

@@ -747,6 +747,28 @@ static void test_floor_keeps_unconfirmed_batch_replayable(void **state) {
                    first_a);
   assert_int_equal(count(f, "SELECT next_offset FROM consumer_offsets"),
                    f->offset);
+  /* a restart: read again from batch_start, B's messages redelivered
+   * with a new one; the batch re-publishes B's outcomes, so its stored
+   * start is B's first message, not the first new one */
+  {
+    int64_t first_b = first_a + 1, next_before = f->offset;
+    char *b1 = strdup(f->json[0]), *b2 = strdup(f->json[1]);
+    f->pos.floor[PART] = -1;
+    f->offset = first_b;
+    reset_msgs(f);
+    add_copy(f, b1, PROJ);
+    add_copy(f, b2, PROJ);
+    free(b1);
+    free(b2);
+    assert_int_equal(f->offset, next_before);
+    add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 3b\"}");
+    r = run(f, WT_OK);
+    assert_int_equal(r.duplicates, 2);
+    assert_int_equal(r.applied, 1);
+    wk_batch_result_clear(&r);
+    assert_int_equal(count(f, "SELECT batch_start FROM consumer_offsets"),
+                     first_b);
+  }
   /* confirmed: C stores its own start */
   f->pos.floor[PART] = -1;
   reset_msgs(f);
