@@ -721,6 +721,36 @@ static void test_decided_ahead_is_void_when_the_write_fails(void **state) {
   wk_batch_destroy(a.next);
 }
 
+/* Another writer moved the project on (a worker that held the partition
+ * before): the cached seq is taken (events_pkey); what the failed write put
+ * into the caches is invalidated, so the retry reads the project again and
+ * goes on with the next seq. */
+static void test_stale_project_seq_reloads(void **state) {
+  fixture *f = *state;
+  wk_batch_result r;
+  char err[512], sql[512];
+  seed_users(f);
+  seed_project(f);
+  snprintf(sql, sizeof(sql),
+           "INSERT INTO events (project_id, seq, command_id, type, actor_id, "
+           "at, data) VALUES ('%s', 3, gen_random_uuid(), 'project.renamed', "
+           "'%s', now(), '{}'); UPDATE projects SET seq = 3 WHERE id = '%s'",
+           PROJ, ALICE, PROJ);
+  {
+    wt_db_stmt st = {.name = "other_writer", .sql = sql, .script = true};
+    if (wt_db_run(f->db, &st, 1, err, sizeof(err)) != WT_OK)
+      fail_msg("%s", err);
+    wt_db_stmts_clear(&st, 1);
+  }
+  reset_msgs(f);
+  add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 5\"}");
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 1);
+  assert_true(out_has(&r, "\"seq\":4"));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT seq FROM projects"), 4);
+}
+
 /* A batch stores the lower of its own first offset and the floor (the
  * first offset of an earlier batch whose outcomes were not yet confirmed
  * delivered) as batch_start: where a restart reads again from. */
@@ -784,6 +814,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_floor_keeps_unconfirmed_batch_replayable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decided_ahead_while_writing, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_stale_project_seq_reloads, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_decided_ahead_is_void_when_the_write_fails, setup, teardown),
