@@ -129,6 +129,8 @@ const char *wt_command_key(const wt_command *cmd);
 
 /* Canonical lowercase UUID (8-4-4-4-12 hex). */
 bool wt_uuid_valid(const char *s);
+/* The value of a hexadecimal digit (either case), -1 for anything else. */
+int wt_hex_digit(char c);
 /* A random (v4) UUID from /dev/urandom or getrandom(). */
 void wt_uuid_generate(char out[WT_UUID_STR]);
 

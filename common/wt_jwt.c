@@ -30,7 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "wt_command.h" /* wt_uuid_valid, wt_uuid_generate */
+#include "wt_command.h" /* wt_uuid_valid, wt_uuid_generate, wt_hex_digit */
 
 _Static_assert(sizeof(long) >= sizeof(int64_t),
                "libjwt's integer grants are longs");
@@ -549,16 +549,6 @@ static bool claim_present(jwt_t *t, const char *name) {
   return present;
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Reads one JSON string at *pp (after its opening quote) from jansson's
  * compact dump, compares it with want, and leaves *pp after the closing
  * quote. -1 when malformed. jansson escapes only '"', '\\' and control
@@ -592,7 +582,7 @@ static int json_string_equals(const char **pp, const char *want) {
       case 'u': {
         int cp = 0;
         for (int k = 0; k < 4; k++) {
-          int h = hex_value(*p++);
+          int h = wt_hex_digit(*p++);
           if (h < 0)
             return -1;
           cp = cp * 16 + h;

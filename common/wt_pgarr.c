@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "wt_command.h" /* wt_hex_digit */
+
 #define HEADER_LEN 20 /* ndim, flags, oid, size, lower bound */
 /* 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix microseconds */
 #define PG_EPOCH_UNIX_US INT64_C(946684800000000)
@@ -103,16 +105,6 @@ void wt_pgarr_timestamptz(wt_pgarr *a, int64_t unix_us) {
   put_elem(a, b, 8, NULL, 0);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 bool wt_uuid_to_bytes(const char *s, uint8_t out[16]) {
   size_t j = 0;
   for (size_t i = 0; i < 36; i++) {
@@ -122,10 +114,10 @@ bool wt_uuid_to_bytes(const char *s, uint8_t out[16]) {
         return false;
       continue;
     }
-    hi = hexval(s[i]);
+    hi = wt_hex_digit(s[i]);
     if (hi < 0)
       return false;
-    lo = hexval(s[++i]);
+    lo = wt_hex_digit(s[++i]);
     if (lo < 0)
       return false;
     out[j++] = (uint8_t)(hi << 4 | lo);

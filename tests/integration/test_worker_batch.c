@@ -140,6 +140,16 @@ static void add_copy(fixture *f, const char *json, const char *key) {
   f->n++;
 }
 
+/* Adds a log.create of a running timer (no ended_at) started at
+ * started (RFC 3339) by actor in PROJ; returns its command id. */
+static const char *add_timer(fixture *f, const char *actor, const char *log_id,
+                             const char *started, const char *description) {
+  return add_cmd(f, "log.create", actor, PROJ,
+                 "{\"log_id\":\"%s\",\"started_at\":\"%s\",\"ended_at\":null,"
+                 "\"description\":\"%s\"}",
+                 log_id, started, description);
+}
+
 static wk_batch_result run(fixture *f, wt_err expect) {
   wk_batch_result r;
   char err[1024] = "";
@@ -227,10 +237,7 @@ static void test_cold_then_warm_round_trips(void **state) {
   reset_msgs(f);
   for (int i = 0; i < 30; i++) {
     wt_uuid_generate(log_id);
-    add_cmd(f, "log.create", BOB, PROJ,
-            "{\"log_id\":\"%s\",\"started_at\":\"2026-11-28T01:00:00Z\","
-            "\"ended_at\":null,\"description\":\"timer\"}",
-            log_id);
+    add_timer(f, BOB, log_id, "2026-11-28T01:00:00Z", "timer");
   }
   add_cmd(f, "project.rename", ALICE, PROJ, "{\"name\":\"Apollo 2\"}");
   /* a log created earlier in the same batch is not looked up either */
@@ -303,10 +310,7 @@ static void test_rules_both_outcomes_in_db(void **state) {
   reset_msgs(f);
   add_cmd(f, "member.remove", BOB, PROJ, "{\"user_id\":\"%s\"}", BOB);
   wt_uuid_generate(log_id);
-  add_cmd(f, "log.create", BOB, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"\"}",
-          log_id);
+  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "");
   add_cmd(f, "member.remove", ALICE, PROJ, "{\"user_id\":\"%s\"}", ALICE);
   r = run(f, WT_OK);
   assert_int_equal(r.applied, 1);
@@ -327,10 +331,7 @@ static void test_redelivery_and_duplicates_apply_once(void **state) {
   seed_project(f);
   wt_uuid_generate(log_id);
   reset_msgs(f);
-  cid = add_cmd(f, "log.create", BOB, PROJ,
-                "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-                "\"ended_at\":null,\"description\":\"once\"}",
-                log_id);
+  cid = add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "once");
   /* the same command twice in one batch */
   add_copy(f, f->json[0], PROJ);
   before = f->pos;
@@ -405,20 +406,14 @@ static void test_existing_id_is_a_conflict_not_an_error(void **state) {
   seed_project(f);
   wt_uuid_generate(log_id);
   reset_msgs(f);
-  add_cmd(f, "log.create", BOB, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"a\"}",
-          log_id);
+  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "a");
   r = run(f, WT_OK);
   wk_batch_result_clear(&r);
   /* a new worker does not know the log: it assumes the id new, the
    * primary key says otherwise, the batch is decided again */
   new_worker(f);
   reset_msgs(f);
-  add_cmd(f, "log.create", ALICE, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"b\"}",
-          log_id);
+  add_timer(f, ALICE, log_id, "2026-11-27T08:00:00Z", "b");
   r = run(f, WT_OK);
   assert_int_equal(r.applied, 0);
   assert_int_equal(r.rejected, 1);
@@ -630,10 +625,7 @@ static void test_decided_ahead_while_writing(void **state) {
   wk_batch_set_write_hook(f->batch, prepare_during_write, &a);
   wt_uuid_generate(y);
   reset_msgs(f);
-  add_cmd(f, "log.create", ALICE, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"a\"}",
-          y);
+  add_timer(f, ALICE, y, "2026-11-27T08:00:00Z", "a");
   /* the next batch updates the log the first one creates */
   add_cmd(f, "log.update", ALICE, PROJ,
           "{\"log_id\":\"%s\",\"description\":\"b\"}", y);
@@ -673,19 +665,13 @@ static void test_decided_ahead_is_void_when_the_write_fails(void **state) {
   wt_uuid_generate(x);
   wt_uuid_generate(w);
   reset_msgs(f);
-  add_cmd(f, "log.create", BOB, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"bob's\"}",
-          x);
+  add_timer(f, BOB, x, "2026-11-27T08:00:00Z", "bob's");
   r = run(f, WT_OK);
   wk_batch_result_clear(&r);
   /* a new worker knows the project, not bob's log */
   new_worker(f);
   reset_msgs(f);
-  add_cmd(f, "log.create", ALICE, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
-          "\"ended_at\":null,\"description\":\"warm\"}",
-          w);
+  add_timer(f, ALICE, w, "2026-11-27T08:00:00Z", "warm");
   r = run(f, WT_OK);
   wk_batch_result_clear(&r);
   a.next = wk_batch_new(f->db, f->st, &f->cfg, "wt-worker", "t.commands");
@@ -693,10 +679,7 @@ static void test_decided_ahead_is_void_when_the_write_fails(void **state) {
   wk_batch_set_write_hook(f->batch, prepare_during_write, &a);
   reset_msgs(f);
   /* alice "creates" bob's log id: taken as new, refused by the key */
-  add_cmd(f, "log.create", ALICE, PROJ,
-          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T09:00:00Z\","
-          "\"ended_at\":null,\"description\":\"alice's\"}",
-          x);
+  add_timer(f, ALICE, x, "2026-11-27T09:00:00Z", "alice's");
   /* decided ahead, alice would own it; in truth it is bob's */
   add_cmd(f, "log.update", ALICE, PROJ,
           "{\"log_id\":\"%s\",\"description\":\"taken over\"}", x);
