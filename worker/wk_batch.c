@@ -654,6 +654,18 @@ void wk_batch_parse(wk_batch *b, const wk_msg *msgs, size_t n) {
   b->parsed = n;
 }
 
+void wk_batch_set_dead(wk_batch *b, const wk_msg *msgs, size_t n, size_t i,
+                       const char *reason) {
+  if (n > b->cap || i >= n)
+    return;
+  if (b->parsed != n)
+    wk_batch_parse(b, msgs, n);
+  b->state[i] = M_DEAD;
+  b->cmds[i].type = WT_CMD_NONE;
+  free(b->out_json[i]);
+  b->out_json[i] = dead_letter_json(b, &msgs[i], reason);
+}
+
 /* Messages below a partition's stored position were decided before. */
 static void classify(wk_batch *b, const wk_msg *msgs, size_t n,
                      const wk_positions *pos) {

@@ -76,6 +76,12 @@ void wk_batch_result_clear(wk_batch_result *r); /* frees the outs */
  * and connection is being written. */
 void wk_batch_parse(wk_batch *b, const wk_msg *msgs, size_t n);
 
+/* Makes message i of msgs[0..n) a dead letter with reason (parsing msgs
+ * first if needed): its run then only moves the position past it and
+ * returns it for the DLQ. For a command PostgreSQL keeps refusing. */
+void wk_batch_set_dead(wk_batch *b, const wk_msg *msgs, size_t n, size_t i,
+                       const char *reason);
+
 /* Decides msgs ahead of wk_batch_run, against the state as the batch
  * before will have left it, without asking PostgreSQL: true when every
  * command could be decided from the caches (none redelivered, nothing to

@@ -10,6 +10,10 @@
 #include "wk_worker.h"
 #include "wt_log.h"
 
+/* refusals of a whole batch (not a lost connection, not a moved position)
+ * before its commands are written one by one */
+#define REFUSALS_BEFORE_ISOLATING 3
+
 void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   worker *w = opaque;
   (void)rk;
@@ -129,22 +133,76 @@ static void set_active(worker *w, const batch_slot *b) {
   pthread_mutex_unlock(&w->lock);
 }
 
+/* A batch PostgreSQL keeps refusing (neither a lost connection nor a
+ * moved position): its commands one by one, and one still refused goes to
+ * the DLQ with PostgreSQL's message, so that one command the rules let
+ * through but the database does not cannot stall its partitions. Holding
+ * state_lock; publishes as it goes; b's own result stays empty. */
+static wt_err isolate(worker *w, batch_slot *b) {
+  WT_WARN("batch refused again and again: writing its %zu commands one by one",
+          b->n);
+  for (size_t i = 0; i < b->n && !wk_stop_requested; i++) {
+    const wk_msg *m = &b->view[i];
+    wk_batch_result r;
+    char err[1024] = "";
+    wt_err e = WT_ERR_DB;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      wk_batch_result_init(&r);
+      e = wk_batch_run(b->batch, m, 1, &w->pos, &r, err, sizeof(err));
+      if (e == WT_OK)
+        break;
+      wk_batch_result_clear(&r);
+      if (e == WT_ERR_CONFLICT || e == WT_ERR_DB_CONN)
+        return e; /* the caller's paths for those */
+      wk_sleep_ms(100);
+    }
+    if (e != WT_OK) {
+      char reason[1100];
+      WT_ERROR("command refused by PostgreSQL, to the DLQ partition=%d "
+               "offset=%lld error=\"%s\"",
+               m->partition, (long long)m->offset, err);
+      snprintf(reason, sizeof(reason), "refused by PostgreSQL: %s", err);
+      wk_batch_set_dead(b->batch, m, 1, 0, reason);
+      wk_batch_result_init(&r);
+      e = wk_batch_run(b->batch, m, 1, &w->pos, &r, err, sizeof(err));
+      if (e != WT_OK) {
+        wk_batch_result_clear(&r);
+        return e;
+      }
+    }
+    wk_floors_finished(&w->floors, m, 1);
+    wk_floors_apply(&w->floors, w->pos.floor);
+    publish(w, &r);
+    wk_metrics_batch(w->metrics, &r, 0, 0);
+    wk_batch_result_clear(&r);
+  }
+  return wk_stop_requested ? WT_ERR_DB : WT_OK;
+}
+
 /* On the runner thread, holding state_lock unless sent (then the write
  * hook takes it back): finishes one batch, retrying what can be retried.
  * Returns holding state_lock. */
 static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
   char err[1024];
   wt_err e = WT_OK;
+  int refused = 0;
   for (;;) {
-    if (sent)
+    if (refused >= REFUSALS_BEFORE_ISOLATING) {
+      refused = 0;
+      wk_batch_result_clear(&b->res);
+      e = isolate(w, b);
+    } else if (sent) {
       e = wk_batch_finish(b->batch, b->view, b->n, &w->pos, &b->res, err,
                           sizeof(err));
-    else
+    } else {
       e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &b->res, err,
                        sizeof(err));
+    }
     sent = false;
     if (e == WT_OK || wk_stop_requested)
       break;
+    if (e != WT_ERR_CONFLICT && e != WT_ERR_DB_CONN)
+      refused++;
     wk_metrics_db_error(w->metrics);
     if (e == WT_ERR_CONFLICT) {
       WT_WARN("batch dropped: another worker moved a partition's position "

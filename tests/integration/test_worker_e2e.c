@@ -365,6 +365,62 @@ static void log_create(wt_command *c, const char *actor, const char *project,
 
 /* --- tests -------------------------------------------------------------- */
 
+/* A command the rules accept but PostgreSQL refuses (here a trigger of the
+ * test's own): the batch is refused, then written one command at a time,
+ * and that command goes to the DLQ with PostgreSQL's message; the others
+ * are applied and nothing stalls. */
+static void test_refused_command_goes_to_the_dlq(void **state) {
+  env *e = *state;
+  world w = {0};
+  wt_command c;
+  char log_id[WT_UUID_STR], err[512];
+  const char *ids[2], *poison;
+  rd_kafka_t *dlq;
+  bool dead_seen = false;
+  wt_db *db = NULL;
+  wt_db_stmt trig = {
+      .name = "poison_trigger",
+      .sql = "CREATE FUNCTION t_poison() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN IF NEW.description = 'poison' THEN RAISE EXCEPTION "
+             "'poisoned log'; END IF; RETURN NEW; END $$; "
+             "CREATE TRIGGER t_poison BEFORE INSERT ON work_logs FOR EACH ROW "
+             "EXECUTE FUNCTION t_poison();",
+      .script = true};
+  env_open(e, NULL);
+  if (wt_db_connect(e->url, "t_e2e", false, &db, err, sizeof(err)) != WT_OK ||
+      wt_db_run(db, &trig, 1, err, sizeof(err)) != WT_OK)
+    fail_msg("trigger: %s", err);
+  wt_db_stmts_clear(&trig, 1);
+  wt_db_destroy(db);
+  start_worker(e);
+  seed(e, &w, 1);
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  ids[0] = send_cmd(e, &c);
+  log_create(&c, w.users[1], w.projects[0], log_id, 2);
+  snprintf(c.description, sizeof(c.description), "poison");
+  poison = send_cmd(e, &c);
+  log_create(&c, w.users[1], w.projects[0], log_id, 3);
+  ids[1] = send_cmd(e, &c);
+  assert_true(wait_outcomes(e, ids, 2, 90));
+  assert_non_null(strstr(outcome(e, ids[0]), "\"log.created\""));
+  assert_non_null(strstr(outcome(e, ids[1]), "\"log.created\""));
+  dlq = assigned_consumer(e->topics.dlq);
+  for (double end = now_s() + 60; !dead_seen && now_s() < end;) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
+    if (!m)
+      continue;
+    if (!m->err && memmem(m->payload, m->len, poison, strlen(poison)) &&
+        memmem(m->payload, m->len, "poisoned log", 12))
+      dead_seen = true;
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(dlq);
+  rd_kafka_destroy(dlq);
+  assert_true(dead_seen);
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 2 + 2); /* users, project and member, 2 logs */
+}
+
 static void test_outcomes_dlq_and_sigterm(void **state) {
   env *e = *state;
   world w = {0};
@@ -581,6 +637,8 @@ static void test_two_workers_one_dies(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_refused_command_goes_to_the_dlq,
+                                      env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_outcomes_dlq_and_sigterm, env_setup,
                                       env_teardown),
       cmocka_unit_test_setup_teardown(test_duplicates_applied_once, env_setup,
