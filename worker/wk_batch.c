@@ -249,6 +249,18 @@ static const char *sqlstate_of(const wt_db_stmt *s, size_t n) {
   return "";
 }
 
+/* What the fresh commands need that the caches lack, into b->need (and
+ * what they use pinned). */
+static void collect_needs(wk_batch *b, const wk_msg *msgs, size_t n,
+                          bool verify) {
+  wk_need_reset(&b->need);
+  for (size_t i = 0; i < n; i++) {
+    b->parts_of[i] = msgs[i].partition;
+    b->skip[i] = b->state[i] != M_FRESH;
+  }
+  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, verify, &b->need);
+}
+
 /* Loads what the fresh commands need and the outcomes of the commands
  * that were decided before; one round trip, none when nothing is missing. */
 static wt_err load(wk_batch *b, const wk_msg *msgs, size_t n, bool verify,
@@ -259,12 +271,7 @@ static wt_err load(wk_batch *b, const wk_msg *msgs, size_t n, bool verify,
   int iu = -1, ip = -1, il = -1, ie = -1, ir = -1;
   wt_err err;
 
-  wk_need_reset(&b->need);
-  for (size_t i = 0; i < n; i++) {
-    b->parts_of[i] = msgs[i].partition;
-    b->skip[i] = b->state[i] != M_FRESH;
-  }
-  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, verify, &b->need);
+  collect_needs(b, msgs, n, verify);
   wt_buf_reset(&b->lookup_ids);
   wt_buf_putc(&b->lookup_ids, '{');
   for (size_t i = 0; i < n; i++) {
@@ -706,14 +713,10 @@ bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
   if (b->parsed != n)
     wk_batch_parse(b, msgs, n);
   classify(b, msgs, n, pos);
-  for (size_t i = 0; i < n; i++) {
-    b->parts_of[i] = msgs[i].partition;
-    b->skip[i] = b->state[i] != M_FRESH;
+  for (size_t i = 0; i < n; i++)
     if (b->state[i] == M_REDELIVERED)
       return false; /* its outcome is looked up: the runner's work */
-  }
-  wk_need_reset(&b->need);
-  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, false, &b->need);
+  collect_needs(b, msgs, n, false);
   if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n)) {
     wk_state_discard(b->st); /* nothing applied: this unpins */
     return false;

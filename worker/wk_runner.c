@@ -179,26 +179,27 @@ static wt_err isolate(worker *w, batch_slot *b) {
   return wk_stop_requested ? WT_ERR_DB : WT_OK;
 }
 
-/* On the runner thread, holding state_lock unless sent (then the write
- * hook takes it back): finishes one batch, retrying what can be retried.
- * Returns holding state_lock. */
-static wt_err finish_batch(worker *w, batch_slot *b, bool sent) {
+/* On the runner thread, after wk_batch_send, holding state_lock unless the
+ * batch was sent (then the write hook takes it back): finishes one batch,
+ * retrying what can be retried. Returns holding state_lock. */
+static wt_err finish_batch(worker *w, batch_slot *b) {
   char err[1024];
   wt_err e = WT_OK;
   int refused = 0;
+  bool first = true;
   for (;;) {
     if (refused >= REFUSALS_BEFORE_ISOLATING) {
       refused = 0;
       wk_batch_result_clear(&b->res);
       e = isolate(w, b);
-    } else if (sent) {
+    } else if (first) { /* wk_batch_send ran: sent or not, finish it */
       e = wk_batch_finish(b->batch, b->view, b->n, &w->pos, &b->res, err,
                           sizeof(err));
     } else {
       e = wk_batch_run(b->batch, b->view, b->n, &w->pos, &b->res, err,
                        sizeof(err));
     }
-    sent = false;
+    first = false;
     if (e == WT_OK || wk_stop_requested)
       break;
     if (e != WT_ERR_CONFLICT && e != WT_ERR_DB_CONN)
@@ -296,7 +297,6 @@ static batch_slot *next_job(worker *w) {
 void *wk_runner_main(void *arg) {
   worker *w = arg;
   batch_slot *cur = NULL;
-  bool sent = false;
   for (;;) {
     batch_slot *next = NULL;
     bool next_sent = false;
@@ -309,10 +309,10 @@ void *wk_runner_main(void *arg) {
         break;
       set_active(w, cur);
       pthread_mutex_lock(&w->state_lock);
-      sent = wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
+      (void)wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
     }
     wt_db_get_counters(w->db, &c0);
-    e = finish_batch(w, cur, sent); /* holding state_lock from here */
+    e = finish_batch(w, cur); /* holding state_lock from here */
     wt_db_get_counters(w->db, &c1);
     cur->statements = c1.statements - c0.statements;
     update_gauges(w);
@@ -350,8 +350,7 @@ void *wk_runner_main(void *arg) {
     wk_batch_result_clear(&cur->res);
     pop_job(w);
     cur = next;
-    sent = next_sent;
-    if (cur && !sent)
+    if (cur && !next_sent) /* finish_batch wants it held */
       pthread_mutex_lock(&w->state_lock);
   }
   return NULL;
