@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "wt_command.h"
 #include "wt_config.h"
 #include "wt_db.h"
@@ -208,16 +209,8 @@ static void wait_count(PGconn *c, const char *sql, long want,
 /* --- children ------------------------------------------------------------- */
 
 static int free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0)
-    close(fd);
-  if (port <= 0)
+  int port = bench_free_port();
+  if (port < 0)
     bail("no free port: %s", strerror(errno));
   return port;
 }
@@ -1124,14 +1117,7 @@ static void usage(FILE *out) {
 }
 
 static long arg_long(const char *s, const char *what, long lo, long hi) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-    fprintf(stderr, "bench_gateway: %s: expected %ld..%ld, got \"%s\"\n", what,
-            lo, hi, s);
-    exit(2);
-  }
-  return v;
+  return bench_arg_long("bench_gateway", s, what, lo, hi);
 }
 
 static void parse_args(int argc, char **argv) {

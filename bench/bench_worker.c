@@ -78,6 +78,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "wt_buf.h"
 #include "wt_command.h"
 #include "wt_db.h"
@@ -765,16 +766,8 @@ static tally count_outcomes(const run *r, size_t from, size_t to) {
 /* --- the worker process ------------------------------------------------- */
 
 static int free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0)
-    close(fd);
-  if (port <= 0)
+  int port = bench_free_port();
+  if (port < 0)
     bail("no free port: %s", strerror(errno));
   return port;
 }
@@ -1218,14 +1211,7 @@ static void usage(FILE *out) {
 }
 
 static long arg_long(const char *s, const char *what, long lo, long hi) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-    fprintf(stderr, "bench_worker: %s: expected %ld..%ld, got \"%s\"\n", what,
-            lo, hi, s);
-    exit(2);
-  }
-  return v;
+  return bench_arg_long("bench_worker", s, what, lo, hi);
 }
 
 static long env_long(const char *name, long dflt, long lo, long hi) {
