@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,9 +261,21 @@ int wt_time_parse(const char *s, int64_t *us) {
   return 0;
 }
 
+/* Writes n decimal digits of v (0 <= v < 10^n) at p. */
+static char *put_digits(char *p, int64_t v, int n) {
+  for (int i = n - 1; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+  return p + n;
+}
+
+/* Digits by hand, not snprintf: the worker formats several times per
+ * command (events, outcomes), and vfprintf was ~5 % of its CPU. */
 void wt_time_format(int64_t us, char *out, size_t size) {
   int64_t secs = us / US_PER_S, frac = us % US_PER_S, days, rem, year;
   int mon, day;
+  char buf[40], *p = buf;
   if (frac < 0) {
     frac += US_PER_S;
     secs--;
@@ -274,18 +287,33 @@ void wt_time_format(int64_t us, char *out, size_t size) {
     days--;
   }
   civil_from_days(days, &year, &mon, &day);
-  if (frac == 0)
-    snprintf(out, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)year,
-             mon, day, (int)(rem / 3600), (int)(rem / 60 % 60),
-             (int)(rem % 60));
-  else if (frac % 1000 == 0)
-    snprintf(out, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             (long long)year, mon, day, (int)(rem / 3600), (int)(rem / 60 % 60),
-             (int)(rem % 60), (int)(frac / 1000));
-  else
-    snprintf(out, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ",
-             (long long)year, mon, day, (int)(rem / 3600), (int)(rem / 60 % 60),
-             (int)(rem % 60), (int)frac);
+  if (year < 0 || year > 9999) { /* never from wt_time_parse: kept general */
+    int n = snprintf(buf, sizeof(buf), "%04lld", (long long)year);
+    p = buf + (n > 0 && (size_t)n < sizeof(buf) ? n : 0);
+  } else {
+    p = put_digits(p, year, 4);
+  }
+  *p++ = '-';
+  p = put_digits(p, mon, 2);
+  *p++ = '-';
+  p = put_digits(p, day, 2);
+  *p++ = 'T';
+  p = put_digits(p, rem / 3600, 2);
+  *p++ = ':';
+  p = put_digits(p, rem / 60 % 60, 2);
+  *p++ = ':';
+  p = put_digits(p, rem % 60, 2);
+  if (frac != 0) {
+    *p++ = '.';
+    p = frac % 1000 == 0 ? put_digits(p, frac / 1000, 3)
+                         : put_digits(p, frac, 6);
+  }
+  *p++ = 'Z';
+  if (size > 0) {
+    size_t len = (size_t)(p - buf) < size ? (size_t)(p - buf) : size - 1;
+    memcpy(out, buf, len);
+    out[len] = '\0';
+  }
 }
 
 int64_t wt_time_now_us(void) {
@@ -861,6 +889,17 @@ static bool only_whitespace(const char *s, size_t len) {
   return true;
 }
 
+/* Empties cmd without writing all of its long texts: the worker parses a
+ * thousand commands per batch, and zeroing ~11 KiB each was 5 % of its CPU. */
+static void command_clear(wt_command *cmd) {
+  memset(cmd, 0, offsetof(wt_command, payload_message));
+  cmd->payload_message[0] = '\0';
+  cmd->name[0] = '\0';
+  cmd->description[0] = '\0';
+  cmd->display_name[0] = '\0';
+  cmd->password_hash[0] = '\0';
+}
+
 wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
                         char *errstr, size_t errstr_size) {
   json_tokener *tok = NULL;
@@ -868,7 +907,7 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
   wt_err err = WT_ERR_INVALID;
   size_t end;
 
-  memset(cmd, 0, sizeof(*cmd));
+  command_clear(cmd);
   if (!json) {
     wt_errf(errstr, errstr_size, "no message");
     return WT_ERR_INVALID;

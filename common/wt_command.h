@@ -86,19 +86,22 @@ typedef struct wt_command {
   char origin[WT_ORIGIN_MAX + 1]; /* "" when absent */
 
   /* payload */
-  unsigned fields;         /* WT_F_* */
-  wt_reject payload_error; /* WT_REJECT_INVALID or NONE */
-  char payload_message[WT_MESSAGE_MAX];
-  char name[WT_NAME_MAX_CHARS * 4 + 1];
+  unsigned fields;                  /* WT_F_* */
+  wt_reject payload_error;          /* WT_REJECT_INVALID or NONE */
   char target_user_id[WT_UUID_STR]; /* payload user_id */
   wt_role role;
   char log_id[WT_UUID_STR];
   int64_t started_at;
   int64_t ended_at; /* valid when !ended_at_null */
   bool ended_at_null;
-  char description[WT_DESCRIPTION_MAX_CHARS * 4 + 1];
   int64_t expected_version;
   char username[WT_USERNAME_MAX + 1];
+
+  /* The long texts come last: parsing zeroes everything before
+   * payload_message and only the first byte of each of these (~10 KiB). */
+  char payload_message[WT_MESSAGE_MAX];
+  char name[WT_NAME_MAX_CHARS * 4 + 1];
+  char description[WT_DESCRIPTION_MAX_CHARS * 4 + 1];
   char display_name[WT_NAME_MAX_CHARS * 4 + 1];
   char password_hash[WT_PASSWORD_HASH_MAX + 1];
 } wt_command;

@@ -20,7 +20,11 @@ typedef struct project_entry {
   size_t cap;
   bool exists; /* false: known absent */
   bool existed;
-  wt_member_state *base; /* overlay: the members before the batch */
+  /* overlay: whether the batch changed the members, and if so what they
+   * were before (the batch's log commands leave them alone, and then
+   * planning has nothing to compare) */
+  bool members_changed;
+  wt_member_state *base;
   size_t nbase;
 } project_entry;
 
@@ -226,6 +230,7 @@ void wk_need_init(wk_need *n) {
 static void idlist_free(wk_idlist *l) {
   free(l->ids);
   free(l->tags);
+  free(l->slots);
   memset(l, 0, sizeof(*l));
 }
 
@@ -236,8 +241,17 @@ void wk_need_free(wk_need *n) {
   idlist_free(&n->log_ids);
 }
 
+static void idlist_reset(wk_idlist *l) {
+  if (l->n && l->slots)
+    memset(l->slots, 0, 2 * l->cap * sizeof(*l->slots));
+  l->n = 0;
+}
+
 void wk_need_reset(wk_need *n) {
-  n->user_ids.n = n->usernames.n = n->project_ids.n = n->log_ids.n = 0;
+  idlist_reset(&n->user_ids);
+  idlist_reset(&n->usernames);
+  idlist_reset(&n->project_ids);
+  idlist_reset(&n->log_ids);
 }
 
 bool wk_need_empty(const wk_need *n) {
@@ -245,22 +259,50 @@ bool wk_need_empty(const wk_need *n) {
          !n->log_ids.n;
 }
 
+static uint32_t id_hash(const char *id) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *id; id++)
+    h = (h ^ (unsigned char)*id) * 16777619u;
+  return h;
+}
+
+/* The slot of id in l's index: the one holding it, or the empty one where
+ * it goes. A batch asks for up to thousands of ids: no scan per id. */
+static size_t idlist_slot(const wk_idlist *l, const char *id) {
+  size_t mask = 2 * l->cap - 1;
+  size_t i = id_hash(id) & mask;
+  while (l->slots[i] && strcmp(l->ids[l->slots[i] - 1], id) != 0)
+    i = (i + 1) & mask;
+  return i;
+}
+
+static void idlist_grow(wk_idlist *l) {
+  size_t cap = l->cap ? l->cap * 2 : 64; /* a power of two */
+  void *ids = realloc(l->ids, cap * sizeof(*l->ids));
+  void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
+  uint32_t *slots = calloc(2 * cap, sizeof(*slots));
+  if (!ids || !tags || !slots)
+    abort();
+  l->ids = ids;
+  l->tags = tags;
+  free(l->slots);
+  l->slots = slots;
+  l->cap = cap;
+  for (size_t k = 0; k < l->n; k++)
+    l->slots[idlist_slot(l, l->ids[k])] = (uint32_t)k + 1;
+}
+
 static void idlist_add(wk_idlist *l, const char *id, int tag) {
-  for (size_t i = 0; i < l->n; i++) /* batches are small: a scan is fine */
-    if (strcmp(l->ids[i], id) == 0)
-      return;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    void *ids = realloc(l->ids, cap * sizeof(*l->ids));
-    void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
-    if (!ids || !tags)
-      abort();
-    l->ids = ids;
-    l->tags = tags;
-    l->cap = cap;
-  }
-  snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", id);
-  l->tags[l->n++] = tag;
+  size_t len = strnlen(id, sizeof(l->ids[0]) - 1); /* parse checked it */
+  size_t i;
+  if (l->n == l->cap)
+    idlist_grow(l);
+  i = idlist_slot(l, id);
+  if (l->slots[i])
+    return;
+  memcpy(l->ids[l->n], id, len + 1);
+  l->tags[l->n] = tag;
+  l->slots[i] = (uint32_t)++l->n;
 }
 
 void wk_idlist_literal(const wk_idlist *l, wt_buf *out) {
@@ -531,11 +573,6 @@ static project_entry *ov_project(wk_state *st, const char *id, int tag) {
     memcpy(p->members, base->members,
            base->s.nmembers * sizeof(*base->members));
     p->s.nmembers = base->s.nmembers;
-    p->nbase = base->s.nmembers;
-    p->base = calloc(p->nbase ? p->nbase : 1, sizeof(*p->base));
-    if (!p->base)
-      abort();
-    memcpy(p->base, base->members, p->nbase * sizeof(*p->base));
   }
   p->s.members = p->members;
   if (wt_lru_put(st->ov_projects, id, p, OV_TAG) != WT_OK)
@@ -566,6 +603,20 @@ static log_entry *ov_log(wk_state *st, const char *id, int tag) {
   return l;
 }
 
+/* Before the first change to p's members: remembers them as they were. */
+static void members_touch(project_entry *p) {
+  if (p->members_changed)
+    return;
+  p->members_changed = true;
+  if (!p->existed || !p->s.nmembers)
+    return;
+  p->base = malloc(p->s.nmembers * sizeof(*p->base));
+  if (!p->base)
+    abort();
+  memcpy(p->base, p->members, p->s.nmembers * sizeof(*p->base));
+  p->nbase = p->s.nmembers;
+}
+
 static wt_member_state *member_find(project_entry *p, const char *user_id) {
   for (size_t i = 0; i < p->s.nmembers; i++)
     if (strcmp(p->members[i].user_id, user_id) == 0)
@@ -583,6 +634,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
   switch (d->effect) {
   case WT_EFFECT_PROJECT_CREATE:
     p = ov_project(st, d->project.id, partition);
+    members_touch(p);
     p->s = d->project;
     p->s.seq = 0;
     p->exists = true;
@@ -602,6 +654,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     return ++p->s.seq;
   case WT_EFFECT_MEMBER_SET:
     p = ov_project(st, d->stream_id, partition);
+    members_touch(p);
     m = member_find(p, d->member.user_id);
     if (!m) {
       if (!members_reserve(p, p->s.nmembers + 1))
@@ -612,6 +665,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     return ++p->s.seq;
   case WT_EFFECT_MEMBER_REMOVE:
     p = ov_project(st, d->stream_id, partition);
+    members_touch(p);
     m = member_find(p, d->member.user_id);
     if (m)
       *m = p->members[--p->s.nmembers];
@@ -784,6 +838,8 @@ static void plan_project(wk_plan *p, project_entry *e) {
     put_int(b, "seq", e->s.seq);
     wt_buf_putc(b, '}');
   }
+  if (!e->members_changed)
+    return;
   /* members: removed ones, then added or changed ones */
   for (size_t i = 0; i < e->nbase; i++) {
     if (member_find(e, e->base[i].user_id))
@@ -901,7 +957,7 @@ void wk_state_commit(wk_state *st) {
     if (it->k == K_USER) {
       user_entry *u = it->e;
       char *id = strdup(u->s.id);
-      snprintf(uk->id, sizeof(uk->id), "%s", u->s.id);
+      memcpy(uk->id, u->s.id, sizeof(uk->id));
       if (!u->existed)
         snprintf(uk->username, sizeof(uk->username), "%s", u->s.username);
       free(u->password_hash); /* the cache never keeps hashes */
@@ -912,14 +968,15 @@ void wk_state_commit(wk_state *st) {
       err = wt_lru_put(st->users, u->s.id, u, -1);
     } else if (it->k == K_PROJECT) {
       project_entry *e = it->e;
-      snprintf(uk->id, sizeof(uk->id), "%s", e->s.id);
+      memcpy(uk->id, e->s.id, sizeof(uk->id));
       free(e->base);
       e->base = NULL;
       e->nbase = 0;
+      e->members_changed = false;
       err = wt_lru_put(st->projects, e->s.id, e, it->tag);
     } else {
       log_entry *l = it->e;
-      snprintf(uk->id, sizeof(uk->id), "%s", l->s.id);
+      memcpy(uk->id, l->s.id, sizeof(uk->id));
       err = wt_lru_put(st->logs, l->s.id, l, it->tag);
     }
     if (err != WT_OK)
