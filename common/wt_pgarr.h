@@ -26,6 +26,7 @@
 #define WT_OID_TEXT 25
 #define WT_OID_TIMESTAMPTZ 1184
 #define WT_OID_UUID 2950
+#define WT_OID_JSON 114 /* its binary form is the text */
 #define WT_OID_JSONB 3802
 
 typedef struct wt_pgarr {

@@ -64,7 +64,7 @@ struct wk_batch {
 
 static const uint32_t event_cols[7] = {
     WT_OID_UUID, WT_OID_INT8,        WT_OID_UUID, WT_OID_TEXT,
-    WT_OID_UUID, WT_OID_TIMESTAMPTZ, WT_OID_JSONB};
+    WT_OID_UUID, WT_OID_TIMESTAMPTZ, WT_OID_JSON};
 
 wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
                        const char *group, const char *topic) {
@@ -386,7 +386,7 @@ static void add_event_row(wk_batch *b, const wt_command *c,
   wt_pgarr_text(&e->col[3], d->event_type, strlen(d->event_type));
   wt_pgarr_uuid(&e->col[4], c->actor_system ? NULL : c->actor_id);
   wt_pgarr_timestamptz(&e->col[5], at);
-  wt_pgarr_jsonb(&e->col[6], data, strlen(data));
+  wt_pgarr_text(&e->col[6], data, strlen(data));
   e->n++;
 }
 

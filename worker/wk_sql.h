@@ -106,7 +106,7 @@
 #define WK_SQL_EVENTS_INSERT                                                   \
   "INSERT INTO events (project_id, seq, command_id, type, actor_id, at, "      \
   "data) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], "          \
-  "$4::text[], $5::uuid[], $6::timestamptz[], $7::jsonb[])"
+  "$4::text[], $5::uuid[], $6::timestamptz[], $7::json[])"
 
 #define WK_SQL_REJECTIONS_INSERT                                               \
   "INSERT INTO rejections (command_id, stream_id, project_id, actor_id, "      \
