@@ -5,6 +5,8 @@
 -- redelivery). jsonb parsed every event into a tree and sorted its keys on
 -- the way in (a sixth of PostgreSQL's time per batch in the worker's
 -- benchmark) and printed it anew, spaces and key order changed, on the way
--- out. json only checks the text, and a replayed or re-published event now
--- carries exactly the bytes of the live one.
+-- out. json only checks the text, and an outcome the worker re-publishes
+-- after a redelivery now carries exactly the bytes of the first one.
+-- The ALTER rewrites the table under an exclusive lock: on a long history,
+-- run it while the worker and the gateway are stopped.
 ALTER TABLE events ALTER COLUMN data TYPE json USING data::json;

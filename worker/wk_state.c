@@ -300,7 +300,8 @@ static void idlist_add(wk_idlist *l, const char *id, int tag) {
   i = idlist_slot(l, id);
   if (l->slots[i])
     return;
-  memcpy(l->ids[l->n], id, len + 1);
+  memcpy(l->ids[l->n], id, len);
+  l->ids[l->n][len] = '\0';
   l->tags[l->n] = tag;
   l->slots[i] = (uint32_t)++l->n;
 }
