@@ -1,5 +1,6 @@
-/* bench_util: what both benchmarks (bench_worker, bench_gateway) need alike.
- * Not product code; the tests have their own (tests/support/wt_test.h). */
+/* bench_util: what both benchmarks (bench_worker, bench_gateway) need alike;
+ * the tests' support library (tests/support/wt_test.c) takes its free port
+ * from here too. Not product code. */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 

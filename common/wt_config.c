@@ -481,3 +481,14 @@ void wt_config_describe(FILE *out) {
     fprintf(out, "  %-24s %s (default: %s)\n", vars[i].name, vars[i].accepts,
             *vars[i].dflt ? vars[i].dflt : "none");
 }
+
+bool wt_config_start(const char *program, const char *component,
+                     wt_config *cfg) {
+  char err[1024] = "";
+  if (wt_config_from_process(cfg, err, sizeof(err)) != WT_OK) {
+    fprintf(stderr, "%s: configuration error: %s\n", program, err);
+    return false;
+  }
+  wt_log_init(component, cfg->log_level, stderr);
+  return true;
+}

@@ -86,6 +86,12 @@ void wt_dotenv_free(wt_dotenv *env);
  * ./.env when present. */
 wt_err wt_config_from_process(wt_config *cfg, char *errstr, size_t errstr_size);
 
+/* For a program's main: wt_config_from_process, then the logger for
+ * component at the configured level. false after printing "PROGRAM:
+ * configuration error: ..." to stderr: exit with status 2. */
+bool wt_config_start(const char *program, const char *component,
+                     wt_config *cfg);
+
 /* Writes the table of variables, defaults and what they accept (--help). */
 void wt_config_describe(FILE *out);
 

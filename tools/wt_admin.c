@@ -116,7 +116,6 @@ static int cmd_topics(const wt_config *cfg) {
 
 int main(int argc, char **argv) {
   wt_config cfg;
-  char err[512];
   const char *cmd = argc > 1 ? argv[1] : NULL;
 
   if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
@@ -124,11 +123,8 @@ int main(int argc, char **argv) {
     usage(cmd ? stdout : stderr);
     return cmd ? 0 : 2;
   }
-  if (wt_config_from_process(&cfg, err, sizeof(err)) != WT_OK) {
-    fprintf(stderr, "wt-admin: configuration error: %s\n", err);
+  if (!wt_config_start("wt-admin", "admin", &cfg))
     return 2;
-  }
-  wt_log_init("admin", cfg.log_level, stderr);
   if (strcmp(cmd, "migrate") == 0)
     return cmd_migrate(&cfg, argc - 1, argv + 1);
   if (strcmp(cmd, "topics") == 0)

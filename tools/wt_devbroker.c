@@ -42,11 +42,8 @@ int main(int argc, char **argv) {
             "broker: data lives in memory and is lost at exit.\n");
     return out == stdout ? 0 : 2;
   }
-  if (wt_config_from_process(&cfg, err, sizeof(err)) != WT_OK) {
-    fprintf(stderr, "wt-devbroker: configuration error: %s\n", err);
+  if (!wt_config_start("wt-devbroker", "devbroker", &cfg))
     return 2;
-  }
-  wt_log_init("devbroker", cfg.log_level, stderr);
   conf = rd_kafka_conf_new();
   rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (!rk) {

@@ -452,11 +452,8 @@ int main(int argc, char **argv) {
     usage(help ? stdout : stderr);
     return help ? 0 : 2;
   }
-  if (wt_config_from_process(&w.cfg, err, sizeof(err)) != WT_OK) {
-    fprintf(stderr, "wt-worker: configuration error: %s\n", err);
+  if (!wt_config_start("wt-worker", "worker", &w.cfg))
     return 2;
-  }
-  wt_log_init("worker", w.cfg.log_level, stderr);
   wk_batch_result_init(&w.pending);
   pthread_mutex_init(&w.lock, NULL);
   pthread_mutex_init(&w.state_lock, NULL);

@@ -230,7 +230,7 @@ void wk_need_init(wk_need *n) {
 static void idlist_free(wk_idlist *l) {
   free(l->ids);
   free(l->tags);
-  free(l->slots);
+  wt_lru_destroy(l->seen);
   memset(l, 0, sizeof(*l));
 }
 
@@ -242,8 +242,8 @@ void wk_need_free(wk_need *n) {
 }
 
 static void idlist_reset(wk_idlist *l) {
-  if (l->n && l->slots)
-    memset(l->slots, 0, 2 * l->cap * sizeof(*l->slots));
+  if (l->n)
+    wt_lru_remove_tag(l->seen, 0);
   l->n = 0;
 }
 
@@ -259,51 +259,28 @@ bool wk_need_empty(const wk_need *n) {
          !n->log_ids.n;
 }
 
-static uint32_t id_hash(const char *id) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *id; id++)
-    h = (h ^ (unsigned char)*id) * 16777619u;
-  return h;
-}
-
-/* The slot of id in l's index: the one holding it, or the empty one where
- * it goes. A batch asks for up to thousands of ids: no scan per id. */
-static size_t idlist_slot(const wk_idlist *l, const char *id) {
-  size_t mask = 2 * l->cap - 1;
-  size_t i = id_hash(id) & mask;
-  while (l->slots[i] && strcmp(l->ids[l->slots[i] - 1], id) != 0)
-    i = (i + 1) & mask;
-  return i;
-}
-
-static void idlist_grow(wk_idlist *l) {
-  size_t cap = l->cap ? l->cap * 2 : 64; /* a power of two */
-  void *ids = realloc(l->ids, cap * sizeof(*l->ids));
-  void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
-  uint32_t *slots = calloc(2 * cap, sizeof(*slots));
-  if (!ids || !tags || !slots)
-    abort();
-  l->ids = ids;
-  l->tags = tags;
-  free(l->slots);
-  l->slots = slots;
-  l->cap = cap;
-  for (size_t k = 0; k < l->n; k++)
-    l->slots[idlist_slot(l, l->ids[k])] = (uint32_t)k + 1;
-}
-
+/* Adds id once: a batch asks for up to thousands of ids, so the list keeps
+ * them as a set too (a wt_lru, as st->created does), not a scan per id. */
 static void idlist_add(wk_idlist *l, const char *id, int tag) {
   size_t len = strnlen(id, sizeof(l->ids[0]) - 1); /* parse checked it */
-  size_t i;
-  if (l->n == l->cap)
-    idlist_grow(l);
-  i = idlist_slot(l, id);
-  if (l->slots[i])
+  if (!l->seen && !(l->seen = wt_lru_new(WT_LRU_CAPACITY_MAX, NULL)))
+    abort();
+  if (wt_lru_peek(l->seen, id))
     return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    void *ids = realloc(l->ids, cap * sizeof(*l->ids));
+    void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
+    if (!ids || !tags)
+      abort();
+    l->ids = ids;
+    l->tags = tags;
+    l->cap = cap;
+  }
   memcpy(l->ids[l->n], id, len);
   l->ids[l->n][len] = '\0';
-  l->tags[l->n] = tag;
-  l->slots[i] = (uint32_t)++l->n;
+  l->tags[l->n++] = tag;
+  (void)wt_lru_put(l->seen, id, l, 0); /* if not: a duplicate, harmless */
 }
 
 void wk_idlist_literal(const wk_idlist *l, wt_buf *out) {

@@ -18,7 +18,6 @@
 #define WK_STATE_H
 
 #include <libpq-fe.h>
-#include <stdint.h>
 
 #include "wt_buf.h"
 #include "wt_pgarr.h"
@@ -45,7 +44,7 @@ typedef struct wk_idlist {
   char (*ids)[WT_USERNAME_MAX + 1]; /* uuids or usernames */
   int *tags;
   size_t n, cap;
-  uint32_t *slots; /* 2 * cap: index + 1 of ids (0: empty), by hash */
+  struct wt_lru *seen; /* the same ids as a set */
 } wk_idlist;
 
 typedef struct wk_need {

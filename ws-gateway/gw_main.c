@@ -254,11 +254,8 @@ int main(int argc, char **argv) {
     usage(help ? stdout : stderr);
     return help ? 0 : 2;
   }
-  if (wt_config_from_process(&g.cfg, err, sizeof(err)) != WT_OK) {
-    fprintf(stderr, "wt-gateway: configuration error: %s\n", err);
+  if (!wt_config_start("wt-gateway", "gateway", &g.cfg))
     return 2;
-  }
-  wt_log_init("gateway", g.cfg.log_level, stderr);
   lws_set_log_level(LLL_ERR, NULL);
   g.stop = &stop_requested;
   signal(SIGTERM, on_signal);
