@@ -1,24 +1,24 @@
-/* wt_command: the command envelope, parsed with json-c and checked field by
+/* wt_command: the command envelope, parsed with wt_json and checked field by
  * field; values (UUIDs, RFC 3339 times, UTF-8) and the name tables.
  *
  * Parsing:
- *   - a message over WT_COMMAND_MAX_BYTES is refused before json-c sees it;
- *   - json-c runs strict (no trailing commas, no comments), validates UTF-8,
- *     caps nesting (depth 16 in json-c's count, which includes its own base
- *     level: 15 nested containers, the root object included) and must
- *     consume every byte but trailing JSON whitespace (so a NUL or junk
- *     after the object is an error);
- *   - duplicate keys: json-c keeps the last one, so does the envelope;
- *   - types are checked before any json_object_get_*: json-c would turn
- *     "1" into 1 and 1.5 into 1 silently;
+ *   - a message over WT_COMMAND_MAX_BYTES is refused before it is read;
+ *   - wt_json checks the whole text (strict RFC 8259, valid UTF-8, at most
+ *     15 nested containers with the root object, nothing after the value
+ *     but JSON whitespace) without building a tree: the worker parses
+ *     every command, and json-c's tree was a quarter of its CPU;
+ *   - duplicate keys: the last value counts (as json-c kept it), at the
+ *     place of the first (for "unknown field" messages);
+ *   - types are checked exactly: "1" is not 1 and 1.0 is not an integer;
  *   - unknown envelope keys are ignored (producers may add metadata);
  *     unknown payload keys are a payload error (a typo must not be dropped);
  *   - optional envelope fields (project_id, user_id, origin) may be null,
  *     which reads as absent.
  *
- * wt_command_to_json writes required payload fields always and optional ones
- * when their WT_F_* bit is set (target_user_id of log.* when non-empty); on
- * log.create ended_at is always written, null when ended_at_null. */
+ * wt_command_to_json (json-c) writes required payload fields always and
+ * optional ones when their WT_F_* bit is set (target_user_id of log.* when
+ * non-empty); on log.create ended_at is always written, null when
+ * ended_at_null. */
 #include "wt_command.h"
 
 #include <errno.h>
@@ -33,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PARSE_DEPTH 16
+#include "wt_json.h"
+
+#define PARSE_DEPTH 15 /* nested containers, the root object included */
 #define US_PER_S INT64_C(1000000)
 
 /* --- name tables -------------------------------------------------------- */
@@ -109,16 +111,6 @@ const char *wt_command_key(const wt_command *cmd) {
 
 static bool is_lower_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-int wt_hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 bool wt_uuid_valid(const char *s) {
@@ -322,48 +314,100 @@ int64_t wt_time_now_us(void) {
   return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
-/* --- UTF-8 -------------------------------------------------------------- */
+/* --- members ------------------------------------------------------------ */
 
-long wt_utf8_chars(const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  long n = 0;
-  while (i < len) {
-    unsigned c = p[i];
-    size_t more;
-    unsigned long cp;
-    if (c < 0x80) {
-      i++;
-      n++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      more = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      more = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      more = 3;
-      cp = c & 0x07;
-    } else {
-      return -1; /* continuation byte, overlong lead, or > U+10FFFF */
-    }
-    if (len - i - 1 < more)
-      return -1;
-    for (size_t k = 1; k <= more; k++) {
-      if ((p[i + k] & 0xc0) != 0x80)
-        return -1;
-      cp = cp << 6 | (p[i + k] & 0x3f);
-    }
-    if (more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-      return -1;
-    if (more == 3 && (cp < 0x10000 || cp > 0x10ffff))
-      return -1;
-    i += more + 1;
-    n++;
+/* The keys the envelope reads, and those any payload may carry ("user_id"
+ * on log.* names the author). */
+#define ENV_KEYS(X)                                                            \
+  X(EK_V, "v")                                                                 \
+  X(EK_COMMAND_ID, "command_id")                                               \
+  X(EK_TYPE, "type")                                                           \
+  X(EK_ACTOR_ID, "actor_id")                                                   \
+  X(EK_ISSUED_AT, "issued_at")                                                 \
+  X(EK_PROJECT_ID, "project_id")                                               \
+  X(EK_USER_ID, "user_id")                                                     \
+  X(EK_ORIGIN, "origin")                                                       \
+  X(EK_PAYLOAD, "payload")
+#define PAYLOAD_KEYS(X)                                                        \
+  X(PK_NAME, "name")                                                           \
+  X(PK_USER_ID, "user_id")                                                     \
+  X(PK_ROLE, "role")                                                           \
+  X(PK_LOG_ID, "log_id")                                                       \
+  X(PK_STARTED_AT, "started_at")                                               \
+  X(PK_ENDED_AT, "ended_at")                                                   \
+  X(PK_DESCRIPTION, "description")                                             \
+  X(PK_EXPECTED_VERSION, "expected_version")                                   \
+  X(PK_USERNAME, "username")                                                   \
+  X(PK_DISPLAY_NAME, "display_name")                                           \
+  X(PK_PASSWORD_HASH, "password_hash")
+#define AS_ENUM(e, s) e,
+#define AS_NAME(e, s) s,
+#define AS_LEN(e, s) sizeof(s) - 1,
+
+enum env_key { ENV_KEYS(AS_ENUM) EK__COUNT };
+enum pl_key { PAYLOAD_KEYS(AS_ENUM) PK__COUNT };
+static const char *const env_keys[] = {ENV_KEYS(AS_NAME)};
+static const char *const pl_keys[] = {PAYLOAD_KEYS(AS_NAME)};
+static const size_t env_key_lens[] = {ENV_KEYS(AS_LEN)};
+static const size_t pl_key_lens[] = {PAYLOAD_KEYS(AS_LEN)};
+
+#define MEMBERS_MAX PK__COUNT /* the longer of the two key lists */
+#define KEY_BUF 48            /* an escaped key, decoded; longer: unknown */
+
+/* One object's members by key. A repeated key keeps its last value at its
+ * first position, as json-c's objects did. */
+typedef struct members {
+  const char *const *keys;
+  const size_t *key_lens;
+  int nkeys;
+  wt_json_span val[MEMBERS_MAX];
+  int pos[MEMBERS_MAX]; /* -1: absent */
+  int count;            /* members seen */
+  int unknown_pos;      /* the first member with another key, -1: none */
+  char unknown[KEY_BUF];
+} members;
+
+static void members_init(members *m, const char *const *keys,
+                         const size_t *key_lens, int nkeys) {
+  m->keys = keys;
+  m->key_lens = key_lens;
+  m->nkeys = nkeys;
+  m->count = 0;
+  m->unknown_pos = -1;
+  m->unknown[0] = '\0';
+  for (int i = 0; i < nkeys; i++)
+    m->pos[i] = -1;
+}
+
+static void on_member(void *ctx, const wt_json_span *key,
+                      const wt_json_span *val) {
+  members *m = ctx;
+  char buf[KEY_BUF];
+  const char *k = key->p;
+  size_t klen = key->len;
+  int idx = -1, pos = m->count++;
+  if (key->escaped) {
+    klen = wt_json_string(key, buf, sizeof(buf), NULL);
+    /* too long or with a NUL: no key of ours */
+    k = klen < sizeof(buf) && strlen(buf) == klen ? buf : NULL;
   }
-  return n;
+  for (int i = 0; k && i < m->nkeys && idx < 0; i++)
+    if (m->key_lens[i] == klen && memcmp(m->keys[i], k, klen) == 0)
+      idx = i;
+  if (idx < 0) {
+    if (m->unknown_pos < 0) {
+      m->unknown_pos = pos;
+      if (key->escaped)
+        memcpy(m->unknown, buf, sizeof(buf)); /* terminated by the decode */
+      else
+        snprintf(m->unknown, sizeof(m->unknown), "%.*s",
+                 (int)(klen < KEY_BUF ? klen : KEY_BUF - 1), key->p);
+    }
+    return;
+  }
+  m->val[idx] = *val;
+  if (m->pos[idx] < 0)
+    m->pos[idx] = pos;
 }
 
 /* --- envelope ----------------------------------------------------------- */
@@ -375,36 +419,40 @@ typedef enum field_state {
   FIELD_OK = 1
 } field_state;
 
-/* An optional envelope string: absent or null -> FIELD_ABSENT. */
-static field_state env_string(json_object *root, const char *key,
-                              const char **out, size_t *len, char *errstr,
-                              size_t errstr_size) {
-  json_object *v = NULL;
-  if (!json_object_object_get_ex(root, key, &v) || !v)
+/* Every envelope string the parser keeps fits (origin is the longest);
+ * a longer one fails its own check. */
+#define ENV_STR_MAX 80
+
+/* An optional envelope string decoded into out (ENV_STR_MAX bytes), its
+ * decoded length in *len: absent or null -> FIELD_ABSENT. A NUL can only
+ * come from a \u0000 escape (raw control characters are not JSON). */
+static field_state env_string(const members *m, int k, char *out, size_t *len,
+                              char *errstr, size_t errstr_size) {
+  const wt_json_span *v = &m->val[k];
+  if (m->pos[k] < 0 || v->type == WT_JSON_NULL)
     return FIELD_ABSENT;
-  if (!json_object_is_type(v, json_type_string)) {
-    wt_errf(errstr, errstr_size, "%s: must be a string", key);
+  if (v->type != WT_JSON_STRING) {
+    wt_errf(errstr, errstr_size, "%s: must be a string", env_keys[k]);
     return FIELD_BAD;
   }
-  *out = json_object_get_string(v);
-  *len = (size_t)json_object_get_string_len(v);
-  if (strlen(*out) != *len) {
-    wt_errf(errstr, errstr_size, "%s: must not contain NUL", key);
+  *len = wt_json_string(v, out, ENV_STR_MAX, NULL);
+  if (v->escaped && *len < ENV_STR_MAX && strlen(out) != *len) {
+    wt_errf(errstr, errstr_size, "%s: must not contain NUL", env_keys[k]);
     return FIELD_BAD;
   }
   return FIELD_OK;
 }
 
-static field_state env_uuid(json_object *root, const char *key,
-                            char out[WT_UUID_STR], char *errstr,
-                            size_t errstr_size) {
-  const char *s = NULL;
+static field_state env_uuid(const members *m, int k, char out[WT_UUID_STR],
+                            char *errstr, size_t errstr_size) {
+  char s[ENV_STR_MAX];
   size_t len = 0;
-  field_state st = env_string(root, key, &s, &len, errstr, errstr_size);
+  field_state st = env_string(m, k, s, &len, errstr, errstr_size);
   if (st != FIELD_OK)
     return st;
   if (!wt_uuid_valid(s)) {
-    wt_errf(errstr, errstr_size, "%s: not a canonical lowercase UUID", key);
+    wt_errf(errstr, errstr_size, "%s: not a canonical lowercase UUID",
+            env_keys[k]);
     return FIELD_BAD;
   }
   memcpy(out, s, WT_UUID_STR);
@@ -415,26 +463,24 @@ static bool type_needs_project(wt_cmd_type t) {
   return !type_is_user(t);
 }
 
-static wt_err parse_envelope(json_object *root, wt_command *cmd,
-                             json_object **payload, char *errstr,
+static wt_err parse_envelope(const members *m, wt_command *cmd, char *errstr,
                              size_t errstr_size) {
-  json_object *v = NULL;
-  const char *s = NULL;
+  char s[ENV_STR_MAX];
   size_t len = 0;
+  int64_t v = 0;
   field_state st;
 
-  if (!json_object_object_get_ex(root, "v", &v) ||
-      !json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 1) {
+  if (m->pos[EK_V] < 0 || wt_json_int64(&m->val[EK_V], &v) != 0 || v != 1) {
     wt_errf(errstr, errstr_size, "v: must be the integer 1");
     return WT_ERR_INVALID;
   }
-  st = env_uuid(root, "command_id", cmd->command_id, errstr, errstr_size);
+  st = env_uuid(m, EK_COMMAND_ID, cmd->command_id, errstr, errstr_size);
   if (st == FIELD_ABSENT)
     wt_errf(errstr, errstr_size, "command_id: required");
   if (st != FIELD_OK)
     return WT_ERR_INVALID;
 
-  st = env_string(root, "type", &s, &len, errstr, errstr_size);
+  st = env_string(m, EK_TYPE, s, &len, errstr, errstr_size);
   if (st == FIELD_ABSENT)
     wt_errf(errstr, errstr_size, "type: required");
   if (st != FIELD_OK)
@@ -445,7 +491,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
     return WT_ERR_INVALID;
   }
 
-  st = env_string(root, "actor_id", &s, &len, errstr, errstr_size);
+  st = env_string(m, EK_ACTOR_ID, s, &len, errstr, errstr_size);
   if (st == FIELD_ABSENT)
     wt_errf(errstr, errstr_size, "actor_id: required");
   if (st != FIELD_OK)
@@ -460,7 +506,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
     return WT_ERR_INVALID;
   }
 
-  st = env_string(root, "issued_at", &s, &len, errstr, errstr_size);
+  st = env_string(m, EK_ISSUED_AT, s, &len, errstr, errstr_size);
   if (st == FIELD_ABSENT)
     wt_errf(errstr, errstr_size, "issued_at: required");
   if (st != FIELD_OK)
@@ -471,7 +517,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
     return WT_ERR_INVALID;
   }
 
-  st = env_uuid(root, "project_id", cmd->project_id, errstr, errstr_size);
+  st = env_uuid(m, EK_PROJECT_ID, cmd->project_id, errstr, errstr_size);
   if (st == FIELD_BAD)
     return WT_ERR_INVALID;
   if (st == FIELD_ABSENT && type_needs_project(cmd->type)) {
@@ -479,7 +525,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
             wt_cmd_type_name(cmd->type));
     return WT_ERR_INVALID;
   }
-  st = env_uuid(root, "user_id", cmd->user_id, errstr, errstr_size);
+  st = env_uuid(m, EK_USER_ID, cmd->user_id, errstr, errstr_size);
   if (st == FIELD_BAD)
     return WT_ERR_INVALID;
   if (st == FIELD_ABSENT && type_is_user(cmd->type)) {
@@ -488,7 +534,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
     return WT_ERR_INVALID;
   }
 
-  st = env_string(root, "origin", &s, &len, errstr, errstr_size);
+  st = env_string(m, EK_ORIGIN, s, &len, errstr, errstr_size);
   if (st == FIELD_BAD)
     return WT_ERR_INVALID;
   if (st == FIELD_OK) {
@@ -500,8 +546,7 @@ static wt_err parse_envelope(json_object *root, wt_command *cmd,
     memcpy(cmd->origin, s, len + 1);
   }
 
-  if (!json_object_object_get_ex(root, "payload", payload) ||
-      !json_object_is_type(*payload, json_type_object)) {
+  if (m->pos[EK_PAYLOAD] < 0 || m->val[EK_PAYLOAD].type != WT_JSON_OBJECT) {
     wt_errf(errstr, errstr_size, "payload: must be a JSON object");
     return WT_ERR_INVALID;
   }
@@ -523,61 +568,62 @@ static void payload_fail(wt_command *cmd, const char *fmt, ...) {
 
 /* A payload field: absent -> FIELD_ABSENT (and a failure when required). A
  * present null is FIELD_ABSENT only when null_ok, with *is_null set. */
-static field_state pl_get(wt_command *cmd, json_object *payload,
-                          const char *key, bool required, bool null_ok,
-                          json_object **out, bool *is_null) {
-  json_object *v = NULL;
+static field_state pl_get(wt_command *cmd, const members *m, int k,
+                          bool required, bool null_ok, const wt_json_span **out,
+                          bool *is_null) {
   if (is_null)
     *is_null = false;
-  if (!json_object_object_get_ex(payload, key, &v)) {
+  if (m->pos[k] < 0) {
     if (required) {
-      payload_fail(cmd, "payload.%s: required", key);
+      payload_fail(cmd, "payload.%s: required", pl_keys[k]);
       return FIELD_BAD;
     }
     return FIELD_ABSENT;
   }
-  if (!v) {
+  if (m->val[k].type == WT_JSON_NULL) {
     if (null_ok && is_null) {
       *is_null = true;
       return FIELD_ABSENT;
     }
-    payload_fail(cmd, "payload.%s: must not be null", key);
+    payload_fail(cmd, "payload.%s: must not be null", pl_keys[k]);
     return FIELD_BAD;
   }
-  *out = v;
+  *out = &m->val[k];
   return FIELD_OK;
 }
 
-static field_state pl_string(wt_command *cmd, json_object *payload,
-                             const char *key, bool required, const char **s,
-                             size_t *len) {
-  json_object *v = NULL;
-  field_state st = pl_get(cmd, payload, key, required, false, &v, NULL);
+/* A string decoded into out (size bytes), its length in *len and code
+ * points in *chars; one too long for out is left to the caller's check of
+ * *len. */
+static field_state pl_string(wt_command *cmd, const members *m, int k,
+                             bool required, char *out, size_t size, size_t *len,
+                             long *chars) {
+  const wt_json_span *v = NULL;
+  field_state st = pl_get(cmd, m, k, required, false, &v, NULL);
   if (st != FIELD_OK)
     return st;
-  if (!json_object_is_type(v, json_type_string)) {
-    payload_fail(cmd, "payload.%s: must be a string", key);
+  if (v->type != WT_JSON_STRING) {
+    payload_fail(cmd, "payload.%s: must be a string", pl_keys[k]);
     return FIELD_BAD;
   }
-  *s = json_object_get_string(v);
-  *len = (size_t)json_object_get_string_len(v);
-  if (strlen(*s) != *len) {
-    payload_fail(cmd, "payload.%s: must not contain NUL", key);
+  *len = wt_json_string(v, out, size, chars);
+  if (v->escaped && *len < size && strlen(out) != *len) {
+    payload_fail(cmd, "payload.%s: must not contain NUL", pl_keys[k]);
     return FIELD_BAD;
   }
   return FIELD_OK;
 }
 
-static field_state pl_uuid(wt_command *cmd, json_object *payload,
-                           const char *key, bool required,
-                           char out[WT_UUID_STR]) {
-  const char *s = NULL;
+static field_state pl_uuid(wt_command *cmd, const members *m, int k,
+                           bool required, char out[WT_UUID_STR]) {
+  char s[WT_UUID_STR + 1];
   size_t len = 0;
-  field_state st = pl_string(cmd, payload, key, required, &s, &len);
+  field_state st = pl_string(cmd, m, k, required, s, sizeof(s), &len, NULL);
   if (st != FIELD_OK)
     return st;
-  if (!wt_uuid_valid(s)) {
-    payload_fail(cmd, "payload.%s: must be a canonical lowercase UUID", key);
+  if (len >= sizeof(s) || !wt_uuid_valid(s)) {
+    payload_fail(cmd, "payload.%s: must be a canonical lowercase UUID",
+                 pl_keys[k]);
     return FIELD_BAD;
   }
   memcpy(out, s, WT_UUID_STR);
@@ -585,19 +631,21 @@ static field_state pl_uuid(wt_command *cmd, json_object *payload,
 }
 
 /* A time; with null_ok a null reads FIELD_ABSENT with *is_null. */
-static field_state pl_time(wt_command *cmd, json_object *payload,
-                           const char *key, bool required, bool null_ok,
-                           int64_t *out, bool *is_null) {
-  json_object *v = NULL;
-  field_state st = pl_get(cmd, payload, key, required, null_ok, &v, is_null);
+static field_state pl_time(wt_command *cmd, const members *m, int k,
+                           bool required, bool null_ok, int64_t *out,
+                           bool *is_null) {
+  const wt_json_span *v = NULL;
+  char s[40];
+  field_state st = pl_get(cmd, m, k, required, null_ok, &v, is_null);
   if (st != FIELD_OK)
     return st;
-  if (!json_object_is_type(v, json_type_string) ||
-      wt_time_parse(json_object_get_string(v), out) != 0) {
+  if (v->type != WT_JSON_STRING ||
+      wt_json_string(v, s, sizeof(s), NULL) >= sizeof(s) ||
+      wt_time_parse(s, out) != 0) {
     payload_fail(cmd,
                  "payload.%s: must be an RFC 3339 UTC time "
                  "(YYYY-MM-DDTHH:MM:SS[.ffffff]Z)%s",
-                 key, null_ok ? " or null" : "");
+                 pl_keys[k], null_ok ? " or null" : "");
     return FIELD_BAD;
   }
   return FIELD_OK;
@@ -610,46 +658,44 @@ static bool all_blank(const char *s, size_t len) {
   return true;
 }
 
-/* Text of min..max code points copied into out (size >= 4 * max + 1). */
-static field_state pl_text(wt_command *cmd, json_object *payload,
-                           const char *key, bool required, long min, long max,
-                           bool no_blank, char *out, size_t size) {
-  const char *s = NULL;
+/* Text of min..max code points decoded into out (size >= 4 * max + 1).
+ * The scan let only valid UTF-8 through, and a lone surrogate escape
+ * decodes as U+FFFD: the text is valid UTF-8. */
+static field_state pl_text(wt_command *cmd, const members *m, int k,
+                           bool required, long min, long max, bool no_blank,
+                           char *out, size_t size) {
   size_t len = 0;
-  long chars;
-  field_state st = pl_string(cmd, payload, key, required, &s, &len);
-  if (st != FIELD_OK)
+  long chars = 0;
+  field_state st = pl_string(cmd, m, k, required, out, size, &len, &chars);
+  if (st != FIELD_OK) {
+    out[0] = '\0';
     return st;
-  chars = wt_utf8_chars(s, len);
-  if (chars < 0) {
-    payload_fail(cmd, "payload.%s: not valid UTF-8", key);
-    return FIELD_BAD;
   }
   if (chars < min || chars > max || len >= size) {
-    payload_fail(cmd, "payload.%s: must be %ld..%ld characters, got %ld", key,
-                 min, max, chars);
+    payload_fail(cmd, "payload.%s: must be %ld..%ld characters, got %ld",
+                 pl_keys[k], min, max, chars);
+    out[0] = '\0';
     return FIELD_BAD;
   }
-  if (no_blank && all_blank(s, len)) {
-    payload_fail(cmd, "payload.%s: must not be blank", key);
+  if (no_blank && all_blank(out, len)) {
+    payload_fail(cmd, "payload.%s: must not be blank", pl_keys[k]);
+    out[0] = '\0';
     return FIELD_BAD;
   }
-  memcpy(out, s, len + 1);
   return FIELD_OK;
 }
 
-static field_state pl_positive(wt_command *cmd, json_object *payload,
-                               const char *key, int64_t *out) {
-  json_object *v = NULL;
-  field_state st = pl_get(cmd, payload, key, false, false, &v, NULL);
+static field_state pl_positive(wt_command *cmd, const members *m, int k,
+                               int64_t *out) {
+  const wt_json_span *v = NULL;
+  field_state st = pl_get(cmd, m, k, false, false, &v, NULL);
   if (st != FIELD_OK)
     return st;
-  if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
-      json_object_get_uint64(v) > (uint64_t)INT64_MAX) {
-    payload_fail(cmd, "payload.%s: must be a positive integer", key);
+  if (wt_json_int64(v, out) != 0 || *out < 1) {
+    *out = 0;
+    payload_fail(cmd, "payload.%s: must be a positive integer", pl_keys[k]);
     return FIELD_BAD;
   }
-  *out = json_object_get_int64(v);
   return FIELD_OK;
 }
 
@@ -675,75 +721,69 @@ static bool password_hash_valid(const char *s, size_t len) {
   return true;
 }
 
-/* Keys each payload may carry; "user_id" on log.* names the author. */
-static const char *const keys_name[] = {"name", NULL};
-static const char *const keys_member_add[] = {"user_id", "role", NULL};
-static const char *const keys_user_id[] = {"user_id", NULL};
-static const char *const keys_log_create[] = {
-    "log_id", "started_at", "ended_at", "description", "user_id", NULL};
-static const char *const keys_log_update[] = {
-    "log_id",           "started_at", "ended_at", "description",
-    "expected_version", "user_id",    NULL};
-static const char *const keys_log_delete[] = {"log_id", "expected_version",
-                                              "user_id", NULL};
-static const char *const keys_user_create[] = {
-    "user_id", "username", "display_name", "password_hash", NULL};
+#define PK(k) (1u << (k))
 
-static const char *const *payload_keys(wt_cmd_type t) {
+/* The keys each payload may carry. */
+static unsigned payload_keys(wt_cmd_type t) {
   switch (t) {
   case WT_CMD_PROJECT_CREATE:
-  case WT_CMD_PROJECT_RENAME: return keys_name;
-  case WT_CMD_MEMBER_ADD: return keys_member_add;
-  case WT_CMD_MEMBER_REMOVE: return keys_user_id;
-  case WT_CMD_LOG_CREATE: return keys_log_create;
-  case WT_CMD_LOG_UPDATE: return keys_log_update;
-  case WT_CMD_LOG_DELETE: return keys_log_delete;
-  case WT_CMD_USER_CREATE: return keys_user_create;
+  case WT_CMD_PROJECT_RENAME: return PK(PK_NAME);
+  case WT_CMD_MEMBER_ADD: return PK(PK_USER_ID) | PK(PK_ROLE);
+  case WT_CMD_MEMBER_REMOVE:
   case WT_CMD_USER_DEACTIVATE:
-  case WT_CMD_USER_REVOKE_TOKENS: return keys_user_id;
+  case WT_CMD_USER_REVOKE_TOKENS: return PK(PK_USER_ID);
+  case WT_CMD_LOG_CREATE:
+    return PK(PK_LOG_ID) | PK(PK_STARTED_AT) | PK(PK_ENDED_AT) |
+           PK(PK_DESCRIPTION) | PK(PK_USER_ID);
+  case WT_CMD_LOG_UPDATE:
+    return PK(PK_LOG_ID) | PK(PK_STARTED_AT) | PK(PK_ENDED_AT) |
+           PK(PK_DESCRIPTION) | PK(PK_EXPECTED_VERSION) | PK(PK_USER_ID);
+  case WT_CMD_LOG_DELETE:
+    return PK(PK_LOG_ID) | PK(PK_EXPECTED_VERSION) | PK(PK_USER_ID);
+  case WT_CMD_USER_CREATE:
+    return PK(PK_USER_ID) | PK(PK_USERNAME) | PK(PK_DISPLAY_NAME) |
+           PK(PK_PASSWORD_HASH);
   case WT_CMD_NONE:
   case WT_CMD__COUNT: break;
   }
-  return NULL;
+  return 0;
 }
 
-static bool check_unknown_keys(wt_command *cmd, json_object *payload) {
-  const char *const *allowed = payload_keys(cmd->type);
-  struct json_object_iterator it = json_object_iter_begin(payload);
-  struct json_object_iterator end = json_object_iter_end(payload);
-  for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-    const char *key = json_object_iter_peek_name(&it);
-    bool known = false;
-    for (const char *const *k = allowed; k && *k && !known; k++)
-      known = strcmp(*k, key) == 0;
-    if (!known) {
-      payload_fail(cmd, "payload.%.40s: unknown field for %s", key,
-                   wt_cmd_type_name(cmd->type));
-      return false;
+/* The first member (in the text's order) this type does not take. */
+static bool check_unknown_keys(wt_command *cmd, const members *m) {
+  unsigned allowed = payload_keys(cmd->type);
+  int first = m->unknown_pos;
+  const char *name = m->unknown;
+  for (int k = 0; k < PK__COUNT; k++)
+    if (m->pos[k] >= 0 && !(allowed & PK(k)) &&
+        (first < 0 || m->pos[k] < first)) {
+      first = m->pos[k];
+      name = pl_keys[k];
     }
-  }
-  return true;
+  if (first < 0)
+    return true;
+  payload_fail(cmd, "payload.%.40s: unknown field for %s", name,
+               wt_cmd_type_name(cmd->type));
+  return false;
 }
 
 /* The payload's user_id on user.* must be the envelope's routing key. */
-static void parse_user_target(wt_command *cmd, json_object *payload) {
-  if (pl_uuid(cmd, payload, "user_id", true, cmd->target_user_id) != FIELD_OK)
+static void parse_user_target(wt_command *cmd, const members *m) {
+  if (pl_uuid(cmd, m, PK_USER_ID, true, cmd->target_user_id) != FIELD_OK)
     return;
   cmd->fields |= WT_F_USER_ID;
   if (strcmp(cmd->target_user_id, cmd->user_id) != 0)
     payload_fail(cmd, "payload.user_id: must equal the envelope's user_id");
 }
 
-static void parse_log_times(wt_command *cmd, json_object *payload,
-                            bool create) {
+static void parse_log_times(wt_command *cmd, const members *m, bool create) {
   field_state st;
-  st = pl_time(cmd, payload, "started_at", create, false, &cmd->started_at,
-               NULL);
+  st = pl_time(cmd, m, PK_STARTED_AT, create, false, &cmd->started_at, NULL);
   if (st == FIELD_BAD)
     return;
   if (st == FIELD_OK)
     cmd->fields |= WT_F_STARTED_AT;
-  st = pl_time(cmd, payload, "ended_at", false, true, &cmd->ended_at,
+  st = pl_time(cmd, m, PK_ENDED_AT, false, true, &cmd->ended_at,
                &cmd->ended_at_null);
   if (st == FIELD_BAD)
     return;
@@ -756,19 +796,19 @@ static void parse_log_times(wt_command *cmd, json_object *payload,
     payload_fail(cmd, "payload.ended_at: must be after started_at");
 }
 
-static void parse_log(wt_command *cmd, json_object *payload) {
+static void parse_log(wt_command *cmd, const members *m) {
   bool create = cmd->type == WT_CMD_LOG_CREATE;
   field_state st;
-  if (pl_uuid(cmd, payload, "log_id", true, cmd->log_id) != FIELD_OK)
+  if (pl_uuid(cmd, m, PK_LOG_ID, true, cmd->log_id) != FIELD_OK)
     return;
   cmd->fields |= WT_F_LOG_ID;
-  st = pl_uuid(cmd, payload, "user_id", false, cmd->target_user_id);
+  st = pl_uuid(cmd, m, PK_USER_ID, false, cmd->target_user_id);
   if (st == FIELD_BAD)
     return;
   if (st == FIELD_OK)
     cmd->fields |= WT_F_USER_ID;
   if (cmd->type != WT_CMD_LOG_CREATE) {
-    st = pl_positive(cmd, payload, "expected_version", &cmd->expected_version);
+    st = pl_positive(cmd, m, PK_EXPECTED_VERSION, &cmd->expected_version);
     if (st == FIELD_BAD)
       return;
     if (st == FIELD_OK)
@@ -776,10 +816,10 @@ static void parse_log(wt_command *cmd, json_object *payload) {
   }
   if (cmd->type == WT_CMD_LOG_DELETE)
     return;
-  parse_log_times(cmd, payload, create);
+  parse_log_times(cmd, m, create);
   if (cmd->payload_error)
     return;
-  st = pl_text(cmd, payload, "description", false, 0, WT_DESCRIPTION_MAX_CHARS,
+  st = pl_text(cmd, m, PK_DESCRIPTION, false, 0, WT_DESCRIPTION_MAX_CHARS,
                false, cmd->description, sizeof(cmd->description));
   if (st == FIELD_BAD)
     return;
@@ -791,102 +831,80 @@ static void parse_log(wt_command *cmd, json_object *payload) {
                       "ended_at, description");
 }
 
-static void parse_payload(wt_command *cmd, json_object *payload) {
-  const char *s = NULL;
+static void parse_member(wt_command *cmd, const members *m) {
+  char s[16];
   size_t len = 0;
-  if (!check_unknown_keys(cmd, payload))
+  if (pl_uuid(cmd, m, PK_USER_ID, true, cmd->target_user_id) != FIELD_OK)
+    return;
+  cmd->fields |= WT_F_USER_ID;
+  if (cmd->type == WT_CMD_MEMBER_REMOVE ||
+      pl_string(cmd, m, PK_ROLE, true, s, sizeof(s), &len, NULL) != FIELD_OK)
+    return;
+  if (len < sizeof(s) && strcmp(s, "member") == 0)
+    cmd->role = WT_ROLE_MEMBER;
+  else if (len < sizeof(s) && strcmp(s, "owner") == 0)
+    cmd->role = WT_ROLE_OWNER;
+  else
+    payload_fail(cmd, "payload.role: must be \"member\" or \"owner\"");
+  if (cmd->role != WT_ROLE_NONE)
+    cmd->fields |= WT_F_ROLE;
+}
+
+static void parse_user_create(wt_command *cmd, const members *m) {
+  size_t len = 0;
+  parse_user_target(cmd, m);
+  if (cmd->payload_error ||
+      pl_string(cmd, m, PK_USERNAME, true, cmd->username, sizeof(cmd->username),
+                &len, NULL) != FIELD_OK)
+    goto bad_username;
+  if (len >= sizeof(cmd->username) || !username_valid(cmd->username, len)) {
+    payload_fail(cmd, "payload.username: must be 3..64 of [a-z0-9_.-]");
+    goto bad_username;
+  }
+  cmd->fields |= WT_F_USERNAME;
+  if (pl_text(cmd, m, PK_DISPLAY_NAME, true, 1, WT_NAME_MAX_CHARS, true,
+              cmd->display_name, sizeof(cmd->display_name)) != FIELD_OK)
+    return;
+  cmd->fields |= WT_F_DISPLAY_NAME;
+  if (pl_string(cmd, m, PK_PASSWORD_HASH, true, cmd->password_hash,
+                sizeof(cmd->password_hash), &len, NULL) != FIELD_OK)
+    goto bad_hash;
+  if (len >= sizeof(cmd->password_hash) ||
+      !password_hash_valid(cmd->password_hash, len)) {
+    payload_fail(cmd, "payload.password_hash: must be a crypt-style hash "
+                      "(\"$...\", 1..512 printable ASCII characters)");
+    goto bad_hash;
+  }
+  cmd->fields |= WT_F_PASSWORD_HASH;
+  return;
+bad_username: /* what was decoded is not kept */
+  cmd->username[0] = '\0';
+  return;
+bad_hash:
+  cmd->password_hash[0] = '\0';
+}
+
+static void parse_payload(wt_command *cmd, const members *m) {
+  if (!check_unknown_keys(cmd, m))
     return;
   switch (cmd->type) {
   case WT_CMD_PROJECT_CREATE:
   case WT_CMD_PROJECT_RENAME:
-    if (pl_text(cmd, payload, "name", true, 1, WT_NAME_MAX_CHARS, true,
-                cmd->name, sizeof(cmd->name)) == FIELD_OK)
+    if (pl_text(cmd, m, PK_NAME, true, 1, WT_NAME_MAX_CHARS, true, cmd->name,
+                sizeof(cmd->name)) == FIELD_OK)
       cmd->fields |= WT_F_NAME;
     break;
   case WT_CMD_MEMBER_ADD:
-  case WT_CMD_MEMBER_REMOVE:
-    if (pl_uuid(cmd, payload, "user_id", true, cmd->target_user_id) != FIELD_OK)
-      break;
-    cmd->fields |= WT_F_USER_ID;
-    if (cmd->type == WT_CMD_MEMBER_REMOVE ||
-        pl_string(cmd, payload, "role", true, &s, &len) != FIELD_OK)
-      break;
-    if (strcmp(s, "member") == 0)
-      cmd->role = WT_ROLE_MEMBER;
-    else if (strcmp(s, "owner") == 0)
-      cmd->role = WT_ROLE_OWNER;
-    else
-      payload_fail(cmd, "payload.role: must be \"member\" or \"owner\"");
-    if (cmd->role != WT_ROLE_NONE)
-      cmd->fields |= WT_F_ROLE;
-    break;
+  case WT_CMD_MEMBER_REMOVE: parse_member(cmd, m); break;
   case WT_CMD_LOG_CREATE:
   case WT_CMD_LOG_UPDATE:
-  case WT_CMD_LOG_DELETE: parse_log(cmd, payload); break;
-  case WT_CMD_USER_CREATE:
-    parse_user_target(cmd, payload);
-    if (cmd->payload_error ||
-        pl_string(cmd, payload, "username", true, &s, &len) != FIELD_OK)
-      break;
-    if (!username_valid(s, len)) {
-      payload_fail(cmd, "payload.username: must be 3..64 of [a-z0-9_.-]");
-      break;
-    }
-    memcpy(cmd->username, s, len + 1);
-    cmd->fields |= WT_F_USERNAME;
-    if (pl_text(cmd, payload, "display_name", true, 1, WT_NAME_MAX_CHARS, true,
-                cmd->display_name, sizeof(cmd->display_name)) != FIELD_OK)
-      break;
-    cmd->fields |= WT_F_DISPLAY_NAME;
-    if (pl_string(cmd, payload, "password_hash", true, &s, &len) != FIELD_OK)
-      break;
-    if (!password_hash_valid(s, len)) {
-      payload_fail(cmd, "payload.password_hash: must be a crypt-style hash "
-                        "(\"$...\", 1..512 printable ASCII characters)");
-      break;
-    }
-    memcpy(cmd->password_hash, s, len + 1);
-    cmd->fields |= WT_F_PASSWORD_HASH;
-    break;
+  case WT_CMD_LOG_DELETE: parse_log(cmd, m); break;
+  case WT_CMD_USER_CREATE: parse_user_create(cmd, m); break;
   case WT_CMD_USER_DEACTIVATE:
-  case WT_CMD_USER_REVOKE_TOKENS: parse_user_target(cmd, payload); break;
+  case WT_CMD_USER_REVOKE_TOKENS: parse_user_target(cmd, m); break;
   case WT_CMD_NONE:
   case WT_CMD__COUNT: break;
   }
-}
-
-/* What json-c's strict mode still lets through: NaN, Infinity, "1.".
- * Outside strings only structure, numbers and true/false/null remain. */
-static bool strict_json(const char *s, size_t len) {
-  bool in_string = false;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    /* a '.' must lead a fraction's digits */
-    bool bad_dot =
-        c == '.' && (i + 1 == len || s[i + 1] < '0' || s[i + 1] > '9');
-    if (bad_dot || !c || !strchr("{}[]:,-+.0123456789eE \t\n\rtruefalsn", c))
-      return false;
-  }
-  return true;
-}
-
-/* Trailing JSON whitespace is fine; anything else after the value is not. */
-static bool only_whitespace(const char *s, size_t len) {
-  for (size_t i = 0; i < len; i++)
-    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-      return false;
-  return true;
 }
 
 /* Empties cmd without writing all of its long texts: the worker parses a
@@ -902,10 +920,10 @@ static void command_clear(wt_command *cmd) {
 
 wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
                         char *errstr, size_t errstr_size) {
-  json_tokener *tok = NULL;
-  json_object *root = NULL, *payload = NULL;
-  wt_err err = WT_ERR_INVALID;
-  size_t end;
+  members env, payload;
+  wt_json_type root = WT_JSON_NULL;
+  char why[160];
+  wt_err err;
 
   command_clear(cmd);
   if (!json) {
@@ -917,46 +935,28 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
             WT_COMMAND_MAX_BYTES);
     return WT_ERR_INVALID;
   }
-  tok = json_tokener_new_ex(PARSE_DEPTH);
-  if (!tok) {
-    wt_errf(errstr, errstr_size, "out of memory");
-    return WT_ERR_NOMEM;
+  members_init(&env, env_keys, env_key_lens, EK__COUNT);
+  if (wt_json_scan(json, len, PARSE_DEPTH, &root, on_member, &env, why,
+                   sizeof(why)) != WT_OK) {
+    wt_errf(errstr, errstr_size, "not JSON: %s", why);
+    return WT_ERR_INVALID;
   }
-  json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-  root = json_tokener_parse_ex(tok, json, (int)len);
-  end = json_tokener_get_parse_end(tok);
-  if (!root && json_tokener_get_error(tok) == json_tokener_success) {
-    wt_errf(errstr, errstr_size, "not a JSON object"); /* "null" */
-    goto out;
-  }
-  if (!root) {
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    wt_errf(errstr, errstr_size, "not JSON: %s at byte %zu",
-            jerr == json_tokener_continue ? "unexpected end of data"
-                                          : json_tokener_error_desc(jerr),
-            end);
-    goto out;
-  }
-  if (end < len && !only_whitespace(json + end, len - end)) {
-    wt_errf(errstr, errstr_size, "not JSON: trailing bytes at byte %zu", end);
-    goto out;
-  }
-  if (!json_object_is_type(root, json_type_object)) {
+  if (root != WT_JSON_OBJECT) {
     wt_errf(errstr, errstr_size, "not a JSON object");
-    goto out;
+    return WT_ERR_INVALID;
   }
-  if (!strict_json(json, end)) {
-    wt_errf(errstr, errstr_size, "not JSON: NaN, Infinity or \"1.\"");
-    goto out;
-  }
-  err = parse_envelope(root, cmd, &payload, errstr, errstr_size);
+  err = parse_envelope(&env, cmd, errstr, errstr_size);
   if (err != WT_OK)
-    goto out;
-  parse_payload(cmd, payload);
-out:
-  json_object_put(root);
-  json_tokener_free(tok);
-  return err;
+    return err;
+  /* the payload's text was checked with the whole: now its members */
+  members_init(&payload, pl_keys, pl_key_lens, PK__COUNT);
+  if (wt_json_scan(env.val[EK_PAYLOAD].p, env.val[EK_PAYLOAD].len, PARSE_DEPTH,
+                   NULL, on_member, &payload, why, sizeof(why)) != WT_OK) {
+    wt_errf(errstr, errstr_size, "not JSON: %s", why);
+    return WT_ERR_INVALID;
+  }
+  parse_payload(cmd, &payload);
+  return WT_OK;
 }
 
 /* --- serialising -------------------------------------------------------- */

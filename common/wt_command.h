@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "wt_err.h"
+#include "wt_json.h" /* wt_utf8_chars, wt_hex_digit */
 
 #define WT_UUID_STR 37             /* 36 chars + NUL */
 #define WT_COMMAND_MAX_BYTES 65536 /* a larger message is refused unread */
@@ -132,8 +133,6 @@ const char *wt_command_key(const wt_command *cmd);
 
 /* Canonical lowercase UUID (8-4-4-4-12 hex). */
 bool wt_uuid_valid(const char *s);
-/* The value of a hexadecimal digit (either case), -1 for anything else. */
-int wt_hex_digit(char c);
 /* A random (v4) UUID from /dev/urandom or getrandom(). */
 void wt_uuid_generate(char out[WT_UUID_STR]);
 
@@ -144,8 +143,5 @@ int wt_time_parse(const char *s, int64_t *us);
  * .fff or none) when the time has a fraction. out: at least 32 bytes. */
 void wt_time_format(int64_t us, char *out, size_t size);
 int64_t wt_time_now_us(void);
-
-/* UTF-8 validity and length in code points; -1 when invalid UTF-8. */
-long wt_utf8_chars(const char *s, size_t len);
 
 #endif

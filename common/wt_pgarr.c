@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "wt_command.h" /* wt_hex_digit */
+#include "wt_json.h" /* wt_hex_digit */
 
 #define HEADER_LEN 20 /* ndim, flags, oid, size, lower bound */
 /* 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix microseconds */

@@ -99,6 +99,21 @@ static parse_case parse_cases[] = {
         "not JSON"),
     DLQ("envelope: raw invalid UTF-8",
         ENV("project.rename", "{\"name\":\"\xff\"}"), "not JSON"),
+    /* stricter than json-c was: RFC 8259 JSON only */
+    DLQ("envelope: raw control character in a string",
+        ENV("project.rename", "{\"name\":\"a\tb\"}"),
+        "not JSON: control character"),
+    DLQ("envelope: UTF-8 of a surrogate",
+        ENV("project.rename", "{\"name\":\"\xed\xa0\x80\"}"),
+        "not JSON: invalid UTF-8"),
+    DLQ("envelope: overlong UTF-8",
+        ENV("project.rename", "{\"name\":\"\xc0\xaf\"}"),
+        "not JSON: invalid UTF-8"),
+    DLQ("envelope: leading zero", "{\"v\":01}", "not JSON"),
+    DLQ("envelope: payload after a repeated payload is a string",
+        ENV_AS(A1, "log.delete", ",\"payload\":{\"log_id\":\"" L1 "\"}",
+               "\"x\""),
+        "payload: must be a JSON object"),
     DLQ("envelope: v missing", "{\"command_id\":\"" CID "\"}", "v:"),
     DLQ("envelope: v=2",
         "{\"v\":2,\"command_id\":\"" CID "\",\"type\":\"log.create\"}", "v:"),
@@ -318,6 +333,22 @@ static parse_case parse_cases[] = {
         "payload.expected_version: unknown field"),
     BAD("log.create: unknown field", LOG_CREATE(",\"duration\":60"),
         "payload.duration: unknown field"),
+    OK("log.create: an escaped key is its decoded name",
+       ENV("log.create",
+           "{\"log\\u005fid\":\"" L1 "\",\"started_at\":\"" T0 "\"}")),
+    BAD("log.create: a key with a NUL is no known key",
+        LOG_CREATE(",\"description\\u0000\":\"x\""),
+        "payload.description: unknown field"),
+    BAD("log.create: the first unknown field in the text is named",
+        LOG_CREATE(",\"zz\":1,\"expected_version\":2"),
+        "payload.zz: unknown field"),
+    BAD("log.create: a known key of another type counts in text order",
+        LOG_CREATE(",\"expected_version\":2,\"zz\":1"),
+        "payload.expected_version: unknown field"),
+    BAD("log.update: expected_version over int64",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
+                   "9223372036854775808"),
+        "payload.expected_version: must be a positive integer"),
 
     /* log.update */
     OK("log.update: description only", LOG_UPDATE(",\"description\":\"\"")),
@@ -507,7 +538,7 @@ static void test_fields_user_create(void **state) {
   assert_string_equal(wt_command_key(&c), A2);
 }
 
-/* json-c keeps the last of duplicate keys; so does the envelope. */
+/* The last of duplicate keys counts (as json-c kept it). */
 static void test_duplicate_keys_last_wins(void **state) {
   wt_command c;
   (void)state;

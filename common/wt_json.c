@@ -1,0 +1,411 @@
+/* wt_json: a strict JSON scanner without a tree (see wt_json.h). */
+#include "wt_json.h"
+
+#include <string.h>
+
+typedef struct scanner {
+  const unsigned char *s;
+  size_t len, pos;
+  int depth, max_depth;
+  const char *why; /* the first failure */
+} scanner;
+
+static bool fail(scanner *sc, const char *why) {
+  if (!sc->why)
+    sc->why = why;
+  return false;
+}
+
+static void skip_ws(scanner *sc) {
+  while (sc->pos < sc->len) {
+    unsigned char c = sc->s[sc->pos];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+      break;
+    sc->pos++;
+  }
+}
+
+int wt_hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Four hex digits at p (bounds checked by the caller), or -1. */
+static long hex4(const unsigned char *p) {
+  long v = 0;
+  for (int i = 0; i < 4; i++) {
+    int d = wt_hex_digit((char)p[i]);
+    if (d < 0)
+      return -1;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
+/* The length of the valid UTF-8 sequence at p (lead byte >= 0x80) within
+ * avail bytes, or 0: no overlong forms, no surrogates, nothing over
+ * U+10FFFF. */
+static size_t utf8_seq(const unsigned char *p, size_t avail) {
+  unsigned c = p[0];
+  size_t more;
+  unsigned long cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    more = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    more = 2;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    more = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (avail - 1 < more)
+    return 0;
+  for (size_t k = 1; k <= more; k++) {
+    if ((p[k] & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (p[k] & 0x3f);
+  }
+  if (more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+    return 0;
+  if (more == 3 && (cp < 0x10000 || cp > 0x10ffff))
+    return 0;
+  return more + 1;
+}
+
+/* Bytes a string cannot simply go on with: the closing quote, an escape,
+ * a control character (not allowed raw), a non-ASCII lead byte. */
+#define STOP_BYTE(c) ((c) < 0x20 || (c) == '"' || (c) == '\\' || (c) >= 0x80)
+#define S4(c)                                                                  \
+  STOP_BYTE(c), STOP_BYTE((c) + 1), STOP_BYTE((c) + 2), STOP_BYTE((c) + 3)
+#define S16(c) S4(c), S4((c) + 4), S4((c) + 8), S4((c) + 12)
+#define S64(c) S16(c), S16((c) + 16), S16((c) + 32), S16((c) + 48)
+static const bool stop_byte[256] = {S64(0), S64(64), S64(128), S64(192)};
+
+/* At the opening quote. */
+static bool scan_string(scanner *sc, wt_json_span *v) {
+  size_t start = ++sc->pos;
+  v->escaped = false;
+  for (;;) {
+    unsigned char c;
+    while (sc->pos < sc->len && !stop_byte[sc->s[sc->pos]])
+      sc->pos++;
+    if (sc->pos >= sc->len)
+      return fail(sc, "unterminated string");
+    c = sc->s[sc->pos];
+    if (c == '"')
+      break;
+    if (c == '\\') {
+      unsigned char e;
+      v->escaped = true;
+      if (++sc->pos >= sc->len)
+        return fail(sc, "unterminated string");
+      e = sc->s[sc->pos];
+      if (e == 'u') {
+        if (sc->len - sc->pos < 5 || hex4(sc->s + sc->pos + 1) < 0)
+          return fail(sc, "bad \\u escape");
+        sc->pos += 5;
+      } else if (e && strchr("\"\\/bfnrt", e)) {
+        sc->pos++;
+      } else {
+        return fail(sc, "bad escape");
+      }
+    } else if (c < 0x20) {
+      return fail(sc, "control character in a string");
+    } else if (c < 0x80) {
+      sc->pos++;
+    } else {
+      size_t n = utf8_seq(sc->s + sc->pos, sc->len - sc->pos);
+      if (!n)
+        return fail(sc, "invalid UTF-8");
+      sc->pos += n;
+    }
+  }
+  v->type = WT_JSON_STRING;
+  v->p = (const char *)sc->s + start;
+  v->len = sc->pos - start;
+  sc->pos++; /* the closing quote */
+  return true;
+}
+
+static bool digits(scanner *sc) {
+  size_t start = sc->pos;
+  while (sc->pos < sc->len && sc->s[sc->pos] >= '0' && sc->s[sc->pos] <= '9')
+    sc->pos++;
+  return sc->pos > start || fail(sc, "bad number");
+}
+
+static bool scan_number(scanner *sc, wt_json_span *v) {
+  size_t start = sc->pos;
+  v->type = WT_JSON_INT;
+  if (sc->s[sc->pos] == '-')
+    sc->pos++;
+  if (sc->pos < sc->len && sc->s[sc->pos] == '0')
+    sc->pos++; /* no leading zeros: a digit after it ends the value */
+  else if (!digits(sc))
+    return false;
+  if (sc->pos < sc->len && sc->s[sc->pos] == '.') {
+    v->type = WT_JSON_REAL;
+    sc->pos++;
+    if (!digits(sc))
+      return false;
+  }
+  if (sc->pos < sc->len && (sc->s[sc->pos] == 'e' || sc->s[sc->pos] == 'E')) {
+    v->type = WT_JSON_REAL;
+    sc->pos++;
+    if (sc->pos < sc->len && (sc->s[sc->pos] == '+' || sc->s[sc->pos] == '-'))
+      sc->pos++;
+    if (!digits(sc))
+      return false;
+  }
+  v->p = (const char *)sc->s + start;
+  v->len = sc->pos - start;
+  return true;
+}
+
+static bool scan_literal(scanner *sc, wt_json_span *v, const char *word,
+                         wt_json_type type) {
+  size_t n = strlen(word);
+  if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, word, n) != 0)
+    return fail(sc, "unexpected character");
+  v->type = type;
+  v->p = (const char *)sc->s + sc->pos;
+  v->len = n;
+  sc->pos += n;
+  return true;
+}
+
+static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
+                       void *ctx);
+
+/* At '{' or '['; fn gets the members of this object (the root's only). */
+static bool scan_container(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
+                           void *ctx) {
+  bool object = sc->s[sc->pos] == '{';
+  unsigned char close = object ? '}' : ']';
+  size_t start = sc->pos;
+  if (++sc->depth > sc->max_depth)
+    return fail(sc, "nesting too deep");
+  sc->pos++;
+  skip_ws(sc);
+  if (sc->pos < sc->len && sc->s[sc->pos] == close) {
+    sc->pos++;
+  } else {
+    for (;;) {
+      wt_json_span key, val;
+      skip_ws(sc);
+      if (object) {
+        if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
+          return fail(sc, sc->pos >= sc->len ? "unexpected end of data"
+                                             : "expected a key");
+        if (!scan_string(sc, &key))
+          return false;
+        skip_ws(sc);
+        if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
+          return fail(sc, "expected ':'");
+        sc->pos++;
+      }
+      if (!scan_value(sc, &val, NULL, NULL))
+        return false;
+      if (object && fn)
+        fn(ctx, &key, &val);
+      skip_ws(sc);
+      if (sc->pos >= sc->len)
+        return fail(sc, "unexpected end of data");
+      if (sc->s[sc->pos] == close) {
+        sc->pos++;
+        break;
+      }
+      if (sc->s[sc->pos] != ',')
+        return fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+      sc->pos++;
+    }
+  }
+  sc->depth--;
+  v->type = object ? WT_JSON_OBJECT : WT_JSON_ARRAY;
+  v->p = (const char *)sc->s + start;
+  v->len = sc->pos - start;
+  v->escaped = false;
+  return true;
+}
+
+static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
+                       void *ctx) {
+  unsigned char c;
+  skip_ws(sc);
+  if (sc->pos >= sc->len)
+    return fail(sc, "unexpected end of data");
+  v->escaped = false;
+  c = sc->s[sc->pos];
+  switch (c) {
+  case '{':
+  case '[': return scan_container(sc, v, fn, ctx);
+  case '"': return scan_string(sc, v);
+  case 't': return scan_literal(sc, v, "true", WT_JSON_BOOL);
+  case 'f': return scan_literal(sc, v, "false", WT_JSON_BOOL);
+  case 'n': return scan_literal(sc, v, "null", WT_JSON_NULL);
+  default:
+    if (c == '-' || (c >= '0' && c <= '9'))
+      return scan_number(sc, v);
+    return fail(sc, "unexpected character");
+  }
+}
+
+wt_err wt_json_scan(const char *s, size_t len, int max_depth,
+                    wt_json_type *type, wt_json_member_fn fn, void *ctx,
+                    char *errstr, size_t errstr_size) {
+  scanner sc = {.s = (const unsigned char *)s,
+                .len = s ? len : 0,
+                .max_depth = max_depth};
+  wt_json_span root;
+  if (scan_value(&sc, &root, fn, ctx)) {
+    skip_ws(&sc);
+    if (sc.pos == sc.len) {
+      if (type)
+        *type = root.type;
+      return WT_OK;
+    }
+    fail(&sc, "trailing bytes");
+  }
+  wt_errf(errstr, errstr_size, "%s at byte %zu", sc.why, sc.pos);
+  return WT_ERR_INVALID;
+}
+
+/* --- values ------------------------------------------------------------- */
+
+typedef struct sink {
+  char *out;
+  size_t size, n;
+} sink;
+
+static void put(sink *k, unsigned char c) {
+  if (k->n + 1 < k->size)
+    k->out[k->n] = (char)c;
+  k->n++;
+}
+
+static void put_code_point(sink *k, unsigned long cp) {
+  if (cp < 0x80) {
+    put(k, (unsigned char)cp);
+  } else if (cp < 0x800) {
+    put(k, (unsigned char)(0xc0 | cp >> 6));
+    put(k, (unsigned char)(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    put(k, (unsigned char)(0xe0 | cp >> 12));
+    put(k, (unsigned char)(0x80 | (cp >> 6 & 0x3f)));
+    put(k, (unsigned char)(0x80 | (cp & 0x3f)));
+  } else {
+    put(k, (unsigned char)(0xf0 | cp >> 18));
+    put(k, (unsigned char)(0x80 | (cp >> 12 & 0x3f)));
+    put(k, (unsigned char)(0x80 | (cp >> 6 & 0x3f)));
+    put(k, (unsigned char)(0x80 | (cp & 0x3f)));
+  }
+}
+
+/* The escape at p[i] (a backslash; the scan checked it): its code point,
+ * i moved past it. A surrogate pair is one code point, a lone surrogate
+ * U+FFFD. */
+static unsigned long unescape(const unsigned char *p, size_t len, size_t *i) {
+  unsigned char e = p[*i + 1];
+  long hi, lo;
+  *i += 2;
+  switch (e) {
+  case 'b': return '\b';
+  case 'f': return '\f';
+  case 'n': return '\n';
+  case 'r': return '\r';
+  case 't': return '\t';
+  case 'u': break;
+  default: return e; /* " \ / */
+  }
+  hi = hex4(p + *i);
+  *i += 4;
+  if (hi < 0xd800 || hi > 0xdfff)
+    return (unsigned long)hi;
+  if (hi <= 0xdbff && len - *i >= 6 && p[*i] == '\\' && p[*i + 1] == 'u') {
+    lo = hex4(p + *i + 2);
+    if (lo >= 0xdc00 && lo <= 0xdfff) {
+      *i += 6;
+      return 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
+             (unsigned long)(lo - 0xdc00);
+    }
+  }
+  return 0xfffd;
+}
+
+size_t wt_json_string(const wt_json_span *v, char *out, size_t size,
+                      long *chars) {
+  const unsigned char *p = (const unsigned char *)v->p;
+  sink k = {out, size, 0};
+  long n = 0;
+  size_t i = 0;
+  if (!v->escaped) {
+    size_t copy = size ? (v->len < size ? v->len : size - 1) : 0;
+    if (copy)
+      memcpy(out, p, copy);
+    k.n = v->len;
+    if (chars)
+      for (size_t j = 0; j < v->len; j++)
+        n += (p[j] & 0xc0) != 0x80;
+  } else {
+    while (i < v->len) {
+      if (p[i] == '\\') {
+        put_code_point(&k, unescape(p, v->len, &i));
+        n++;
+      } else {
+        n += (p[i] & 0xc0) != 0x80;
+        put(&k, p[i++]);
+      }
+    }
+  }
+  if (size)
+    out[k.n < size ? k.n : size - 1] = '\0';
+  if (chars)
+    *chars = n;
+  return k.n;
+}
+
+int wt_json_int64(const wt_json_span *v, int64_t *out) {
+  const char *p = v->p, *end = v->p + v->len;
+  bool neg = false;
+  uint64_t acc = 0, limit;
+  if (v->type != WT_JSON_INT || v->len == 0)
+    return -1;
+  if (*p == '-') {
+    neg = true;
+    p++;
+  }
+  limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  for (; p < end; p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (acc > (limit - d) / 10)
+      return -1;
+    acc = acc * 10 + d;
+  }
+  if (neg)
+    *out = acc == limit ? INT64_MIN : -(int64_t)acc;
+  else
+    *out = (int64_t)acc;
+  return 0;
+}
+
+long wt_utf8_chars(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  long n = 0;
+  while (i < len) {
+    size_t step = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i);
+    if (!step)
+      return -1;
+    i += step;
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,70 @@
+/* wt_json: a strict JSON (RFC 8259) scanner for messages that are read
+ * member by member (the commands). It checks a whole text in one pass and
+ * builds nothing: each member of the root object reaches a callback as
+ * spans of the input, and a string is decoded only when asked for.
+ *
+ * What it takes: one value with JSON whitespace around it; strings of valid
+ * UTF-8 without raw control characters, with the RFC's escapes; numbers of
+ * the RFC's grammar (no NaN, Infinity, "1.", "01", "+1"); true, false and
+ * null; at most max_depth nested arrays and objects, the root counted.
+ * A \u escape of a lone surrogate decodes as U+FFFD. Pure: no I/O. */
+#ifndef WT_JSON_H
+#define WT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wt_err.h"
+
+typedef enum wt_json_type {
+  WT_JSON_NULL = 0,
+  WT_JSON_BOOL,
+  WT_JSON_INT,  /* a number without fraction or exponent */
+  WT_JSON_REAL, /* any other number */
+  WT_JSON_STRING,
+  WT_JSON_ARRAY,
+  WT_JSON_OBJECT
+} wt_json_type;
+
+/* A value in the scanned text. A string's span is its content between the
+ * quotes, escapes still in it; any other value's is its whole text. */
+typedef struct wt_json_span {
+  wt_json_type type;
+  const char *p;
+  size_t len;
+  bool escaped; /* a string with a backslash in it */
+} wt_json_span;
+
+/* One member of the root object, in the order of the text (a repeated key
+ * comes once per occurrence). */
+typedef void (*wt_json_member_fn)(void *ctx, const wt_json_span *key,
+                                  const wt_json_span *value);
+
+/* Scans s[0..len). WT_OK: the text is one valid value, its type in
+ * *type, and when it is an object fn (may be NULL) was called for each
+ * member. WT_ERR_INVALID: errstr says what and at which byte. */
+wt_err wt_json_scan(const char *s, size_t len, int max_depth,
+                    wt_json_type *type, wt_json_member_fn fn, void *ctx,
+                    char *errstr, size_t errstr_size);
+
+/* Decodes a string span into out (size bytes). Returns the decoded length
+ * in bytes; when it is >= size, out holds as much as fits. out is always
+ * NUL-terminated (size > 0); a \u0000 decodes as a NUL byte, so callers
+ * compare strlen(out) with the length. *chars (may be NULL) gets the
+ * length in code points. */
+size_t wt_json_string(const wt_json_span *v, char *out, size_t size,
+                      long *chars);
+
+/* An integer span as int64_t: 0, or -1 when out of range. */
+int wt_json_int64(const wt_json_span *v, int64_t *out);
+
+/* --- text --------------------------------------------------------------- */
+
+/* UTF-8 validity and length in code points; -1 when invalid UTF-8 (an
+ * overlong form, a surrogate, over U+10FFFF, a cut sequence). */
+long wt_utf8_chars(const char *s, size_t len);
+/* The value of a hexadecimal digit (either case), -1 for anything else. */
+int wt_hex_digit(char c);
+
+#endif
