@@ -37,6 +37,12 @@
  *     the worker's database and written into a fresh one holding the same
  *     setup rows with one COPY per table and one UPDATE, in one
  *     transaction: N / that time is the limit in commands/s.
+ *     Beside the wall-clock figures: db_cpu_s, the CPU seconds PostgreSQL's
+ *     backend spent for the worker during the drain, and copy_db_cpu_s, the
+ *     COPY's backend for the limit (/proc/PID/schedstat; printed when
+ *     PostgreSQL runs on this machine). Their ratio says how much more work
+ *     the database does for the worker than for COPY, whatever the other
+ *     processes on the machine take from the drain's wall clock.
  *  5. naive: a fresh database and prefix, the same setup (drained by a
  *     normal worker), then wt-worker with WT_BATCH_MAX=1: warmed up with one
  *     log.create per project (its caches are then as warm as the batched
@@ -471,6 +477,39 @@ static void pg_exec(PGconn *c, const char *sql) {
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
     bail("%s: %s", sql, PQerrorMessage(c));
   PQclear(res);
+}
+
+/* --- PostgreSQL's CPU -------------------------------------------------- */
+
+/* Seconds on a CPU of the backends of a database other than the asking
+ * one (the worker's), or of the asking one itself (own = true), from
+ * /proc/PID/schedstat: -1 when PostgreSQL runs elsewhere (or /proc says
+ * nothing). What a figure of work the database did, beside the wall-clock
+ * ones that the other processes on the machine move. */
+static double backends_cpu_s(PGconn *c, bool own) {
+  PGresult *res = PQexec(
+      c, own ? "SELECT pg_backend_pid()"
+             : "SELECT pid FROM pg_stat_activity WHERE datname = "
+               "current_database() AND backend_type = 'client backend' AND "
+               "pid <> pg_backend_pid()");
+  double s = 0;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    bail("backend pids: %s", PQerrorMessage(c));
+  for (int i = 0; i < PQntuples(res) && s >= 0; i++) {
+    char path[64];
+    unsigned long long ns = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%s/schedstat", PQgetvalue(res, i, 0));
+    f = fopen(path, "r");
+    if (!f || fscanf(f, "%llu", &ns) != 1)
+      s = -1;
+    else
+      s += (double)ns / 1e9;
+    if (f)
+      fclose(f);
+  }
+  PQclear(res);
+  return s;
 }
 
 /* A fresh database, migrated. */
@@ -1030,13 +1069,13 @@ static void settle_db(const char *url) {
 
 /* Writes the drain's rows into a fresh database with the same setup rows;
  * returns the seconds of the timed transaction. */
-static double copy_limit(const dump *d) {
+static double copy_limit(const dump *d, double *db_cpu_s) {
   char name[64], url[2048];
   PGconn *c;
   PGresult *res;
   const char *params[2] = {d->project_ids, d->project_seqs};
   int64_t t0;
-  double s;
+  double s, cpu;
   snprintf(name, sizeof(name), "wt_bench_%d_copy", (int)getpid());
   create_database(name, url, sizeof(url));
   c = pg_connect(url);
@@ -1047,6 +1086,7 @@ static double copy_limit(const dump *d) {
   copy_in(c, "COPY events (" COLS_EVENTS ") FROM STDIN", &d->events);
   settle_db(url);
   /* the limit: the same resulting rows, one COPY per table */
+  *db_cpu_s = backends_cpu_s(c, true);
   t0 = now_us();
   pg_exec(c, "BEGIN");
   copy_in(c, "COPY work_logs (" COLS_LOGS ") FROM STDIN", &d->logs);
@@ -1063,6 +1103,8 @@ static double copy_limit(const dump *d) {
   PQclear(res);
   pg_exec(c, "COMMIT");
   s = (double)(now_us() - t0) / 1e6;
+  cpu = backends_cpu_s(c, true);
+  *db_cpu_s = *db_cpu_s < 0 || cpu < 0 ? -1 : cpu - *db_cpu_s;
   PQfinish(c);
   if (!opt->keep)
     drop_database(name);
@@ -1103,6 +1145,7 @@ typedef struct drain_result {
   size_t n, applied, rejected, unexpected;
   double produce_s, drain_s, commands_per_s, round_trips_per_batch;
   double batches, db_errors;
+  double db_cpu_s; /* the worker's backends, -1: not measurable here */
 } drain_result;
 
 /* Pauses the worker, produces the list, resumes it and times it until the
@@ -1113,6 +1156,8 @@ static drain_result drain(run *r, const msglist *l) {
   scrape before, after;
   int64_t t_resume;
   tally t;
+  PGconn *c;
+  double cpu0;
   if (l->n == 0)
     bail("nothing to drain");
   from = l->v[0].seq;
@@ -1126,9 +1171,14 @@ static drain_result drain(run *r, const msglist *l) {
             "warning: the worker was paused %.1f s, near its session timeout "
             "(10 s): a rebalance may have cooled its caches\n",
             d.produce_s);
+  c = pg_connect(r->url);
+  cpu0 = backends_cpu_s(c, false);
   t_resume = now_us();
   kill(r->worker, SIGCONT);
   wait_outcomes(r, r->label);
+  d.db_cpu_s = backends_cpu_s(c, false);
+  d.db_cpu_s = cpu0 < 0 || d.db_cpu_s < 0 ? -1 : d.db_cpu_s - cpu0;
+  PQfinish(c);
   t = count_outcomes(r, from, to);
   after = scrape_after(r, before.commands + (double)l->n);
   d.applied = t.applied;
@@ -1294,7 +1344,7 @@ int main(int argc, char **argv) {
   drain_result main_d, naive_d = {0};
   latency_result lat = {0};
   dump d = {0};
-  double setup_s, copy_s, t_start = (double)now_us() / 1e6;
+  double setup_s, copy_s, copy_cpu_s, t_start = (double)now_us() / 1e6;
   int exit_main, exit_naive = 0;
   size_t live_logs;
   bool db_ok;
@@ -1335,7 +1385,7 @@ int main(int argc, char **argv) {
 
   /* 4: the COPY limit */
   fprintf(stderr, "bench_worker: COPY limit (%zu rows)\n", d.rows);
-  copy_s = copy_limit(&d);
+  copy_s = copy_limit(&d, &copy_cpu_s);
 
   /* 5: the naive worker */
   if (o.naive_n > 0) {
@@ -1383,6 +1433,11 @@ int main(int argc, char **argv) {
          copy_s, (double)o.n / copy_s);
   printf("ratio_to_copy_limit=%.3f\n",
          main_d.commands_per_s / ((double)o.n / copy_s));
+  if (main_d.db_cpu_s > 0 && copy_cpu_s > 0)
+    printf("# PostgreSQL's own work: CPU seconds of the backends (the drain's: "
+           "the worker's connection)\ndb_cpu_s=%.3f\ncopy_db_cpu_s=%.3f\n"
+           "db_cpu_ratio_to_copy=%.3f\n",
+           main_d.db_cpu_s, copy_cpu_s, main_d.db_cpu_s / copy_cpu_s);
   if (o.naive_n > 0) {
     printf("# naive: WT_BATCH_MAX=1, warm, timed like the drain\n");
     print_drain("naive_", &naive_d);

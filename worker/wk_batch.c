@@ -604,9 +604,15 @@ static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
   s[ns++] = (wt_db_stmt){.name = "commit", .sql = "COMMIT"};
   b->nws = ns;
   err = wt_db_send(b->db, s, ns, errstr, errstr_size);
-  if (err == WT_OK && b->write_hook)
+  if (err != WT_OK)
+    return err;
+  /* into the caches once PostgreSQL has the transaction (not before: it
+   * would wait meanwhile), and before the hook lets the next batch be
+   * decided on them; undone if the transaction fails */
+  wk_state_commit(b->st);
+  if (b->write_hook)
     b->write_hook(b->write_hook_ctx, true);
-  return err;
+  return WT_OK;
 }
 
 /* The answer to write_send; *sqlstate: the failing statement's code. */
@@ -791,9 +797,6 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
       break;
     }
     res->ms_decide += clock_ms() - t1;
-    /* into the caches now: the next batch may be decided while this one
-     * is written; undone if the transaction fails */
-    wk_state_commit(b->st);
     t = clock_ms();
     err = write_send(b, n, b->nparts, errstr, errstr_size);
     if (err == WT_OK)
@@ -838,7 +841,6 @@ bool wk_batch_send(wk_batch *b, const wk_msg *msgs, size_t n,
   if (!b->use_prepared)
     return false;                   /* wk_batch_finish decides and writes it */
   res->ms_decide += b->prepared_ms; /* spent ahead, on another thread */
-  wk_state_commit(b->st);
   b->t_write = clock_ms();
   if (write_send(b, n, b->nparts, err, sizeof(err)) != WT_OK) {
     /* the connection is gone: finish starts over (and reports it) */
