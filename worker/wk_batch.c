@@ -58,8 +58,10 @@ struct wk_batch {
   char sqlstate[8]; /* of the last refused write */
   wt_pgrows events; /* project_id, seq, command_id, type, actor_id, at,
                        data: wk_sql.h's events_insert */
-  wt_buf rejections, lookup_ids, lit[4], parts, expected, starts, nexts,
-      fresh_ids, rejected_ids;
+  wt_buf rejections, lookup_ids, lit[4], parts, expected, starts, nexts;
+  /* wt_begin_batch's guard: binary uuid[] (a thousand ids as text were
+   * PostgreSQL's uuid and array parsing on every batch) */
+  wt_pgarr fresh_ids, rejected_ids;
 };
 
 static const uint32_t event_cols[7] = {
@@ -95,8 +97,8 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   wt_pgrows_init(&b->events, event_cols, 7, BUF_CAP);
   wt_buf_init(&b->rejections, BUF_CAP);
   wt_buf_init(&b->lookup_ids, BUF_CAP);
-  wt_buf_init(&b->fresh_ids, BUF_CAP);
-  wt_buf_init(&b->rejected_ids, BUF_CAP);
+  wt_pgarr_init(&b->fresh_ids, WT_OID_UUID, BUF_CAP);
+  wt_pgarr_init(&b->rejected_ids, WT_OID_UUID, BUF_CAP);
   wt_buf_init(&b->parts, 1 << 20);
   wt_buf_init(&b->expected, 1 << 20);
   wt_buf_init(&b->starts, 1 << 20);
@@ -131,8 +133,8 @@ void wk_batch_destroy(wk_batch *b) {
   wt_pgrows_free(&b->events);
   wt_buf_free(&b->rejections);
   wt_buf_free(&b->lookup_ids);
-  wt_buf_free(&b->fresh_ids);
-  wt_buf_free(&b->rejected_ids);
+  wt_pgarr_free(&b->fresh_ids);
+  wt_pgarr_free(&b->rejected_ids);
   wt_buf_free(&b->parts);
   wt_buf_free(&b->expected);
   wt_buf_free(&b->starts);
@@ -533,44 +535,44 @@ static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
       {"events_insert", WK_SQL_EVENTS_INSERT, &b->events},
   };
   const char *guard[8];
+  int guard_len[8] = {0};
+  static const int guard_fmt[8] = {0, 0, 0, 0, 0, 0, 1, 1};
   const char *wparams[20];
   wt_db_stmt *s = b->ws;
   size_t ns = 0, nfresh = 0;
   wt_err err;
 
-  size_t nrejected = 0;
-  wt_buf_reset(&b->fresh_ids);
-  wt_buf_reset(&b->rejected_ids);
-  wt_buf_putc(&b->fresh_ids, '{');
-  wt_buf_putc(&b->rejected_ids, '{');
+  wt_pgarr_reset(&b->fresh_ids);
+  wt_pgarr_reset(&b->rejected_ids);
   for (size_t i = 0; i < n; i++)
     if (b->state[i] == M_FRESH) {
-      if (nfresh++)
-        wt_buf_putc(&b->fresh_ids, ',');
-      wt_buf_puts(&b->fresh_ids, b->cmds[i].command_id);
-      if (b->rejected[i]) {
-        if (nrejected++)
-          wt_buf_putc(&b->rejected_ids, ',');
-        wt_buf_puts(&b->rejected_ids, b->cmds[i].command_id);
-      }
+      nfresh++;
+      (void)wt_pgarr_uuid(&b->fresh_ids, b->cmds[i].command_id);
+      if (b->rejected[i])
+        (void)wt_pgarr_uuid(&b->rejected_ids, b->cmds[i].command_id);
     }
-  wt_buf_putc(&b->fresh_ids, '}');
-  wt_buf_putc(&b->rejected_ids, '}');
   guard[0] = b->group;
   guard[1] = b->topic;
   guard[2] = b->parts.data;
   guard[3] = b->expected.data;
   guard[4] = b->starts.data;
   guard[5] = b->nexts.data;
-  guard[6] = b->fresh_ids.data;
-  guard[7] = b->rejected_ids.data;
+  /* parsed command ids: canonical, so neither array fails */
+  guard[6] = wt_pgarr_finish(&b->fresh_ids, &guard_len[6]);
+  guard[7] = wt_pgarr_finish(&b->rejected_ids, &guard_len[7]);
+  if (!guard[6] || !guard[7]) {
+    wt_errf(errstr, errstr_size, "batch guard over its cap");
+    return WT_ERR_NOMEM;
+  }
 
   s[ns++] = (wt_db_stmt){.name = "begin", .sql = "BEGIN"};
   if (nparts || nfresh)
     s[ns++] = (wt_db_stmt){.name = "begin_batch",
                            .sql = WK_SQL_BEGIN_BATCH,
                            .nparams = 8,
-                           .params = guard};
+                           .params = guard,
+                           .lengths = guard_len,
+                           .formats = guard_fmt};
   /* users and projects first (logs and members name them), then logs */
   for (int i = 0; i < WK_PLAN_JSON_KINDS; i++) {
     if (!b->plan.n[i])
