@@ -481,35 +481,54 @@ static void pg_exec(PGconn *c, const char *sql) {
 
 /* --- PostgreSQL's CPU -------------------------------------------------- */
 
-/* Seconds on a CPU of the backends of a database other than the asking
- * one (the worker's), or of the asking one itself (own = true), from
- * /proc/PID/schedstat: -1 when PostgreSQL runs elsewhere (or /proc says
- * nothing). What a figure of work the database did, beside the wall-clock
- * ones that the other processes on the machine move. */
-static double backends_cpu_s(PGconn *c, bool own) {
+#define BACKENDS_MAX 8
+
+/* The pids of the database's client backends other than the asking one
+ * (the worker's: one connection), or of the asking one (own = true), in
+ * ascending order; how many, -1 when over BACKENDS_MAX. */
+static int backend_pids(PGconn *c, bool own, int *pids) {
   PGresult *res = PQexec(
       c, own ? "SELECT pg_backend_pid()"
              : "SELECT pid FROM pg_stat_activity WHERE datname = "
                "current_database() AND backend_type = 'client backend' AND "
-               "pid <> pg_backend_pid()");
-  double s = 0;
+               "pid <> pg_backend_pid() ORDER BY pid");
+  int n;
   if (PQresultStatus(res) != PGRES_TUPLES_OK)
     bail("backend pids: %s", PQerrorMessage(c));
-  for (int i = 0; i < PQntuples(res) && s >= 0; i++) {
-    char path[64];
+  n = PQntuples(res) <= BACKENDS_MAX ? PQntuples(res) : -1;
+  for (int i = 0; i < n; i++)
+    pids[i] = atoi(PQgetvalue(res, i, 0));
+  PQclear(res);
+  return n;
+}
+
+/* Seconds on a CPU of those backends, from /proc/PID/schedstat; -1 when
+ * PostgreSQL does not run on this machine (a pid that is not a local
+ * "postgres" process). A figure of the work the database did, beside the
+ * wall-clock ones that the other processes on the machine move. */
+static double pids_cpu_s(const int *pids, int n) {
+  double s = 0;
+  for (int i = 0; i < n && s >= 0; i++) {
+    char path[64], comm[32] = "";
     unsigned long long ns = 0;
     FILE *f;
-    snprintf(path, sizeof(path), "/proc/%s/schedstat", PQgetvalue(res, i, 0));
+    snprintf(path, sizeof(path), "/proc/%d/comm", pids[i]);
     f = fopen(path, "r");
-    if (!f || fscanf(f, "%llu", &ns) != 1)
+    if (!f || !fgets(comm, sizeof(comm), f) ||
+        strncmp(comm, "postgres", 8) != 0)
       s = -1;
-    else
+    if (f)
+      fclose(f);
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", pids[i]);
+    f = s >= 0 ? fopen(path, "r") : NULL;
+    if (s >= 0 && (!f || fscanf(f, "%llu", &ns) != 1))
+      s = -1;
+    else if (s >= 0)
       s += (double)ns / 1e9;
     if (f)
       fclose(f);
   }
-  PQclear(res);
-  return s;
+  return n < 0 ? -1 : s;
 }
 
 /* A fresh database, migrated. */
@@ -1075,6 +1094,7 @@ static double copy_limit(const dump *d, double *db_cpu_s) {
   PGresult *res;
   const char *params[2] = {d->project_ids, d->project_seqs};
   int64_t t0;
+  int pid = 0, npids;
   double s, cpu;
   snprintf(name, sizeof(name), "wt_bench_%d_copy", (int)getpid());
   create_database(name, url, sizeof(url));
@@ -1086,7 +1106,8 @@ static double copy_limit(const dump *d, double *db_cpu_s) {
   copy_in(c, "COPY events (" COLS_EVENTS ") FROM STDIN", &d->events);
   settle_db(url);
   /* the limit: the same resulting rows, one COPY per table */
-  *db_cpu_s = backends_cpu_s(c, true);
+  npids = backend_pids(c, true, &pid);
+  *db_cpu_s = pids_cpu_s(&pid, npids);
   t0 = now_us();
   pg_exec(c, "BEGIN");
   copy_in(c, "COPY work_logs (" COLS_LOGS ") FROM STDIN", &d->logs);
@@ -1103,7 +1124,7 @@ static double copy_limit(const dump *d, double *db_cpu_s) {
   PQclear(res);
   pg_exec(c, "COMMIT");
   s = (double)(now_us() - t0) / 1e6;
-  cpu = backends_cpu_s(c, true);
+  cpu = pids_cpu_s(&pid, npids);
   *db_cpu_s = *db_cpu_s < 0 || cpu < 0 ? -1 : cpu - *db_cpu_s;
   PQfinish(c);
   if (!opt->keep)
@@ -1157,6 +1178,7 @@ static drain_result drain(run *r, const msglist *l) {
   int64_t t_resume;
   tally t;
   PGconn *c;
+  int pids[BACKENDS_MAX], pids_after[BACKENDS_MAX], npids;
   double cpu0;
   if (l->n == 0)
     bail("nothing to drain");
@@ -1172,11 +1194,17 @@ static drain_result drain(run *r, const msglist *l) {
             "(10 s): a rebalance may have cooled its caches\n",
             d.produce_s);
   c = pg_connect(r->url);
-  cpu0 = backends_cpu_s(c, false);
+  npids = backend_pids(c, false, pids);
+  cpu0 = pids_cpu_s(pids, npids);
   t_resume = now_us();
   kill(r->worker, SIGCONT);
   wait_outcomes(r, r->label);
-  d.db_cpu_s = backends_cpu_s(c, false);
+  d.db_cpu_s = pids_cpu_s(pids, npids);
+  /* the same backends throughout (no reconnect), else no figure */
+  if (backend_pids(c, false, pids_after) != npids ||
+      memcmp(pids, pids_after, sizeof(int) * (size_t)(npids > 0 ? npids : 0)) !=
+          0)
+    d.db_cpu_s = -1;
   d.db_cpu_s = cpu0 < 0 || d.db_cpu_s < 0 ? -1 : d.db_cpu_s - cpu0;
   PQfinish(c);
   t = count_outcomes(r, from, to);

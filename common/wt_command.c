@@ -423,6 +423,13 @@ typedef enum field_state {
  * a longer one fails its own check. */
 #define ENV_STR_MAX 80
 
+/* A decoded string of len bytes, as much of it as fits in out (size):
+ * whether a NUL (only a \u0000 escape makes one) is in the part kept, where
+ * the callers' C-string checks would stop at it. */
+static bool has_nul(const char *out, size_t size, size_t len) {
+  return strlen(out) != (len < size ? len : size - 1);
+}
+
 /* An optional envelope string decoded into out (ENV_STR_MAX bytes), its
  * decoded length in *len: absent or null -> FIELD_ABSENT. A NUL can only
  * come from a \u0000 escape (raw control characters are not JSON). */
@@ -436,7 +443,7 @@ static field_state env_string(const members *m, int k, char *out, size_t *len,
     return FIELD_BAD;
   }
   *len = wt_json_string(v, out, ENV_STR_MAX, NULL);
-  if (v->escaped && *len < ENV_STR_MAX && strlen(out) != *len) {
+  if (v->escaped && has_nul(out, ENV_STR_MAX, *len)) {
     wt_errf(errstr, errstr_size, "%s: must not contain NUL", env_keys[k]);
     return FIELD_BAD;
   }
@@ -607,7 +614,7 @@ static field_state pl_string(wt_command *cmd, const members *m, int k,
     return FIELD_BAD;
   }
   *len = wt_json_string(v, out, size, chars);
-  if (v->escaped && *len < size && strlen(out) != *len) {
+  if (v->escaped && has_nul(out, size, *len)) {
     payload_fail(cmd, "payload.%s: must not contain NUL", pl_keys[k]);
     return FIELD_BAD;
   }
@@ -636,11 +643,13 @@ static field_state pl_time(wt_command *cmd, const members *m, int k,
                            bool *is_null) {
   const wt_json_span *v = NULL;
   char s[40];
+  size_t len = 0;
   field_state st = pl_get(cmd, m, k, required, null_ok, &v, is_null);
   if (st != FIELD_OK)
     return st;
-  if (v->type != WT_JSON_STRING ||
-      wt_json_string(v, s, sizeof(s), NULL) >= sizeof(s) ||
+  if (v->type == WT_JSON_STRING)
+    len = wt_json_string(v, s, sizeof(s), NULL);
+  if (v->type != WT_JSON_STRING || len >= sizeof(s) || strlen(s) != len ||
       wt_time_parse(s, out) != 0) {
     payload_fail(cmd,
                  "payload.%s: must be an RFC 3339 UTC time "

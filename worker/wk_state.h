@@ -117,8 +117,9 @@ void wk_plan_free(wk_plan *p);
  * id was malformed. */
 bool wk_state_plan(wk_state *st, wk_plan *p);
 
-/* overlay -> caches. A batch commits before its transaction is sent (so
- * that the next batch can be decided while it is written); the keys stay
+/* overlay -> caches. A batch commits as soon as its transaction is sent,
+ * before its answer (so that the next batch can be decided while it is
+ * written); the keys stay
  * "uncertain" until wk_state_settle (the transaction committed) or
  * wk_state_invalidate (it did not: they leave the caches, to be loaded
  * again from PostgreSQL, which has the truth). */

@@ -22,6 +22,12 @@
 #define T0 "2026-11-27T08:00:00Z"
 #define T1 "2026-11-27T09:30:00Z"
 
+/* 90 bytes: past what the parser keeps of an envelope string */
+#define X90                                                                    \
+  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+  "x"                                                                          \
+  "xxxxxxxxxxxxxxx"
+
 /* An envelope around a type, extra envelope members and a payload. */
 #define ENV_AS(actor, type, extra, payload)                                    \
   "{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"" type                       \
@@ -110,6 +116,14 @@ static parse_case parse_cases[] = {
         ENV("project.rename", "{\"name\":\"\xc0\xaf\"}"),
         "not JSON: invalid UTF-8"),
     DLQ("envelope: leading zero", "{\"v\":01}", "not JSON"),
+    /* a NUL early in a string too long to keep: still found */
+    DLQ("envelope: actor_id system, a NUL and more",
+        ENV_AS("system\\u0000" X90, "log.delete", "",
+               "{\"log_id\":\"" L1 "\"}"),
+        "actor_id: must not contain NUL"),
+    DLQ("envelope: command_id, a NUL and more",
+        "{\"v\":1,\"command_id\":\"" CID "\\u0000" X90 "\"}",
+        "command_id: must not contain NUL"),
     DLQ("envelope: payload after a repeated payload is a string",
         ENV_AS(A1, "log.delete", ",\"payload\":{\"log_id\":\"" L1 "\"}",
                "\"x\""),
@@ -333,6 +347,10 @@ static parse_case parse_cases[] = {
         "payload.expected_version: unknown field"),
     BAD("log.create: unknown field", LOG_CREATE(",\"duration\":60"),
         "payload.duration: unknown field"),
+    BAD("log.create: started_at with a NUL after the time",
+        ENV("log.create",
+            "{\"log_id\":\"" L1 "\",\"started_at\":\"" T0 "\\u0000x\"}"),
+        "payload.started_at: must be an RFC 3339 UTC time"),
     OK("log.create: an escaped key is its decoded name",
        ENV("log.create",
            "{\"log\\u005fid\":\"" L1 "\",\"started_at\":\"" T0 "\"}")),
