@@ -502,33 +502,36 @@ static int backend_pids(PGconn *c, bool own, int *pids) {
   return n;
 }
 
-/* Seconds on a CPU of those backends, from /proc/PID/schedstat; -1 when
- * PostgreSQL does not run on this machine (a pid that is not a local
- * "postgres" process). A figure of the work the database did, beside the
- * wall-clock ones that the other processes on the machine move. */
+/* Seconds on a CPU of one backend, from /proc/PID/schedstat; -1 when it
+ * is not a local "postgres" process (PostgreSQL runs elsewhere). */
+static double pid_cpu_s(int pid) {
+  char path[64], comm[32] = "";
+  unsigned long long ns = 0;
+  bool ok;
+  FILE *f;
+  snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+  f = fopen(path, "r");
+  ok = f && fgets(comm, sizeof(comm), f) && strncmp(comm, "postgres", 8) == 0;
+  if (f)
+    fclose(f);
+  snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+  f = ok ? fopen(path, "r") : NULL;
+  ok = f && fscanf(f, "%llu", &ns) == 1;
+  if (f)
+    fclose(f);
+  return ok ? (double)ns / 1e9 : -1;
+}
+
+/* The sum over those backends, -1 when one cannot be read. A figure of
+ * the work the database did, beside the wall-clock ones that the other
+ * processes on the machine move. */
 static double pids_cpu_s(const int *pids, int n) {
-  double s = 0;
+  double s = n < 0 ? -1 : 0;
   for (int i = 0; i < n && s >= 0; i++) {
-    char path[64], comm[32] = "";
-    unsigned long long ns = 0;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/comm", pids[i]);
-    f = fopen(path, "r");
-    if (!f || !fgets(comm, sizeof(comm), f) ||
-        strncmp(comm, "postgres", 8) != 0)
-      s = -1;
-    if (f)
-      fclose(f);
-    snprintf(path, sizeof(path), "/proc/%d/schedstat", pids[i]);
-    f = s >= 0 ? fopen(path, "r") : NULL;
-    if (s >= 0 && (!f || fscanf(f, "%llu", &ns) != 1))
-      s = -1;
-    else if (s >= 0)
-      s += (double)ns / 1e9;
-    if (f)
-      fclose(f);
+    double one = pid_cpu_s(pids[i]);
+    s = one < 0 ? -1 : s + one;
   }
-  return n < 0 ? -1 : s;
+  return s;
 }
 
 /* A fresh database, migrated. */

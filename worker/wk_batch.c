@@ -51,7 +51,6 @@ struct wk_batch {
   wt_db_stmt ws[16]; /* the transaction's statements */
   size_t nws;
   bool sent; /* its first attempt is out */
-  bool use_prepared;
   size_t nparts;
   wt_db_counters c0;
   double t_write;
@@ -513,7 +512,7 @@ static size_t offset_ranges(wk_batch *b, const wk_msg *msgs, size_t n,
 
 /* Sends the batch's transaction in one pipeline (b->ws); on WT_OK the
  * write hook's "before" ran and write_wait must follow. */
-static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
+static wt_err write_send(wk_batch *b, size_t n, char *errstr,
                          size_t errstr_size) {
   static const struct {
     const char *name, *sql;
@@ -539,14 +538,13 @@ static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
   static const int guard_fmt[8] = {0, 0, 0, 0, 0, 0, 1, 1};
   const char *wparams[20];
   wt_db_stmt *s = b->ws;
-  size_t ns = 0, nfresh = 0;
+  size_t ns = 0;
   wt_err err;
 
   wt_pgarr_reset(&b->fresh_ids);
   wt_pgarr_reset(&b->rejected_ids);
   for (size_t i = 0; i < n; i++)
     if (b->state[i] == M_FRESH) {
-      nfresh++;
       (void)wt_pgarr_uuid(&b->fresh_ids, b->cmds[i].command_id);
       if (b->rejected[i])
         (void)wt_pgarr_uuid(&b->rejected_ids, b->cmds[i].command_id);
@@ -566,7 +564,7 @@ static wt_err write_send(wk_batch *b, size_t n, size_t nparts, char *errstr,
   }
 
   s[ns++] = (wt_db_stmt){.name = "begin", .sql = "BEGIN"};
-  if (nparts || nfresh)
+  if (b->nparts || b->fresh_ids.n)
     s[ns++] = (wt_db_stmt){.name = "begin_batch",
                            .sql = WK_SQL_BEGIN_BATCH,
                            .nparams = 8,
@@ -800,7 +798,7 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
     }
     res->ms_decide += clock_ms() - t1;
     t = clock_ms();
-    err = write_send(b, n, b->nparts, errstr, errstr_size);
+    err = write_send(b, n, errstr, errstr_size);
     if (err == WT_OK)
       err = write_wait(b, &code, errstr, errstr_size);
     res->ms_write += clock_ms() - t;
@@ -822,32 +820,31 @@ bool wk_batch_send(wk_batch *b, const wk_msg *msgs, size_t n,
                    const wk_positions *pos, wk_batch_result *res) {
   double t = clock_ms();
   char err[256];
-  b->use_prepared = b->prepared && b->prepared_n == n && n <= b->cap &&
-                    b->prepared_epoch == wk_state_epoch(b->st);
+  bool use_prepared = b->prepared && b->prepared_n == n && n <= b->cap &&
+                      b->prepared_epoch == wk_state_epoch(b->st);
   b->prepared = false;
   b->sent = false;
-  if (!b->use_prepared)
+  if (!use_prepared)
     wk_state_discard(b->st); /* a stale speculation, if any */
   if (n > b->cap)
     return false;
   wt_db_get_counters(b->db, &b->c0);
   res->ms_parse = res->ms_load = res->ms_decide = res->ms_write = 0;
-  res->prepared = b->use_prepared;
+  res->prepared = use_prepared;
   if (b->parsed != n)
     wk_batch_parse(b, msgs, n);
   b->parsed = 0;
-  if (!b->use_prepared)
+  if (!use_prepared)
     classify(b, msgs, n, pos);
   b->nparts = offset_ranges(b, msgs, n, pos, b->next);
   res->ms_parse += clock_ms() - t;
-  if (!b->use_prepared)
+  if (!use_prepared)
     return false;                   /* wk_batch_finish decides and writes it */
   res->ms_decide += b->prepared_ms; /* spent ahead, on another thread */
   b->t_write = clock_ms();
-  if (write_send(b, n, b->nparts, err, sizeof(err)) != WT_OK) {
+  if (write_send(b, n, err, sizeof(err)) != WT_OK) {
     /* the connection is gone: finish starts over (and reports it) */
     undo_write(b);
-    b->use_prepared = false;
     return false;
   }
   b->sent = true;

@@ -923,6 +923,19 @@ static void produce_update(int i) {
   free(c);
 }
 
+/* subscribe with since: the reply is a snapshot with reset at seq; the
+ * caller owns it. */
+static json_object *subscribe_reset(wt_ws *a, long since, long seq) {
+  const char *id =
+      request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
+              E.project, since);
+  json_object *o = reply(a, id, T_MS);
+  expect_reply_type(o, "subscribed");
+  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
+  assert_int_equal(jint(o, "seq"), seq);
+  return o;
+}
+
 static void test_since_too_old_resets(void **state) {
   wt_ws *a = ws_auth(&E.alice);
   char sql[256];
@@ -946,12 +959,7 @@ static void test_since_too_old_resets(void **state) {
     usleep(100 * 1000);
   }
   /* 1001 events behind: a snapshot with reset, no events replayed */
-  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
-               E.project, start);
-  o = reply(a, id, T_MS);
-  expect_reply_type(o, "subscribed");
-  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
-  assert_int_equal(jint(o, "seq"), start + 1001);
+  o = subscribe_reset(a, start, start + 1001);
   assert_true(json_object_object_get_ex(o, "logs", &logs));
   assert_true(json_object_array_length(logs) > 0);
   assert_true(json_object_object_get_ex(o, "next_cursor", NULL));
@@ -959,12 +967,7 @@ static void test_since_too_old_resets(void **state) {
   assert_int_equal(wt_ws_backlog_count(a), 0);
   /* 1000 behind: not too old, but more than half the send queue (256 KiB
    * here) would take at once: a reset too */
-  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
-               E.project, start + 1);
-  o = reply(a, id, T_MS);
-  expect_reply_type(o, "subscribed");
-  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
-  assert_int_equal(jint(o, "seq"), start + 1001);
+  o = subscribe_reset(a, start + 1, start + 1001);
   json_object_put(o);
   assert_int_equal(wt_ws_backlog_count(a), 0);
   /* 100 behind: the events in order, then subscribed without a snapshot */
@@ -994,12 +997,7 @@ static void test_since_too_old_resets(void **state) {
   assert_int_equal(events, 100);
   /* a since the project never reached: a snapshot says where it is, and
    * the next event arrives (nothing up to that since is taken as seen) */
-  id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
-               E.project, start + 5000);
-  o = reply(a, id, T_MS);
-  expect_reply_type(o, "subscribed");
-  assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
-  assert_int_equal(jint(o, "seq"), start + 1001);
+  o = subscribe_reset(a, start + 5000, start + 1001);
   json_object_put(o);
   produce_update(1001);
   rd_kafka_flush(E.producer, 10000);

@@ -71,6 +71,25 @@ static rd_kafka_t *assigned_consumer(const char *topic) {
   return rk;
 }
 
+/* Whether a message holding both needles reaches the DLQ within
+ * seconds. */
+static bool dlq_has(const env *e, const char *a, const char *b,
+                    double seconds) {
+  rd_kafka_t *dlq = assigned_consumer(e->topics.dlq);
+  bool seen = false;
+  for (double end = now_s() + seconds; !seen && now_s() < end;) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
+    if (!m)
+      continue;
+    seen = !m->err && memmem(m->payload, m->len, a, strlen(a)) &&
+           memmem(m->payload, m->len, b, strlen(b));
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(dlq);
+  rd_kafka_destroy(dlq);
+  return seen;
+}
+
 static void env_open(env *e, const char *db_url_or_null) {
   char err[512] = "";
   const char *names[3];
@@ -375,8 +394,6 @@ static void test_refused_command_goes_to_the_dlq(void **state) {
   wt_command c;
   char log_id[WT_UUID_STR], err[512];
   const char *ids[2], *poison;
-  rd_kafka_t *dlq;
-  bool dead_seen = false;
   wt_db *db = NULL;
   wt_db_stmt trig = {
       .name = "poison_trigger",
@@ -404,19 +421,7 @@ static void test_refused_command_goes_to_the_dlq(void **state) {
   assert_true(wait_outcomes(e, ids, 2, 90));
   assert_non_null(strstr(outcome(e, ids[0]), "\"log.created\""));
   assert_non_null(strstr(outcome(e, ids[1]), "\"log.created\""));
-  dlq = assigned_consumer(e->topics.dlq);
-  for (double end = now_s() + 60; !dead_seen && now_s() < end;) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
-    if (!m)
-      continue;
-    if (!m->err && memmem(m->payload, m->len, poison, strlen(poison)) &&
-        memmem(m->payload, m->len, "poisoned log", 12))
-      dead_seen = true;
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(dlq);
-  rd_kafka_destroy(dlq);
-  assert_true(dead_seen);
+  assert_true(dlq_has(e, poison, "poisoned log", 60));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 2 + 2); /* users, project and member, 2 logs */
 }
@@ -427,8 +432,6 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   wt_command c;
   char log_id[WT_UUID_STR];
   const char *ok, *forbidden;
-  rd_kafka_t *dlq;
-  bool dead_seen = false;
   env_open(e, NULL);
   e->metrics_port = wt_test_free_port();
   start_worker(e);
@@ -449,19 +452,7 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   assert_non_null(strstr(outcome(e, ok), "\"log.created\""));
   assert_non_null(strstr(outcome(e, forbidden), "\"forbidden\""));
   /* the garbage is in the DLQ with the reason and the bytes */
-  dlq = assigned_consumer(e->topics.dlq);
-  for (double end = now_s() + 30; !dead_seen && now_s() < end;) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
-    if (!m)
-      continue;
-    if (!m->err && memmem(m->payload, m->len, "this is not a command", 21) &&
-        memmem(m->payload, m->len, "\"dead_letter\"", 13))
-      dead_seen = true;
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(dlq);
-  rd_kafka_destroy(dlq);
-  assert_true(dead_seen);
+  assert_true(dlq_has(e, "this is not a command", "\"dead_letter\"", 30));
   {
     char *m = get_metrics(e->metrics_port);
     assert_non_null(strstr(m, "200 OK"));
