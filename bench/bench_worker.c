@@ -28,6 +28,9 @@
  *     round_trips_per_batch is read from the worker's /metrics before and
  *     after: delta wt_worker_batch_round_trips_total / delta
  *     wt_worker_batch_size_count.
+ *     worker_cpu_s: the CPU seconds of all of wt-worker's threads during the
+ *     drain (/proc/PID/task/TID/schedstat), and per command: the worker's
+ *     share of the two cores it competes for with PostgreSQL here.
  *  3. latency: with the worker warm and running, LAT commands of the same
  *     mix are produced at a steady RATE/s by a producer configured as the
  *     gateway's (linger.ms=1); latency = outcome received - produce call,
@@ -64,6 +67,7 @@
  * mode of its own. This is a benchmark's baseline, not product code; the
  * migrations still go through wt_db (wt_migrate_run). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -531,6 +535,34 @@ static double pids_cpu_s(const int *pids, int n) {
     double one = pid_cpu_s(pids[i]);
     s = one < 0 ? -1 : s + one;
   }
+  return s;
+}
+
+/* Seconds on a CPU of every thread of a local process (the worker, our
+ * child), from /proc/PID/task/TID/schedstat; -1 when unreadable. */
+static double proc_cpu_s(pid_t pid) {
+  char path[64];
+  double s = 0;
+  struct dirent *e;
+  DIR *dir;
+  snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+  dir = opendir(path);
+  if (!dir)
+    return -1;
+  while ((e = readdir(dir)) != NULL) {
+    char stat_path[300];
+    unsigned long long ns;
+    FILE *f;
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(stat_path, sizeof(stat_path), "%s/%s/schedstat", path, e->d_name);
+    f = fopen(stat_path, "r");
+    if (f && fscanf(f, "%llu", &ns) == 1)
+      s += (double)ns / 1e9;
+    if (f)
+      fclose(f);
+  }
+  closedir(dir);
   return s;
 }
 
@@ -1169,7 +1201,8 @@ typedef struct drain_result {
   size_t n, applied, rejected, unexpected;
   double produce_s, drain_s, commands_per_s, round_trips_per_batch;
   double batches, db_errors;
-  double db_cpu_s; /* the worker's backends, -1: not measurable here */
+  double db_cpu_s;     /* the worker's backends, -1: not measurable here */
+  double worker_cpu_s; /* wt-worker's threads, -1: not measurable */
 } drain_result;
 
 /* Pauses the worker, produces the list, resumes it and times it until the
@@ -1182,7 +1215,7 @@ static drain_result drain(run *r, const msglist *l) {
   tally t;
   PGconn *c;
   int pids[BACKENDS_MAX], pids_after[BACKENDS_MAX], npids;
-  double cpu0;
+  double cpu0, wcpu0;
   if (l->n == 0)
     bail("nothing to drain");
   from = l->v[0].seq;
@@ -1199,10 +1232,14 @@ static drain_result drain(run *r, const msglist *l) {
   c = pg_connect(r->url);
   npids = backend_pids(c, false, pids);
   cpu0 = pids_cpu_s(pids, npids);
+  wcpu0 = proc_cpu_s(r->worker);
   t_resume = now_us();
   kill(r->worker, SIGCONT);
   wait_outcomes(r, r->label);
   d.db_cpu_s = pids_cpu_s(pids, npids);
+  d.worker_cpu_s = proc_cpu_s(r->worker);
+  d.worker_cpu_s =
+      wcpu0 < 0 || d.worker_cpu_s < 0 ? -1 : d.worker_cpu_s - wcpu0;
   /* the same backends throughout (no reconnect), else no figure */
   if (backend_pids(c, false, pids_after) != npids ||
       memcmp(pids, pids_after, sizeof(int) * (size_t)(npids > 0 ? npids : 0)) !=
@@ -1452,6 +1489,9 @@ int main(int argc, char **argv) {
   print_drain("", &main_d);
   printf("commands_per_s=%.0f\n", main_d.commands_per_s);
   printf("round_trips_per_batch=%.3f\n", main_d.round_trips_per_batch);
+  if (main_d.worker_cpu_s >= 0)
+    printf("worker_cpu_s=%.3f\nworker_cpu_us_per_command=%.2f\n",
+           main_d.worker_cpu_s, main_d.worker_cpu_s * 1e6 / (double)o.n);
   printf("db_check=%s\n", db_ok ? "ok" : "MISMATCH");
   if (!db_ok)
     printf("db_work_logs=%zu (model: %zu)\ndb_log_events=%zu (applied: %zu)\n"

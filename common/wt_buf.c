@@ -66,7 +66,27 @@ void wt_buf_puts(wt_buf *b, const char *s) {
 }
 
 void wt_buf_putc(wt_buf *b, char c) {
-  wt_buf_append(b, &c, 1);
+  if (!reserve(b, 1))
+    return;
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
+
+bool wt_buf_reserve(wt_buf *b, size_t more) {
+  return reserve(b, more);
+}
+
+char *wt_buf_dup(const wt_buf *b) {
+  char *p;
+  if (b->failed)
+    return NULL;
+  p = malloc(b->len + 1);
+  if (!p)
+    return NULL;
+  if (b->len)
+    memcpy(p, b->data, b->len);
+  p[b->len] = '\0';
+  return p;
 }
 
 void wt_buf_printf(wt_buf *b, const char *fmt, ...) {
@@ -93,48 +113,79 @@ void wt_buf_printf(wt_buf *b, const char *fmt, ...) {
 }
 
 void wt_buf_put_i64(wt_buf *b, int64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-  wt_buf_append(b, tmp, (size_t)n);
+  char tmp[24], *p = tmp + sizeof(tmp);
+  /* digits from the right, in unsigned arithmetic: INT64_MIN too */
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--p = '-';
+  wt_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void wt_buf_put_json_str(wt_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
-  const char *run;
+  size_t len, i = 0, run = 0;
   if (!s) {
-    wt_buf_puts(b, "null");
+    wt_buf_append(b, "null", 4);
     return;
   }
-  wt_buf_putc(b, '"');
-  run = s;
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    wt_buf_append(b, run, (size_t)(s - run));
+  len = strlen(s);
+  if (!reserve(b, len + 2))
+    return;
+  b->data[b->len++] = '"';
+  for (;;) {
+    unsigned char c;
+    i += wt_json_plain_words(s + i, len - i);
+    while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
+           s[i] != '\\')
+      i++;
+    wt_buf_append(b, s + run, i - run);
+    if (i == len)
+      break;
+    c = (unsigned char)s[i];
     switch (c) {
-    case '"': wt_buf_puts(b, "\\\""); break;
-    case '\\': wt_buf_puts(b, "\\\\"); break;
-    case '\n': wt_buf_puts(b, "\\n"); break;
-    case '\r': wt_buf_puts(b, "\\r"); break;
-    case '\t': wt_buf_puts(b, "\\t"); break;
+    case '"': wt_buf_append(b, "\\\"", 2); break;
+    case '\\': wt_buf_append(b, "\\\\", 2); break;
+    case '\n': wt_buf_append(b, "\\n", 2); break;
+    case '\r': wt_buf_append(b, "\\r", 2); break;
+    case '\t': wt_buf_append(b, "\\t", 2); break;
     default: {
       char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
       wt_buf_append(b, u, sizeof(u));
     }
     }
-    run = s + 1;
+    run = ++i;
   }
-  wt_buf_append(b, run, (size_t)(s - run));
   wt_buf_putc(b, '"');
 }
 
 void wt_buf_put_json_time(wt_buf *b, int64_t us) {
-  char t[40];
-  wt_time_format(us, t, sizeof(t));
-  wt_buf_putc(b, '"');
-  wt_buf_puts(b, t);
-  wt_buf_putc(b, '"');
+  /* the last time this thread wrote: a batch's events share their "at",
+   * and a log's created_at and updated_at are often that same instant */
+  static _Thread_local int64_t last_us = INT64_MIN;
+  static _Thread_local char last[40];
+  static _Thread_local size_t last_len;
+  if (us != last_us || last_len == 0) {
+    last[0] = '"';
+    wt_time_format(us, last + 1, sizeof(last) - 2);
+    last_len = strlen(last);
+    last[last_len++] = '"';
+    last_us = us;
+  }
+  wt_buf_append(b, last, last_len);
+}
+
+size_t wt_copy_str(char *dst, size_t size, const char *src) {
+  size_t n;
+  if (size == 0)
+    return 0;
+  n = strnlen(src, size - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+  return n;
 }
 
 void wt_snappendf(char *buf, size_t size, size_t *len, const char *fmt, ...) {

@@ -23,6 +23,13 @@ void wt_buf_free(wt_buf *b);
 void wt_buf_reset(wt_buf *b); /* len = 0, keeps the memory, clears failed */
 bool wt_buf_ok(const wt_buf *b);
 
+/* Room for more bytes now, so that appends up to that size do not
+ * reallocate; false (and failed) past the cap or out of memory. */
+bool wt_buf_reserve(wt_buf *b, size_t more);
+/* A malloc'd copy of the contents, exactly len + 1 bytes (NUL included);
+ * NULL when the buffer failed or memory is short. */
+char *wt_buf_dup(const wt_buf *b);
+
 void wt_buf_append(wt_buf *b, const void *data, size_t len);
 void wt_buf_puts(wt_buf *b, const char *s);
 void wt_buf_putc(wt_buf *b, char c);
@@ -33,6 +40,12 @@ void wt_buf_put_i64(wt_buf *b, int64_t v);
 void wt_buf_put_json_str(wt_buf *b, const char *s);
 /* a time (µs) as a JSON string literal via wt_time_format */
 void wt_buf_put_json_time(wt_buf *b, int64_t us);
+
+/* Copies src into dst[size] like snprintf(dst, size, "%s", src): cut to
+ * size - 1 bytes, always NUL-terminated (size > 0); returns the bytes
+ * copied. Without printf's parsing: the worker copies ids this way several
+ * times per command. */
+size_t wt_copy_str(char *dst, size_t size, const char *src);
 
 /* snprintf at buf + *len that adds the length it needed to *len even when
  * it did not fit: render into a fixed buffer, learn the size needed. */

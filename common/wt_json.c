@@ -25,15 +25,14 @@ static void skip_ws(scanner *sc) {
   }
 }
 
-int wt_hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+/* a digit's value + 1: the zero of every byte not named means "not a
+ * digit" */
+const int8_t wt_hex_plus1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* Four hex digits at p (bounds checked by the caller), or -1. */
 static long hex4(const unsigned char *p) {
@@ -95,6 +94,8 @@ static bool scan_string(scanner *sc, wt_json_span *v) {
   v->escaped = false;
   for (;;) {
     unsigned char c;
+    sc->pos +=
+        wt_json_plain_words((const char *)sc->s + sc->pos, sc->len - sc->pos);
     while (sc->pos < sc->len && !stop_byte[sc->s[sc->pos]])
       sc->pos++;
     if (sc->pos >= sc->len)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wt_err.h"
 
@@ -64,7 +65,33 @@ int wt_json_int64(const wt_json_span *v, int64_t *out);
 /* UTF-8 validity and length in code points; -1 when invalid UTF-8 (an
  * overlong form, a surrogate, over U+10FFFF, a cut sequence). */
 long wt_utf8_chars(const char *s, size_t len);
-/* The value of a hexadecimal digit (either case), -1 for anything else. */
-int wt_hex_digit(char c);
+/* How many leading bytes of s[0..n) are plain string content that needs
+ * no look (not '"', '\\', a control character or a byte >= 0x80), in
+ * whole 8-byte words: the caller goes on byte by byte from there. Word at
+ * a time (the SWAR "has zero byte" test): strings take most of a command's
+ * bytes, in the scanner and in the JSON writers. */
+static inline size_t wt_json_plain_words(const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; n - i >= 8; i += 8) {
+    uint64_t w, q, b;
+    memcpy(&w, s + i, sizeof(w));
+    q = w ^ (ones * '"');  /* a zero byte where w has a quote */
+    b = w ^ (ones * '\\'); /* and where it has a backslash */
+    /* a byte < 0x20, a zero byte in q or b, a byte >= 0x80 */
+    if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) &
+        highs)
+      break;
+  }
+  return i;
+}
+
+/* wt_hex_digit's table: by byte value, the digit's value + 1, else 0. */
+extern const int8_t wt_hex_plus1[256];
+/* The value of a hexadecimal digit (either case), -1 for anything else.
+ * Inline: UUIDs go through it 32 digits at a time on the worker's hot path. */
+static inline int wt_hex_digit(char c) {
+  return wt_hex_plus1[(unsigned char)c] - 1;
+}
 
 #endif

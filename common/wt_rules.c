@@ -45,7 +45,7 @@ static wt_reject apply(wt_decision *out, wt_effect effect,
   out->reject = WT_REJECT_NONE;
   out->effect = effect;
   out->event_type = event_type;
-  snprintf(out->stream_id, sizeof(out->stream_id), "%s", stream_id);
+  wt_copy_str(out->stream_id, sizeof(out->stream_id), stream_id);
   return WT_REJECT_NONE;
 }
 
@@ -127,13 +127,12 @@ static wt_reject decide_project_create(const wt_command *cmd,
   if (view->project(view->ctx, cmd->project_id))
     return reject(out, WT_REJECT_CONFLICT, "project %s already exists",
                   cmd->project_id);
-  snprintf(out->project.id, sizeof(out->project.id), "%s", cmd->project_id);
-  snprintf(out->project.name, sizeof(out->project.name), "%s", cmd->name);
-  snprintf(out->project.created_by, sizeof(out->project.created_by), "%s",
-           cmd->actor_id);
+  wt_copy_str(out->project.id, sizeof(out->project.id), cmd->project_id);
+  wt_copy_str(out->project.name, sizeof(out->project.name), cmd->name);
+  wt_copy_str(out->project.created_by, sizeof(out->project.created_by),
+              cmd->actor_id);
   out->project.created_at = view->now;
-  snprintf(out->member.user_id, sizeof(out->member.user_id), "%s",
-           cmd->actor_id);
+  wt_copy_str(out->member.user_id, sizeof(out->member.user_id), cmd->actor_id);
   out->member.role = WT_ROLE_OWNER;
   out->member.added_at = view->now;
   return apply(out, WT_EFFECT_PROJECT_CREATE, "project.created",
@@ -153,7 +152,7 @@ static wt_reject decide_project_rename(const wt_command *cmd,
   out->project = *p;
   out->project.members = NULL;
   out->project.nmembers = 0;
-  snprintf(out->project.name, sizeof(out->project.name), "%s", cmd->name);
+  wt_copy_str(out->project.name, sizeof(out->project.name), cmd->name);
   return apply(out, WT_EFFECT_PROJECT_RENAME, "project.renamed",
                cmd->project_id);
 }
@@ -182,8 +181,8 @@ static wt_reject decide_member_add(const wt_command *cmd,
   if (old && old->role == WT_ROLE_OWNER && count_owners(p) <= 1)
     return reject(out, WT_REJECT_CONFLICT,
                   "a project keeps at least one owner");
-  snprintf(out->member.user_id, sizeof(out->member.user_id), "%s",
-           cmd->target_user_id);
+  wt_copy_str(out->member.user_id, sizeof(out->member.user_id),
+              cmd->target_user_id);
   out->member.role = cmd->role;
   out->member.added_at = old ? old->added_at : view->now;
   return apply(out, WT_EFFECT_MEMBER_SET, "member.added", cmd->project_id);
@@ -236,10 +235,10 @@ static wt_reject decide_log_create(const wt_command *cmd,
                   cmd->log_id);
   if (check_span(view, out, cmd->started_at, cmd->ended_at, cmd->ended_at_null))
     return out->reject;
-  snprintf(out->log.id, sizeof(out->log.id), "%s", cmd->log_id);
-  snprintf(out->log.project_id, sizeof(out->log.project_id), "%s",
-           cmd->project_id);
-  snprintf(out->log.user_id, sizeof(out->log.user_id), "%s", cmd->actor_id);
+  wt_copy_str(out->log.id, sizeof(out->log.id), cmd->log_id);
+  wt_copy_str(out->log.project_id, sizeof(out->log.project_id),
+              cmd->project_id);
+  wt_copy_str(out->log.user_id, sizeof(out->log.user_id), cmd->actor_id);
   out->log.started_at = cmd->started_at;
   out->log.ended_null = cmd->ended_at_null;
   out->log.ended_at = cmd->ended_at_null ? 0 : cmd->ended_at;
@@ -333,11 +332,10 @@ static wt_reject decide_user(const wt_command *cmd, const wt_rules_view *view,
     if (view->user_by_name(view->ctx, cmd->username))
       return reject(out, WT_REJECT_CONFLICT, "username %s is taken",
                     cmd->username);
-    snprintf(out->user.id, sizeof(out->user.id), "%s", cmd->user_id);
-    snprintf(out->user.username, sizeof(out->user.username), "%s",
-             cmd->username);
-    snprintf(out->user.display_name, sizeof(out->user.display_name), "%s",
-             cmd->display_name);
+    wt_copy_str(out->user.id, sizeof(out->user.id), cmd->user_id);
+    wt_copy_str(out->user.username, sizeof(out->user.username), cmd->username);
+    wt_copy_str(out->user.display_name, sizeof(out->user.display_name),
+                cmd->display_name);
     out->user.active = true;
     out->user.token_version = 0;
     out->user.created_at = view->now;
@@ -395,98 +393,109 @@ static int64_t floor_div(int64_t a, int64_t b) {
  * wt_buf_put_json_str. */
 
 #define JSON_CAP ((size_t)1 << 20) /* far above any state the rules allow */
+#define JSON_TYPICAL 512 /* reserved up front: a log's data takes ~400 */
 
-static void key(wt_buf *b, const char *k) {
+/* A member's key as the writers take it: the literal with its quotes and
+ * colon, and that length, both made at compile time. */
+#define JKEY(k) "\"" k "\":", sizeof("\"" k "\":") - 1
+
+/* The separator (the object's opening brace before its first member) and
+ * the key, in one append. */
+static void key(wt_buf *b, const char *k, size_t klen) {
+  if (!wt_buf_reserve(b, klen + 1))
+    return;
   wt_buf_putc(b, b->len > 1 ? ',' : '{');
-  wt_buf_putc(b, '"');
-  wt_buf_puts(b, k);
-  wt_buf_puts(b, "\":");
+  wt_buf_append(b, k, klen);
 }
 
-static void j_str(wt_buf *b, const char *k, const char *v) {
-  key(b, k);
+static void j_str(wt_buf *b, const char *k, size_t klen, const char *v) {
+  key(b, k, klen);
   wt_buf_put_json_str(b, v ? v : "");
 }
 
-static void j_int(wt_buf *b, const char *k, int64_t v) {
-  key(b, k);
+static void j_int(wt_buf *b, const char *k, size_t klen, int64_t v) {
+  key(b, k, klen);
   wt_buf_put_i64(b, v);
 }
 
-static void j_time(wt_buf *b, const char *k, int64_t us) {
-  key(b, k);
+static void j_time(wt_buf *b, const char *k, size_t klen, int64_t us) {
+  key(b, k, klen);
   wt_buf_put_json_time(b, us);
 }
 
-static void j_raw(wt_buf *b, const char *k, const char *raw) {
-  key(b, k);
+static void j_raw(wt_buf *b, const char *k, size_t klen, const char *raw) {
+  key(b, k, klen);
   wt_buf_puts(b, raw);
 }
 
-/* Closes the object and hands the text over (NULL when it failed). */
-static char *j_finish(wt_buf *b) {
-  wt_buf_putc(b, '}');
-  if (!wt_buf_ok(b)) {
-    wt_buf_free(b);
-    return NULL;
-  }
-  return b->data;
+/* A builder that failed: frees its buffer, returns NULL. */
+static char *j_fail(wt_buf *b) {
+  wt_buf_free(b);
+  return NULL;
 }
 
 static void log_json(wt_buf *b, const wt_log_state *l) {
-  j_str(b, "id", l->id);
-  j_str(b, "project_id", l->project_id);
-  j_str(b, "user_id", l->user_id);
-  j_time(b, "started_at", l->started_at);
+  j_str(b, JKEY("id"), l->id);
+  j_str(b, JKEY("project_id"), l->project_id);
+  j_str(b, JKEY("user_id"), l->user_id);
+  j_time(b, JKEY("started_at"), l->started_at);
   if (l->ended_null) {
-    j_raw(b, "ended_at", "null");
-    j_raw(b, "duration_seconds", "null");
+    j_raw(b, JKEY("ended_at"), "null");
+    j_raw(b, JKEY("duration_seconds"), "null");
   } else {
-    j_time(b, "ended_at", l->ended_at);
-    j_int(b, "duration_seconds",
+    j_time(b, JKEY("ended_at"), l->ended_at);
+    j_int(b, JKEY("duration_seconds"),
           floor_div(l->ended_at - l->started_at, US_PER_S));
   }
-  j_str(b, "description", l->description);
-  j_int(b, "version", l->version);
-  j_time(b, "created_at", l->created_at);
-  j_time(b, "updated_at", l->updated_at);
+  j_str(b, JKEY("description"), l->description);
+  j_int(b, JKEY("version"), l->version);
+  j_time(b, JKEY("created_at"), l->created_at);
+  j_time(b, JKEY("updated_at"), l->updated_at);
+}
+
+bool wt_decision_data_json_to(wt_buf *out, const wt_decision *d) {
+  wt_buf *b = out;
+  wt_buf_reset(out);
+  if (!d || d->effect == WT_EFFECT_NONE)
+    return false;
+  wt_buf_reserve(b, JSON_TYPICAL);
+  switch (d->effect) {
+  case WT_EFFECT_PROJECT_CREATE:
+  case WT_EFFECT_PROJECT_RENAME:
+    j_str(b, JKEY("id"), d->project.id);
+    j_str(b, JKEY("name"), d->project.name);
+    j_str(b, JKEY("created_by"), d->project.created_by);
+    j_time(b, JKEY("created_at"), d->project.created_at);
+    break;
+  case WT_EFFECT_MEMBER_SET:
+  case WT_EFFECT_MEMBER_REMOVE:
+    j_str(b, JKEY("project_id"), d->stream_id);
+    j_str(b, JKEY("user_id"), d->member.user_id);
+    j_str(b, JKEY("role"), wt_role_name(d->member.role));
+    j_time(b, JKEY("added_at"), d->member.added_at);
+    break;
+  case WT_EFFECT_LOG_CREATE:
+  case WT_EFFECT_LOG_UPDATE:
+  case WT_EFFECT_LOG_DELETE: log_json(b, &d->log); break;
+  case WT_EFFECT_USER_CREATE:
+  case WT_EFFECT_USER_UPDATE:
+    j_str(b, JKEY("id"), d->user.id);
+    j_str(b, JKEY("username"), d->user.username);
+    j_str(b, JKEY("display_name"), d->user.display_name);
+    j_raw(b, JKEY("is_active"), d->user.active ? "true" : "false");
+    j_int(b, JKEY("token_version"), d->user.token_version);
+    j_time(b, JKEY("created_at"), d->user.created_at);
+    break;
+  case WT_EFFECT_NONE: break;
+  }
+  wt_buf_putc(b, '}');
+  return wt_buf_ok(b);
 }
 
 char *wt_decision_data_json(const wt_decision *d) {
   wt_buf b;
-  if (!d || d->effect == WT_EFFECT_NONE)
-    return NULL;
   wt_buf_init(&b, JSON_CAP);
-  switch (d->effect) {
-  case WT_EFFECT_PROJECT_CREATE:
-  case WT_EFFECT_PROJECT_RENAME:
-    j_str(&b, "id", d->project.id);
-    j_str(&b, "name", d->project.name);
-    j_str(&b, "created_by", d->project.created_by);
-    j_time(&b, "created_at", d->project.created_at);
-    break;
-  case WT_EFFECT_MEMBER_SET:
-  case WT_EFFECT_MEMBER_REMOVE:
-    j_str(&b, "project_id", d->stream_id);
-    j_str(&b, "user_id", d->member.user_id);
-    j_str(&b, "role", wt_role_name(d->member.role));
-    j_time(&b, "added_at", d->member.added_at);
-    break;
-  case WT_EFFECT_LOG_CREATE:
-  case WT_EFFECT_LOG_UPDATE:
-  case WT_EFFECT_LOG_DELETE: log_json(&b, &d->log); break;
-  case WT_EFFECT_USER_CREATE:
-  case WT_EFFECT_USER_UPDATE:
-    j_str(&b, "id", d->user.id);
-    j_str(&b, "username", d->user.username);
-    j_str(&b, "display_name", d->user.display_name);
-    j_raw(&b, "is_active", d->user.active ? "true" : "false");
-    j_int(&b, "token_version", d->user.token_version);
-    j_time(&b, "created_at", d->user.created_at);
-    break;
-  case WT_EFFECT_NONE: break;
-  }
-  return j_finish(&b);
+  return wt_decision_data_json_to(&b, d) ? b.data : j_fail(&b);
 }
 
 static const char *actor_or_system(const char *actor_id) {
@@ -494,45 +503,70 @@ static const char *actor_or_system(const char *actor_id) {
 }
 
 /* data_json, already JSON, is spliced in as the last member. */
+bool wt_outcome_event_json_to(wt_buf *b, const char *type,
+                              const char *project_id, int64_t seq,
+                              const char *command_id, const char *actor_id,
+                              int64_t at, const char *data_json, size_t dlen) {
+  wt_buf_reset(b);
+  if (!type || !command_id || !data_json)
+    return false;
+  if (dlen < 2 || data_json[0] != '{' || data_json[dlen - 1] != '}')
+    return false; /* not a data object */
+  wt_buf_reserve(b, JSON_TYPICAL + dlen);
+  j_int(b, JKEY("v"), 1);
+  j_str(b, JKEY("kind"), "event");
+  j_str(b, JKEY("type"), type);
+  if (project_id && project_id[0])
+    j_str(b, JKEY("project_id"), project_id);
+  j_int(b, JKEY("seq"), seq);
+  j_str(b, JKEY("command_id"), command_id);
+  j_str(b, JKEY("actor_id"), actor_or_system(actor_id));
+  j_time(b, JKEY("at"), at);
+  key(b, JKEY("data"));
+  wt_buf_append(b, data_json, dlen);
+  wt_buf_putc(b, '}');
+  return wt_buf_ok(b);
+}
+
 char *wt_outcome_event_json(const char *type, const char *project_id,
                             int64_t seq, const char *command_id,
                             const char *actor_id, int64_t at,
                             const char *data_json) {
   wt_buf b;
-  size_t dlen;
-  if (!type || !command_id || !data_json)
-    return NULL;
-  dlen = strlen(data_json);
-  if (dlen < 2 || data_json[0] != '{' || data_json[dlen - 1] != '}')
-    return NULL; /* not a data object */
-  wt_buf_init(&b, JSON_CAP + dlen);
-  j_int(&b, "v", 1);
-  j_str(&b, "kind", "event");
-  j_str(&b, "type", type);
+  wt_buf_init(&b, JSON_CAP + (data_json ? strlen(data_json) : 0));
+  return wt_outcome_event_json_to(&b, type, project_id, seq, command_id,
+                                  actor_id, at, data_json,
+                                  data_json ? strlen(data_json) : 0)
+             ? b.data
+             : j_fail(&b);
+}
+
+bool wt_outcome_rejected_json_to(wt_buf *b, const char *command_id,
+                                 const char *project_id, const char *actor_id,
+                                 wt_reject code, const char *message) {
+  wt_buf_reset(b);
+  if (!command_id || code == WT_REJECT_NONE)
+    return false;
+  wt_buf_reserve(b, JSON_TYPICAL);
+  j_int(b, JKEY("v"), 1);
+  j_str(b, JKEY("kind"), "rejected");
+  j_str(b, JKEY("command_id"), command_id);
   if (project_id && project_id[0])
-    j_str(&b, "project_id", project_id);
-  j_int(&b, "seq", seq);
-  j_str(&b, "command_id", command_id);
-  j_str(&b, "actor_id", actor_or_system(actor_id));
-  j_time(&b, "at", at);
-  j_raw(&b, "data", data_json);
-  return j_finish(&b);
+    j_str(b, JKEY("project_id"), project_id);
+  j_str(b, JKEY("actor_id"), actor_or_system(actor_id));
+  j_str(b, JKEY("code"), wt_reject_name(code));
+  j_str(b, JKEY("message"), message ? message : "");
+  wt_buf_putc(b, '}');
+  return wt_buf_ok(b);
 }
 
 char *wt_outcome_rejected_json(const char *command_id, const char *project_id,
                                const char *actor_id, wt_reject code,
                                const char *message) {
   wt_buf b;
-  if (!command_id || code == WT_REJECT_NONE)
-    return NULL;
   wt_buf_init(&b, JSON_CAP);
-  j_int(&b, "v", 1);
-  j_str(&b, "kind", "rejected");
-  j_str(&b, "command_id", command_id);
-  if (project_id && project_id[0])
-    j_str(&b, "project_id", project_id);
-  j_str(&b, "actor_id", actor_or_system(actor_id));
-  j_str(&b, "code", wt_reject_name(code));
-  j_str(&b, "message", message ? message : "");
-  return j_finish(&b);
+  return wt_outcome_rejected_json_to(&b, command_id, project_id, actor_id, code,
+                                     message)
+             ? b.data
+             : j_fail(&b);
 }

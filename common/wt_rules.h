@@ -9,6 +9,7 @@
 #ifndef WT_RULES_H
 #define WT_RULES_H
 
+#include "wt_buf.h"
 #include "wt_command.h"
 
 typedef struct wt_user_state {
@@ -92,11 +93,16 @@ typedef struct wt_decision {
 wt_reject wt_rules_decide(const wt_command *cmd, const wt_rules_view *view,
                           wt_decision *out);
 
-/* --- outcomes on wt.events (pure JSON builders, malloc'd strings) ------- */
+/* --- outcomes on wt.events (pure JSON builders) --------------------------
+ * Each comes twice: _to replaces the contents of a caller's buffer (the
+ * worker reuses one per kind, no allocation per command) and returns false
+ * when there is nothing to build or the buffer failed; the other returns a
+ * malloc'd string, NULL for the same cases. */
 
 /* The event's data object: the full new state (log object, member object,
  * project object, user object without password_hash). */
 char *wt_decision_data_json(const wt_decision *d);
+bool wt_decision_data_json_to(wt_buf *b, const wt_decision *d);
 
 /* {"v":1,"kind":"event","type","project_id","seq","command_id","actor_id",
  *  "at","data"}; actor_id NULL means "system"; data_json is inserted as
@@ -105,11 +111,18 @@ char *wt_outcome_event_json(const char *type, const char *project_id,
                             int64_t seq, const char *command_id,
                             const char *actor_id, int64_t at,
                             const char *data_json);
+bool wt_outcome_event_json_to(wt_buf *b, const char *type,
+                              const char *project_id, int64_t seq,
+                              const char *command_id, const char *actor_id,
+                              int64_t at, const char *data_json, size_t dlen);
 
 /* {"v":1,"kind":"rejected","command_id","project_id"?,"actor_id","code",
  *  "message"}; project_id may be NULL or "", actor_id NULL is "system". */
 char *wt_outcome_rejected_json(const char *command_id, const char *project_id,
                                const char *actor_id, wt_reject code,
                                const char *message);
+bool wt_outcome_rejected_json_to(wt_buf *b, const char *command_id,
+                                 const char *project_id, const char *actor_id,
+                                 wt_reject code, const char *message);
 
 #endif

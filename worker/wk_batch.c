@@ -61,6 +61,8 @@ struct wk_batch {
   /* wt_begin_batch's guard: binary uuid[] (a thousand ids as text were
    * PostgreSQL's uuid and array parsing on every batch) */
   wt_pgarr fresh_ids, rejected_ids;
+  /* decide's builders: a command's data and its outcome, reused */
+  wt_buf data_json, outcome;
 };
 
 static const uint32_t event_cols[7] = {
@@ -104,6 +106,8 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   wt_buf_init(&b->nexts, 1 << 20);
   for (int i = 0; i < 4; i++)
     wt_buf_init(&b->lit[i], BUF_CAP);
+  wt_buf_init(&b->data_json, BUF_CAP);
+  wt_buf_init(&b->outcome, BUF_CAP);
   return b;
 }
 
@@ -140,6 +144,8 @@ void wk_batch_destroy(wk_batch *b) {
   wt_buf_free(&b->nexts);
   for (int i = 0; i < 4; i++)
     wt_buf_free(&b->lit[i]);
+  wt_buf_free(&b->data_json);
+  wt_buf_free(&b->outcome);
   free(b);
 }
 
@@ -379,7 +385,7 @@ out:
 
 static void add_event_row(wk_batch *b, const wt_command *c,
                           const wt_decision *d, int64_t seq, int64_t at,
-                          const char *data) {
+                          const wt_buf *data) {
   wt_pgrows *e = &b->events;
   wt_pgarr_uuid(&e->col[0], d->stream_id);
   wt_pgarr_int8(&e->col[1], seq);
@@ -387,7 +393,7 @@ static void add_event_row(wk_batch *b, const wt_command *c,
   wt_pgarr_text(&e->col[3], d->event_type, strlen(d->event_type));
   wt_pgarr_uuid(&e->col[4], c->actor_system ? NULL : c->actor_id);
   wt_pgarr_timestamptz(&e->col[5], at);
-  wt_pgarr_text(&e->col[6], data, strlen(data));
+  wt_pgarr_text(&e->col[6], data->data, data->len);
   e->n++;
 }
 
@@ -431,26 +437,31 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
     b->rejected[i] = wt_rules_decide(c, &view, &d) != WT_REJECT_NONE;
     if (!b->rejected[i]) {
       /* the data first: applying frees what d's strings point into */
-      char *data = wt_decision_data_json(&d);
       int64_t seq;
-      if (!data)
+      if (!wt_decision_data_json_to(&b->data_json, &d))
         abort();
       seq = wk_state_apply(b->st, c, &d, msgs[i].partition);
-      add_event_row(b, c, &d, seq, now, data);
-      b->out_json[i] = wt_outcome_event_json(
-          d.event_type, d.stream_id, seq, c->command_id,
-          c->actor_system ? NULL : c->actor_id, now, data);
-      free(data);
+      add_event_row(b, c, &d, seq, now, &b->data_json);
+      if (!wt_outcome_event_json_to(&b->outcome, d.event_type, d.stream_id, seq,
+                                    c->command_id,
+                                    c->actor_system ? NULL : c->actor_id, now,
+                                    b->data_json.data, b->data_json.len))
+        abort();
       res->applied++;
       res->by_type[c->type][0]++;
     } else {
       add_rejection_row(b, c, &d, now);
-      b->out_json[i] = wt_outcome_rejected_json(
-          c->command_id, c->project_id[0] ? c->project_id : NULL,
-          c->actor_system ? NULL : c->actor_id, d.reject, d.message);
+      if (!wt_outcome_rejected_json_to(&b->outcome, c->command_id,
+                                       c->project_id[0] ? c->project_id : NULL,
+                                       c->actor_system ? NULL : c->actor_id,
+                                       d.reject, d.message))
+        abort();
       res->rejected++;
       res->by_type[c->type][1]++;
     }
+    /* the outcome outlives the batch (published, kept until delivered):
+     * a copy of exactly its size */
+    b->out_json[i] = wt_buf_dup(&b->outcome);
     if (!b->out_json[i])
       abort();
   }

@@ -407,7 +407,7 @@ static int64_t col_i64(PGresult *r, int row, int col) {
 }
 
 static void copy_col(PGresult *r, int row, int col, char *out, size_t size) {
-  snprintf(out, size, "%s", PQgetvalue(r, row, col));
+  wt_copy_str(out, size, PQgetvalue(r, row, col));
 }
 
 /* users: id, username, display_name, is_active, token_version, created_at,
@@ -443,7 +443,7 @@ void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need) {
     project_entry *e = calloc(1, sizeof(*e));
     if (!e)
       abort();
-    snprintf(e->s.id, sizeof(e->s.id), "%s", id);
+    wt_copy_str(e->s.id, sizeof(e->s.id), id);
     for (int i = 0; i < PQntuples(res); i++) {
       if (strcmp(PQgetvalue(res, i, 0), id) != 0)
         continue;
@@ -481,7 +481,7 @@ void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need) {
     log_entry *e = calloc(1, sizeof(*e));
     if (!e)
       abort();
-    snprintf(e->s.id, sizeof(e->s.id), "%s", id);
+    wt_copy_str(e->s.id, sizeof(e->s.id), id);
     log_set_desc(e, "");
     for (int i = 0; i < PQntuples(res); i++) {
       if (strcmp(PQgetvalue(res, i, 0), id) != 0)
@@ -526,7 +526,7 @@ static user_entry *ov_user(wk_state *st, const char *id) {
     u->password_hash = NULL;
     u->existed = true;
   }
-  snprintf(u->s.id, sizeof(u->s.id), "%s", id);
+  wt_copy_str(u->s.id, sizeof(u->s.id), id);
   if (wt_lru_put(st->ov_users, id, u, OV_TAG) != WT_OK)
     abort();
   ov_track(st, K_USER, u, -1);
@@ -541,7 +541,7 @@ static project_entry *ov_project(wk_state *st, const char *id, int tag) {
   p = calloc(1, sizeof(*p));
   if (!p)
     abort();
-  snprintf(p->s.id, sizeof(p->s.id), "%s", id);
+  wt_copy_str(p->s.id, sizeof(p->s.id), id);
   if (base && base->exists) {
     p->s = base->s;
     p->exists = p->existed = true;
@@ -572,7 +572,7 @@ static log_entry *ov_log(wk_state *st, const char *id, int tag) {
     l->exists = l->existed = true;
     log_set_desc(l, base->desc);
   } else {
-    snprintf(l->s.id, sizeof(l->s.id), "%s", id);
+    wt_copy_str(l->s.id, sizeof(l->s.id), id);
     log_set_desc(l, "");
   }
   if (wt_lru_put(st->ov_logs, id, l, OV_TAG) != WT_OK)
@@ -621,8 +621,8 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
       abort();
     p->members[0] = (wt_member_state){.role = WT_ROLE_OWNER,
                                       .added_at = d->project.created_at};
-    snprintf(p->members[0].user_id, sizeof(p->members[0].user_id), "%s",
-             d->project.created_by);
+    wt_copy_str(p->members[0].user_id, sizeof(p->members[0].user_id),
+                d->project.created_by);
     p->s.nmembers = 1;
     p->s.members = p->members;
     return ++p->s.seq;
@@ -937,7 +937,7 @@ void wk_state_commit(wk_state *st) {
       char *id = strdup(u->s.id);
       memcpy(uk->id, u->s.id, sizeof(uk->id));
       if (!u->existed)
-        snprintf(uk->username, sizeof(uk->username), "%s", u->s.username);
+        wt_copy_str(uk->username, sizeof(uk->username), u->s.username);
       free(u->password_hash); /* the cache never keeps hashes */
       u->password_hash = NULL;
       u->existed = false;

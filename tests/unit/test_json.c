@@ -266,6 +266,64 @@ static void test_string_truncated(void **state) {
   assert_int_equal(out[3], '\0');
 }
 
+/* --- the word-at-a-time skip ------------------------------------------- */
+
+static bool needs_look(unsigned char c) {
+  return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+/* Every byte value at every offset of every length up to 24: the skip
+ * covers whole words before the first byte that needs a look, never it. */
+static void test_plain_words(void **state) {
+  (void)state;
+  for (size_t len = 0; len <= 24; len++) {
+    for (size_t at = 0; at <= len; at++) {
+      for (int c = 0; c < 256; c++) {
+        char s[32];
+        size_t first, got;
+        memset(s, 'a', sizeof(s)); /* bytes past len must not count */
+        s[len] = '"';
+        if (at < len)
+          s[at] = (char)c;
+        first = len;
+        for (size_t i = 0; i < len; i++)
+          if (needs_look((unsigned char)s[i])) {
+            first = i;
+            break;
+          }
+        got = wt_json_plain_words(s, len);
+        if (got != first / 8 * 8)
+          fail_msg("len %zu byte 0x%02x at %zu: %zu, want %zu", len, c, at, got,
+                   first / 8 * 8);
+      }
+    }
+  }
+}
+
+/* The scanner with the skip: a string whose special byte sits at each
+ * offset around the words is taken or refused as byte by byte. */
+static void test_scan_string_offsets(void **state) {
+  (void)state;
+  for (size_t at = 0; at < 20; at++) {
+    for (int c = 1; c < 128; c++) {
+      char text[40];
+      char err[128];
+      wt_json_type type;
+      wt_err rc;
+      /* a quote ends the string early (what follows is not JSON), a
+       * backslash escapes an 'a' */
+      bool ok = c >= 0x20 && c != '"' && c != '\\';
+      memset(text, 'a', sizeof(text));
+      text[0] = '"';
+      text[1 + at] = (char)c;
+      text[21] = '"';
+      rc = wt_json_scan(text, 22, DEPTH, &type, NULL, NULL, err, sizeof(err));
+      if ((rc == WT_OK) != ok)
+        fail_msg("byte 0x%02x at %zu: %s", c, at, rc == WT_OK ? "taken" : err);
+    }
+  }
+}
+
 /* --- integers ------------------------------------------------------------ */
 
 static void test_int64(void **state) {
@@ -308,6 +366,8 @@ int main(void) {
       cmocka_unit_test(test_string_decode),
       cmocka_unit_test(test_string_truncated),
       cmocka_unit_test(test_int64),
+      cmocka_unit_test(test_plain_words),
+      cmocka_unit_test(test_scan_string_offsets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
