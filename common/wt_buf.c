@@ -53,7 +53,7 @@ static bool reserve(wt_buf *b, size_t more) {
   return true;
 }
 
-void wt_buf_append(wt_buf *b, const void *data, size_t len) {
+void wt_buf_append_slow(wt_buf *b, const void *data, size_t len) {
   if (!reserve(b, len))
     return;
   memcpy(b->data + b->len, data, len);
@@ -65,7 +65,7 @@ void wt_buf_puts(wt_buf *b, const char *s) {
   wt_buf_append(b, s, strlen(s));
 }
 
-void wt_buf_putc(wt_buf *b, char c) {
+void wt_buf_putc_slow(wt_buf *b, char c) {
   if (!reserve(b, 1))
     return;
   b->data[b->len++] = c;
@@ -127,7 +127,7 @@ void wt_buf_put_i64(wt_buf *b, int64_t v) {
 
 void wt_buf_put_json_str(wt_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
-  size_t len, i = 0, run = 0;
+  size_t len, i, run = 0;
   if (!s) {
     wt_buf_append(b, "null", 4);
     return;
@@ -138,7 +138,7 @@ void wt_buf_put_json_str(wt_buf *b, const char *s) {
   b->data[b->len++] = '"';
   for (;;) {
     unsigned char c;
-    i += wt_json_plain_words(s + i, len - i);
+    i = run + wt_json_plain_words(s + run, len - run);
     while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
            s[i] != '\\')
       i++;
@@ -157,7 +157,7 @@ void wt_buf_put_json_str(wt_buf *b, const char *s) {
       wt_buf_append(b, u, sizeof(u));
     }
     }
-    run = ++i;
+    run = i + 1;
   }
   wt_buf_putc(b, '"');
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct wt_buf {
   char *data; /* NUL-terminated while ok */
@@ -30,9 +31,33 @@ bool wt_buf_reserve(wt_buf *b, size_t more);
  * NULL when the buffer failed or memory is short. */
 char *wt_buf_dup(const wt_buf *b);
 
-void wt_buf_append(wt_buf *b, const void *data, size_t len);
+/* The slow paths of the inline appends: growth, the cap, failure. */
+void wt_buf_append_slow(wt_buf *b, const void *data, size_t len);
+void wt_buf_putc_slow(wt_buf *b, char c);
+
+/* Inline when the bytes fit the memory already there: the JSON and array
+ * writers append a few bytes at a time, millions of times a second. */
+static inline void wt_buf_append(wt_buf *b, const void *data, size_t len) {
+  if (!b->failed && len < b->alloc - b->len && len <= b->cap - b->len) {
+    if (len)
+      memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return;
+  }
+  wt_buf_append_slow(b, data, len);
+}
+
+static inline void wt_buf_putc(wt_buf *b, char c) {
+  if (!b->failed && b->alloc - b->len > 1 && b->len < b->cap) {
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return;
+  }
+  wt_buf_putc_slow(b, c);
+}
+
 void wt_buf_puts(wt_buf *b, const char *s);
-void wt_buf_putc(wt_buf *b, char c);
 void wt_buf_printf(wt_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void wt_buf_put_i64(wt_buf *b, int64_t v);

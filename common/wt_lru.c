@@ -75,8 +75,14 @@ static uint32_t key_hash(const wt_lru *lru, const char *key, size_t len) {
     h = mum(w ^ lru->seed[1], h ^ 0xe7037ed1a0b428dbull);
   }
   if (i < len) {
+    /* the tail: the key's last 8 bytes when it has 8 (overlapping the
+     * last word; a fixed-size load, not a call), else byte by byte */
     uint64_t w = 0;
-    memcpy(&w, key + i, len - i);
+    if (len >= 8)
+      memcpy(&w, key + len - 8, sizeof(w));
+    else
+      for (size_t j = 0; j < len; j++)
+        w |= (uint64_t)(unsigned char)key[j] << (8 * j);
     h = mum(w ^ lru->seed[1], h ^ 0x8ebc6af09c88c6e3ull);
   }
   h = mum(h ^ 0x589965cc75374cc3ull, lru->seed[0] ^ 0xa0761d6478bd642full);
