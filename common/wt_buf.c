@@ -72,7 +72,7 @@ void wt_buf_putc_slow(wt_buf *b, char c) {
   b->data[b->len] = '\0';
 }
 
-bool wt_buf_reserve(wt_buf *b, size_t more) {
+bool wt_buf_reserve_slow(wt_buf *b, size_t more) {
   return reserve(b, more);
 }
 
@@ -138,10 +138,10 @@ void wt_buf_put_json_str(wt_buf *b, const char *s) {
   b->data[b->len++] = '"';
   for (;;) {
     unsigned char c;
-    i = run + wt_json_plain_words(s + run, len - run);
-    while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
-           s[i] != '\\')
-      i++;
+    /* plain runs end at bytes >= 0x80 too, which go out as they are */
+    i = run + wt_json_plain_run(s + run, len - run);
+    while (i < len && (unsigned char)s[i] >= 0x80)
+      i += 1 + wt_json_plain_run(s + i + 1, len - i - 1);
     wt_buf_append(b, s + run, i - run);
     if (i == len)
       break;

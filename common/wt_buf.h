@@ -24,9 +24,14 @@ void wt_buf_free(wt_buf *b);
 void wt_buf_reset(wt_buf *b); /* len = 0, keeps the memory, clears failed */
 bool wt_buf_ok(const wt_buf *b);
 
+bool wt_buf_reserve_slow(wt_buf *b, size_t more);
 /* Room for more bytes now, so that appends up to that size do not
  * reallocate; false (and failed) past the cap or out of memory. */
-bool wt_buf_reserve(wt_buf *b, size_t more);
+static inline bool wt_buf_reserve(wt_buf *b, size_t more) {
+  if (!b->failed && more < b->alloc - b->len && more <= b->cap - b->len)
+    return true;
+  return wt_buf_reserve_slow(b, more);
+}
 /* A malloc'd copy of the contents, exactly len + 1 bytes (NUL included);
  * NULL when the buffer failed or memory is short. */
 char *wt_buf_dup(const wt_buf *b);

@@ -79,15 +79,6 @@ static size_t utf8_seq(const unsigned char *p, size_t avail) {
   return more + 1;
 }
 
-/* Bytes a string cannot simply go on with: the closing quote, an escape,
- * a control character (not allowed raw), a non-ASCII lead byte. */
-#define STOP_BYTE(c) ((c) < 0x20 || (c) == '"' || (c) == '\\' || (c) >= 0x80)
-#define S4(c)                                                                  \
-  STOP_BYTE(c), STOP_BYTE((c) + 1), STOP_BYTE((c) + 2), STOP_BYTE((c) + 3)
-#define S16(c) S4(c), S4((c) + 4), S4((c) + 8), S4((c) + 12)
-#define S64(c) S16(c), S16((c) + 16), S16((c) + 32), S16((c) + 48)
-static const bool stop_byte[256] = {S64(0), S64(64), S64(128), S64(192)};
-
 /* At the opening quote. */
 static bool scan_string(scanner *sc, wt_json_span *v) {
   size_t start = ++sc->pos;
@@ -95,9 +86,7 @@ static bool scan_string(scanner *sc, wt_json_span *v) {
   for (;;) {
     unsigned char c;
     sc->pos +=
-        wt_json_plain_words((const char *)sc->s + sc->pos, sc->len - sc->pos);
-    while (sc->pos < sc->len && !stop_byte[sc->s[sc->pos]])
-      sc->pos++;
+        wt_json_plain_run((const char *)sc->s + sc->pos, sc->len - sc->pos);
     if (sc->pos >= sc->len)
       return fail(sc, "unterminated string");
     c = sc->s[sc->pos];

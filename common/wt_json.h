@@ -65,22 +65,34 @@ int wt_json_int64(const wt_json_span *v, int64_t *out);
 /* UTF-8 validity and length in code points; -1 when invalid UTF-8 (an
  * overlong form, a surrogate, over U+10FFFF, a cut sequence). */
 long wt_utf8_chars(const char *s, size_t len);
-/* How many leading bytes of s[0..n) are plain string content that needs
- * no look (not '"', '\\', a control character or a byte >= 0x80), in
- * whole 8-byte words: the caller goes on byte by byte from there. Word at
- * a time (the SWAR "has zero byte" test): strings take most of a command's
- * bytes, in the scanner and in the JSON writers. */
-static inline size_t wt_json_plain_words(const char *s, size_t n) {
+/* The length of the run of plain string content at the start of s[0..n):
+ * bytes that need no look (not '"', '\\', a control character or a byte
+ * >= 0x80). Word at a time with the SWAR "has zero byte" tests, whose
+ * lowest flagged byte is always a true match: strings take most of a
+ * command's bytes, in the scanner and in the JSON writers. */
+static inline size_t wt_json_plain_run(const char *s, size_t n) {
   const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
   size_t i = 0;
   for (; n - i >= 8; i += 8) {
-    uint64_t w, q, b;
+    uint64_t w, q, b, stop;
     memcpy(&w, s + i, sizeof(w));
     q = w ^ (ones * '"');  /* a zero byte where w has a quote */
     b = w ^ (ones * '\\'); /* and where it has a backslash */
     /* a byte < 0x20, a zero byte in q or b, a byte >= 0x80 */
-    if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) &
-        highs)
+    stop =
+        (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) &
+        highs;
+    if (stop) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return i + (size_t)__builtin_ctzll(stop) / 8;
+#else
+      break;
+#endif
+    }
+  }
+  for (; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
       break;
   }
   return i;

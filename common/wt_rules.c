@@ -404,8 +404,10 @@ static int64_t floor_div(int64_t a, int64_t b) {
 static void key(wt_buf *b, const char *k, size_t klen) {
   if (!wt_buf_reserve(b, klen + 1))
     return;
-  wt_buf_putc(b, b->len > 1 ? ',' : '{');
-  wt_buf_append(b, k, klen);
+  b->data[b->len] = b->len > 1 ? ',' : '{';
+  memcpy(b->data + b->len + 1, k, klen);
+  b->len += klen + 1;
+  b->data[b->len] = '\0';
 }
 
 static void j_str(wt_buf *b, const char *k, size_t klen, const char *v) {

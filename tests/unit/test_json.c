@@ -266,35 +266,43 @@ static void test_string_truncated(void **state) {
   assert_int_equal(out[3], '\0');
 }
 
-/* --- the word-at-a-time skip ------------------------------------------- */
+/* --- the word-at-a-time run ------------------------------------------- */
 
 static bool needs_look(unsigned char c) {
   return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
-/* Every byte value at every offset of every length up to 24: the skip
- * covers whole words before the first byte that needs a look, never it. */
-static void test_plain_words(void **state) {
+/* Every byte value at every offset of every length up to 24, with a
+ * second special byte (or none) at every later offset: the run ends
+ * exactly at the first byte that needs a look, whatever follows it. */
+static void test_plain_run(void **state) {
+  static const int second[] = {-1, '"', '\\', 0x01, 0x1f, 0x80, 0xff};
   (void)state;
   for (size_t len = 0; len <= 24; len++) {
     for (size_t at = 0; at <= len; at++) {
-      for (int c = 0; c < 256; c++) {
-        char s[32];
-        size_t first, got;
-        memset(s, 'a', sizeof(s)); /* bytes past len must not count */
-        s[len] = '"';
-        if (at < len)
-          s[at] = (char)c;
-        first = len;
-        for (size_t i = 0; i < len; i++)
-          if (needs_look((unsigned char)s[i])) {
-            first = i;
-            break;
+      for (size_t k = 0; k < sizeof(second) / sizeof(*second); k++) {
+        for (size_t at2 = at + 1; at2 <= len + 1; at2++) {
+          for (int c = 0; c < 256; c++) {
+            char s[32];
+            size_t first, got;
+            memset(s, 'a', sizeof(s)); /* bytes past len must not count */
+            s[len] = '"';
+            if (at < len)
+              s[at] = (char)c;
+            if (second[k] >= 0 && at2 < len)
+              s[at2] = (char)second[k];
+            first = len;
+            for (size_t i = 0; i < len; i++)
+              if (needs_look((unsigned char)s[i])) {
+                first = i;
+                break;
+              }
+            got = wt_json_plain_run(s, len);
+            if (got != first)
+              fail_msg("len %zu byte 0x%02x at %zu: %zu, want %zu", len, c, at,
+                       got, first);
           }
-        got = wt_json_plain_words(s, len);
-        if (got != first / 8 * 8)
-          fail_msg("len %zu byte 0x%02x at %zu: %zu, want %zu", len, c, at, got,
-                   first / 8 * 8);
+        }
       }
     }
   }
@@ -366,7 +374,7 @@ int main(void) {
       cmocka_unit_test(test_string_decode),
       cmocka_unit_test(test_string_truncated),
       cmocka_unit_test(test_int64),
-      cmocka_unit_test(test_plain_words),
+      cmocka_unit_test(test_plain_run),
       cmocka_unit_test(test_scan_string_offsets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
