@@ -927,9 +927,19 @@ static void command_clear(wt_command *cmd) {
   cmd->password_hash[0] = '\0';
 }
 
+/* A "payload" key (again): its members start over. */
+static void payload_start(void *ctx) {
+  members_init(ctx, pl_keys, pl_key_lens, PK__COUNT);
+}
+
 wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
                         char *errstr, size_t errstr_size) {
   members env, payload;
+  const wt_json_nested nested = {.key = "payload",
+                                 .key_len = 7,
+                                 .start = payload_start,
+                                 .fn = on_member,
+                                 .ctx = &payload};
   wt_json_type root = WT_JSON_NULL;
   char why[160];
   wt_err err;
@@ -945,8 +955,9 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
     return WT_ERR_INVALID;
   }
   members_init(&env, env_keys, env_key_lens, EK__COUNT);
-  if (wt_json_scan(json, len, PARSE_DEPTH, &root, on_member, &env, why,
-                   sizeof(why)) != WT_OK) {
+  members_init(&payload, pl_keys, pl_key_lens, PK__COUNT);
+  if (wt_json_scan_nested(json, len, PARSE_DEPTH, &root, on_member, &env,
+                          &nested, why, sizeof(why)) != WT_OK) {
     wt_errf(errstr, errstr_size, "not JSON: %s", why);
     return WT_ERR_INVALID;
   }
@@ -957,13 +968,8 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
   err = parse_envelope(&env, cmd, errstr, errstr_size);
   if (err != WT_OK)
     return err;
-  /* the payload's text was checked with the whole: now its members */
-  members_init(&payload, pl_keys, pl_key_lens, PK__COUNT);
-  if (wt_json_scan(env.val[EK_PAYLOAD].p, env.val[EK_PAYLOAD].len, PARSE_DEPTH,
-                   NULL, on_member, &payload, why, sizeof(why)) != WT_OK) {
-    wt_errf(errstr, errstr_size, "not JSON: %s", why);
-    return WT_ERR_INVALID;
-  }
+  /* the payload's members came with the envelope's, from its last
+   * occurrence (parse_envelope checked that it is an object) */
   parse_payload(cmd, &payload);
   return WT_OK;
 }

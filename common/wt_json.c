@@ -7,7 +7,8 @@ typedef struct scanner {
   const unsigned char *s;
   size_t len, pos;
   int depth, max_depth;
-  const char *why; /* the first failure */
+  const char *why;              /* the first failure */
+  const wt_json_nested *nested; /* may be NULL */
 } scanner;
 
 static bool fail(scanner *sc, const char *why) {
@@ -175,7 +176,21 @@ static bool scan_literal(scanner *sc, wt_json_span *v, const char *word,
 static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
                        void *ctx);
 
-/* At '{' or '['; fn gets the members of this object (the root's only). */
+/* Whether a root member's key is the nested one, escapes decoded (a key
+ * with a NUL is no key of anyone's). */
+static bool is_nested_key(const scanner *sc, const wt_json_span *key) {
+  char buf[64];
+  size_t n;
+  if (!key->escaped)
+    return key->len == sc->nested->key_len &&
+           memcmp(key->p, sc->nested->key, key->len) == 0;
+  n = wt_json_string(key, buf, sizeof(buf), NULL);
+  return n < sizeof(buf) && n == sc->nested->key_len && strlen(buf) == n &&
+         memcmp(buf, sc->nested->key, n) == 0;
+}
+
+/* At '{' or '['; fn gets the members of this object (the root's only, and
+ * the nested member's). */
 static bool scan_container(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
                            void *ctx) {
   bool object = sc->s[sc->pos] == '{';
@@ -202,8 +217,13 @@ static bool scan_container(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
           return fail(sc, "expected ':'");
         sc->pos++;
       }
-      if (!scan_value(sc, &val, NULL, NULL))
+      if (object && sc->depth == 1 && sc->nested && is_nested_key(sc, &key)) {
+        sc->nested->start(sc->nested->ctx);
+        if (!scan_value(sc, &val, sc->nested->fn, sc->nested->ctx))
+          return false;
+      } else if (!scan_value(sc, &val, NULL, NULL)) {
         return false;
+      }
       if (object && fn)
         fn(ctx, &key, &val);
       skip_ws(sc);
@@ -251,9 +271,18 @@ static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
 wt_err wt_json_scan(const char *s, size_t len, int max_depth,
                     wt_json_type *type, wt_json_member_fn fn, void *ctx,
                     char *errstr, size_t errstr_size) {
+  return wt_json_scan_nested(s, len, max_depth, type, fn, ctx, NULL, errstr,
+                             errstr_size);
+}
+
+wt_err wt_json_scan_nested(const char *s, size_t len, int max_depth,
+                           wt_json_type *type, wt_json_member_fn fn, void *ctx,
+                           const wt_json_nested *nested, char *errstr,
+                           size_t errstr_size) {
   scanner sc = {.s = (const unsigned char *)s,
                 .len = s ? len : 0,
-                .max_depth = max_depth};
+                .max_depth = max_depth,
+                .nested = nested};
   wt_json_span root;
   if (scan_value(&sc, &root, fn, ctx)) {
     skip_ws(&sc);

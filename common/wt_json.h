@@ -49,6 +49,25 @@ wt_err wt_json_scan(const char *s, size_t len, int max_depth,
                     wt_json_type *type, wt_json_member_fn fn, void *ctx,
                     char *errstr, size_t errstr_size);
 
+/* The members of one member's object too, in the same pass: for every
+ * root member whose key (decoded, compared byte for byte) is key, start(ctx)
+ * is called before its value is scanned, and when that value is an object
+ * fn(ctx, ...) for each of its members. A repeated key starts again, so
+ * what fn saw last belongs to the last occurrence. (The worker reads a
+ * command's envelope and its payload this way: one scan, not two.) */
+typedef struct wt_json_nested {
+  const char *key;
+  size_t key_len; /* at most 63 */
+  void (*start)(void *ctx);
+  wt_json_member_fn fn;
+  void *ctx;
+} wt_json_nested;
+
+wt_err wt_json_scan_nested(const char *s, size_t len, int max_depth,
+                           wt_json_type *type, wt_json_member_fn fn, void *ctx,
+                           const wt_json_nested *nested, char *errstr,
+                           size_t errstr_size);
+
 /* Decodes a string span into out (size bytes). Returns the decoded length
  * in bytes; when it is >= size, out holds as much as fits. out is always
  * NUL-terminated (size > 0); a \u0000 decodes as a NUL byte, so callers

@@ -571,6 +571,43 @@ static void test_duplicate_keys_last_wins(void **state) {
   assert_int_equal(c.type, WT_CMD_PROJECT_RENAME);
 }
 
+/* The payload's members are read in the envelope's one scan: from the
+ * last "payload" key, whatever came before it, its key escaped or not;
+ * a "payload" key deeper down is just a member. */
+static void test_payload_in_one_scan(void **state) {
+  wt_command c;
+  (void)state;
+  /* two payloads: only the last one's members */
+  parse_ok(ENV_AS(A1, "project.rename", ",\"payload\":{\"name\":\"first\"}",
+                  "{\"name\":\"second\"}"),
+           &c);
+  assert_string_equal(c.name, "second");
+  /* the first payload had a member the last one lacks: it is gone */
+  parse_ok(ENV_AS(A1, "log.update",
+                  ",\"payload\":{\"log_id\":\"" L1
+                  "\",\"description\":\"old\"}",
+                  "{\"log_id\":\"" L1 "\",\"ended_at\":\"" T1 "\"}"),
+           &c);
+  assert_false(c.fields & WT_F_DESCRIPTION);
+  assert_true(c.fields & WT_F_ENDED_AT);
+  /* an escaped "payload" key is the payload */
+  parse_ok("{\"v\":1,\"command_id\":\"" CID "\",\"type\":\"project.rename\","
+           "\"actor_id\":\"" A1 "\",\"project_id\":\"" P1
+           "\",\"issued_at\":\"" T0 "\",\"p\\u0061yload\":{\"name\":\"esc\"}}",
+           &c);
+  assert_string_equal(c.name, "esc");
+  /* "payload" inside the payload is an unknown payload member */
+  {
+    char err[256] = "";
+    const char *j =
+        ENV("project.rename", "{\"name\":\"n\",\"payload\":{\"name\":\"x\"}}");
+    assert_int_equal(wt_command_parse(j, strlen(j), &c, err, sizeof(err)),
+                     WT_OK);
+    assert_int_equal(c.payload_error, WT_REJECT_INVALID);
+    assert_non_null(strstr(c.payload_message, "payload"));
+  }
+}
+
 /* A name of n copies of a UTF-8 sequence. */
 static char *repeated_name(const char *type, const char *key, const char *unit,
                            size_t n) {
@@ -1070,7 +1107,7 @@ static void test_names(void **state) {
 /* --- main ----------------------------------------------------------------- */
 
 #define NLENGTH (sizeof(length_cases) / sizeof(length_cases[0]))
-#define NSINGLE 16
+#define NSINGLE 17
 
 int main(void) {
   enum { NTESTS = NPARSE + NLENGTH + NROUND + NTIME + NUUID + NUTF8 + NSINGLE };
@@ -1088,6 +1125,7 @@ int main(void) {
   SINGLE(test_fields_running_timer);
   SINGLE(test_fields_user_create);
   SINGLE(test_duplicate_keys_last_wins);
+  SINGLE(test_payload_in_one_scan);
   SINGLE(test_name_lengths);
   SINGLE(test_password_hash_cap);
   SINGLE(test_size_cap);
