@@ -109,19 +109,28 @@ const char *wt_command_key(const wt_command *cmd) {
 
 /* --- UUIDs -------------------------------------------------------------- */
 
-static bool is_lower_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
+/* Lowercase hexadecimal digits, by byte value. */
+static const bool lower_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
 
 bool wt_uuid_valid(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
   if (!s)
     return false;
+  /* in order, so that a short string stops at its NUL (neither a digit nor
+   * a dash) and nothing past it is read */
   for (int i = 0; i < 36; i++) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !is_lower_hex(s[i]))
-      return false; /* also stops at a short string's NUL */
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (u[i] != '-')
+        return false;
+    } else if (!lower_hex[u[i]]) {
+      return false;
+    }
   }
-  return s[36] == '\0';
+  return u[36] == '\0';
 }
 
 static int read_urandom(unsigned char *buf, size_t len) {
