@@ -337,6 +337,26 @@ void *wt_lru_get(wt_lru *lru, const char *key) {
   return node_at(lru, idx)->value;
 }
 
+void *wt_lru_get_pin(wt_lru *lru, const char *key) {
+  size_t pos;
+  uint32_t idx = lookup(lru, key, &pos);
+  node *n;
+  if (!idx) {
+    lru->stats.misses++;
+    return NULL;
+  }
+  lru->stats.hits++;
+  n = node_at(lru, idx);
+  if (n->state == NODE_PINNED) {
+    touch(lru, idx);
+  } else {
+    list_unlink(lru, idx);
+    n->state = NODE_PINNED;
+    list_push_front(lru, PIN_LIST, idx);
+  }
+  return n->value;
+}
+
 void *wt_lru_peek(const wt_lru *lru, const char *key) {
   size_t pos;
   uint32_t idx = lookup(lru, key, &pos);

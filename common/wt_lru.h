@@ -53,6 +53,9 @@ void wt_lru_destroy(wt_lru *lru);
  * WT_LRU_KEY_MAX). A hit makes the entry the most recent; counts a hit or a
  * miss. */
 void *wt_lru_get(wt_lru *lru, const char *key);
+/* get and pin in one look-up: the value (a hit, and the entry pinned) or
+ * NULL (a miss). The same as wt_lru_get followed by wt_lru_pin. */
+void *wt_lru_get_pin(wt_lru *lru, const char *key);
 /* Like get, without touching recency or stats. */
 void *wt_lru_peek(const wt_lru *lru, const char *key);
 

@@ -302,27 +302,21 @@ static void need_user(wk_state *st, const char *id, int tag, bool fresh,
                       wk_need *need) {
   if (!*id || wt_lru_peek(st->ov_users, id))
     return;
-  if (!fresh && wt_lru_get(st->users, id))
-    wt_lru_pin(st->users, id);
-  else
+  if (fresh || !wt_lru_get_pin(st->users, id))
     idlist_add(&need->user_ids, id, tag);
 }
 
 static void need_project(wk_state *st, const char *id, int tag, wk_need *need) {
   if (!*id || wt_lru_peek(st->ov_projects, id))
     return;
-  if (wt_lru_get(st->projects, id))
-    wt_lru_pin(st->projects, id);
-  else
+  if (!wt_lru_get_pin(st->projects, id))
     idlist_add(&need->project_ids, id, tag);
 }
 
 static void need_log(wk_state *st, const char *id, int tag, wk_need *need) {
   if (!*id || wt_lru_peek(st->ov_logs, id))
     return;
-  if (wt_lru_get(st->logs, id))
-    wt_lru_pin(st->logs, id);
-  else
+  if (!wt_lru_get_pin(st->logs, id))
     idlist_add(&need->log_ids, id, tag);
 }
 

@@ -217,6 +217,7 @@ static void test_pins(void **state) {
   assert_true(wt_lru_pin(lru, "a")); /* the least recent */
   assert_true(wt_lru_pin(lru, "a"));
   assert_false(wt_lru_pin(lru, "zz"));
+  assert_null(wt_lru_get_pin(lru, "zz"));
   wt_lru_put(lru, "d", val(4), 0);
   assert_string_equal(take_freed(), "2"); /* b, not the pinned a */
   /* a get of a pinned entry works and keeps the pin */
@@ -252,6 +253,30 @@ static void test_pins(void **state) {
   assert_int_equal(wt_lru_size(lru), 3);
   wt_lru_put(lru, "i", val(10), 0);
   assert_string_equal(take_freed(), "6"); /* f is the least recent */
+  wt_lru_destroy(lru);
+  nfreed = 0;
+}
+
+/* get_pin is a get (a hit or a miss counted) and a pin in one look-up. */
+static void test_get_pin(void **state) {
+  wt_lru *lru = wt_lru_new(2, free_logged);
+  wt_lru_stats st;
+  (void)state;
+  wt_lru_put(lru, "a", val(1), 0);
+  wt_lru_put(lru, "b", val(2), 0);
+  assert_int_equal(id_of(wt_lru_get_pin(lru, "a")), 1);
+  assert_null(wt_lru_get_pin(lru, "zz"));
+  wt_lru_put(lru, "c", val(3), 0); /* evicts b, not the pinned a */
+  assert_string_equal(take_freed(), "2");
+  wt_lru_put(lru, "d", val(4), 0); /* c, a still pinned */
+  assert_string_equal(take_freed(), "3");
+  assert_int_equal(id_of(wt_lru_get_pin(lru, "a")), 1); /* pinned: stays */
+  wt_lru_get_stats(lru, &st);
+  assert_int_equal(st.hits, 2);
+  assert_int_equal(st.misses, 1);
+  wt_lru_unpin_all(lru);
+  wt_lru_put(lru, "e", val(5), 0); /* d is now the least recent */
+  assert_string_equal(take_freed(), "4");
   wt_lru_destroy(lru);
   nfreed = 0;
 }
@@ -514,6 +539,20 @@ static void test_random_vs_model(void **state) {
       assert_int_equal(wt_lru_remove(lru, key), m.present[k]);
       if (m.present[k])
         model_drop(&m, k);
+    } else if (what < 950) { /* get and pin in one */
+      void *v = wt_lru_get_pin(lru, key);
+      if (m.present[k]) {
+        assert_int_equal(id_of(v), m.value[k]);
+        m.stamp[k] = ++m.clock;
+        m.stats.hits++;
+        if (!m.pinned[k]) {
+          m.pinned[k] = true;
+          m.npinned++;
+        }
+      } else {
+        assert_null(v);
+        m.stats.misses++;
+      }
     } else if (what < 970) { /* pin */
       assert_int_equal(wt_lru_pin(lru, key), m.present[k]);
       if (m.present[k] && !m.pinned[k]) {
@@ -584,6 +623,7 @@ int main(void) {
       cmocka_unit_test_setup(test_remove, setup),
       cmocka_unit_test_setup(test_remove_tag, setup),
       cmocka_unit_test_setup(test_pins, setup),
+      cmocka_unit_test_setup(test_get_pin, setup),
       cmocka_unit_test_setup(test_pin_overflow_cap, setup),
       cmocka_unit_test_setup(test_stats, setup),
       cmocka_unit_test_setup(test_capacity_one, setup),
