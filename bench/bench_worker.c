@@ -517,9 +517,18 @@ static int backend_pids(PGconn *c, bool own, int *pids) {
 
 /* Seconds on a CPU of one backend, from /proc/PID/schedstat; -1 when it
  * is not a local "postgres" process (PostgreSQL runs elsewhere). */
+/* The first field of a schedstat file: seconds on a CPU; -1 unreadable. */
+static double schedstat_s(const char *path) {
+  unsigned long long ns = 0;
+  FILE *f = fopen(path, "r");
+  bool ok = f && fscanf(f, "%llu", &ns) == 1;
+  if (f)
+    fclose(f);
+  return ok ? (double)ns / 1e9 : -1;
+}
+
 static double pid_cpu_s(int pid) {
   char path[64], comm[32] = "";
-  unsigned long long ns = 0;
   bool ok;
   FILE *f;
   snprintf(path, sizeof(path), "/proc/%d/comm", pid);
@@ -528,11 +537,7 @@ static double pid_cpu_s(int pid) {
   if (f)
     fclose(f);
   snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
-  f = ok ? fopen(path, "r") : NULL;
-  ok = f && fscanf(f, "%llu", &ns) == 1;
-  if (f)
-    fclose(f);
-  return ok ? (double)ns / 1e9 : -1;
+  return ok ? schedstat_s(path) : -1;
 }
 
 /* The sum over those backends, -1 when one cannot be read. A figure of
@@ -563,18 +568,15 @@ static double proc_cpu_s(pid_t pid) {
     return -1;
   while ((e = readdir(dir)) != NULL) {
     char stat_path[300];
-    unsigned long long ns;
-    FILE *f;
+    double one;
     if (e->d_name[0] == '.')
       continue;
     snprintf(stat_path, sizeof(stat_path), "%s/%s/schedstat", path, e->d_name);
-    f = fopen(stat_path, "r");
-    if (f && fscanf(f, "%llu", &ns) == 1) {
-      s += (double)ns / 1e9;
+    one = schedstat_s(stat_path);
+    if (one >= 0) {
+      s += one;
       read++;
     }
-    if (f)
-      fclose(f);
   }
   closedir(dir);
   return read ? s : -1;

@@ -28,7 +28,7 @@ bool wt_buf_ok(const wt_buf *b) {
   return !b->failed;
 }
 
-static bool reserve(wt_buf *b, size_t more) {
+bool wt_buf_reserve_slow(wt_buf *b, size_t more) {
   size_t need, n;
   char *p;
   if (b->failed)
@@ -53,27 +53,8 @@ static bool reserve(wt_buf *b, size_t more) {
   return true;
 }
 
-void wt_buf_append_slow(wt_buf *b, const void *data, size_t len) {
-  if (!reserve(b, len))
-    return;
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-}
-
 void wt_buf_puts(wt_buf *b, const char *s) {
   wt_buf_append(b, s, strlen(s));
-}
-
-void wt_buf_putc_slow(wt_buf *b, char c) {
-  if (!reserve(b, 1))
-    return;
-  b->data[b->len++] = c;
-  b->data[b->len] = '\0';
-}
-
-bool wt_buf_reserve_slow(wt_buf *b, size_t more) {
-  return reserve(b, more);
 }
 
 char *wt_buf_dup(const wt_buf *b) {
@@ -104,7 +85,7 @@ void wt_buf_printf(wt_buf *b, const char *fmt, ...) {
     wt_buf_append(b, small, (size_t)n);
     return;
   }
-  if (!reserve(b, (size_t)n))
+  if (!wt_buf_reserve(b, (size_t)n))
     return;
   va_start(ap, fmt);
   vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -133,7 +114,7 @@ void wt_buf_put_json_str(wt_buf *b, const char *s) {
     return;
   }
   len = strlen(s);
-  if (!reserve(b, len + 2))
+  if (!wt_buf_reserve(b, len + 2))
     return;
   b->data[b->len++] = '"';
   for (;;) {

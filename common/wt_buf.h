@@ -26,7 +26,9 @@ bool wt_buf_ok(const wt_buf *b);
 
 bool wt_buf_reserve_slow(wt_buf *b, size_t more);
 /* Room for more bytes now, so that appends up to that size do not
- * reallocate; false (and failed) past the cap or out of memory. */
+ * reallocate; false (and failed) past the cap or out of memory. Inline
+ * when the memory is there: the JSON and array writers append a few bytes
+ * at a time, millions of times a second. */
 static inline bool wt_buf_reserve(wt_buf *b, size_t more) {
   if (!b->failed && more < b->alloc - b->len && more <= b->cap - b->len)
     return true;
@@ -36,30 +38,17 @@ static inline bool wt_buf_reserve(wt_buf *b, size_t more) {
  * NULL when the buffer failed or memory is short. */
 char *wt_buf_dup(const wt_buf *b);
 
-/* The slow paths of the inline appends: growth, the cap, failure. */
-void wt_buf_append_slow(wt_buf *b, const void *data, size_t len);
-void wt_buf_putc_slow(wt_buf *b, char c);
-
-/* Inline when the bytes fit the memory already there: the JSON and array
- * writers append a few bytes at a time, millions of times a second. */
 static inline void wt_buf_append(wt_buf *b, const void *data, size_t len) {
-  if (!b->failed && len < b->alloc - b->len && len <= b->cap - b->len) {
-    if (len)
-      memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
+  if (!wt_buf_reserve(b, len))
     return;
-  }
-  wt_buf_append_slow(b, data, len);
+  if (len)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
 }
 
 static inline void wt_buf_putc(wt_buf *b, char c) {
-  if (!b->failed && b->alloc - b->len > 1 && b->len < b->cap) {
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-    return;
-  }
-  wt_buf_putc_slow(b, c);
+  wt_buf_append(b, &c, 1);
 }
 
 void wt_buf_puts(wt_buf *b, const char *s);

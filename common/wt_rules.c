@@ -400,14 +400,10 @@ static int64_t floor_div(int64_t a, int64_t b) {
 #define JKEY(k) "\"" k "\":", sizeof("\"" k "\":") - 1
 
 /* The separator (the object's opening brace before its first member) and
- * the key, in one append. */
+ * the key. */
 static void key(wt_buf *b, const char *k, size_t klen) {
-  if (!wt_buf_reserve(b, klen + 1))
-    return;
-  b->data[b->len] = b->len > 1 ? ',' : '{';
-  memcpy(b->data + b->len + 1, k, klen);
-  b->len += klen + 1;
-  b->data[b->len] = '\0';
+  wt_buf_putc(b, b->len > 1 ? ',' : '{');
+  wt_buf_append(b, k, klen);
 }
 
 static void j_str(wt_buf *b, const char *k, size_t klen, const char *v) {
@@ -535,10 +531,10 @@ char *wt_outcome_event_json(const char *type, const char *project_id,
                             const char *actor_id, int64_t at,
                             const char *data_json) {
   wt_buf b;
-  wt_buf_init(&b, JSON_CAP + (data_json ? strlen(data_json) : 0));
+  size_t dlen = data_json ? strlen(data_json) : 0;
+  wt_buf_init(&b, JSON_CAP + dlen);
   return wt_outcome_event_json_to(&b, type, project_id, seq, command_id,
-                                  actor_id, at, data_json,
-                                  data_json ? strlen(data_json) : 0)
+                                  actor_id, at, data_json, dlen)
              ? b.data
              : j_fail(&b);
 }

@@ -119,10 +119,9 @@ bool wk_state_plan(wk_state *st, wk_plan *p);
 
 /* overlay -> caches. A batch commits as soon as its transaction is sent,
  * before its answer (so that the next batch can be decided while it is
- * written); the keys stay
- * "uncertain" until wk_state_settle (the transaction committed) or
- * wk_state_invalidate (it did not: they leave the caches, to be loaded
- * again from PostgreSQL, which has the truth). */
+ * written); the keys stay "uncertain" until wk_state_settle (the
+ * transaction committed) or wk_state_invalidate (it did not: they leave
+ * the caches, to be loaded again from PostgreSQL, which has the truth). */
 void wk_state_commit(wk_state *st);
 void wk_state_settle(wk_state *st);
 void wk_state_invalidate(wk_state *st);
