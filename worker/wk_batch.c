@@ -30,8 +30,8 @@ struct wk_batch {
   wt_command *cmds;
   msg_state *state;
   size_t *dup_of;
-  int *parts_of;   /* partition of each message */
-  bool *skip;      /* message needs no loading */
+  int *parts_of;            /* partition of each message */
+  wk_collect_mode *collect; /* how each message's needs are collected */
   bool *rejected;  /* decided: rejected (the guard searches events for it) */
   char **out_json; /* per message: the outcome (or dead letter) */
   wt_lru *ids;     /* command_id -> its first command in cmds */
@@ -84,12 +84,12 @@ wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
   b->state = calloc(b->cap, sizeof(*b->state));
   b->dup_of = calloc(b->cap, sizeof(*b->dup_of));
   b->parts_of = calloc(b->cap, sizeof(*b->parts_of));
-  b->skip = calloc(b->cap, sizeof(*b->skip));
+  b->collect = calloc(b->cap, sizeof(*b->collect));
   b->rejected = calloc(b->cap, sizeof(*b->rejected));
   b->out_json = calloc(b->cap, sizeof(*b->out_json));
   b->ids = wt_lru_new(b->cap * 2 + 16, NULL);
   if (!b->cmds || !b->state || !b->dup_of || !b->out_json || !b->ids ||
-      !b->parts_of || !b->skip || !b->rejected) {
+      !b->parts_of || !b->collect || !b->rejected) {
     wk_batch_destroy(b);
     return NULL;
   }
@@ -127,7 +127,7 @@ void wk_batch_destroy(wk_batch *b) {
   free(b->state);
   free(b->dup_of);
   free(b->parts_of);
-  free(b->skip);
+  free(b->collect);
   free(b->rejected);
   free(b->out_json);
   wt_lru_destroy(b->ids);
@@ -256,16 +256,25 @@ static const char *sqlstate_of(const wt_db_stmt *s, size_t n) {
   return "";
 }
 
-/* What the fresh commands need that the caches lack, into b->need (and
- * what they use pinned). */
+/* What the commands to decide need that the caches lack, into b->need
+ * (and what they use pinned). lookup_fresh: the fresh commands' first
+ * outcomes are looked up in the same round trip, so each may turn out
+ * decided before: what they create must not hide the real state from the
+ * commands after them. A redelivered command is unsure the same way. */
 static void collect_needs(wk_batch *b, const wk_msg *msgs, size_t n,
-                          bool verify) {
+                          bool verify, bool lookup_fresh) {
   wk_need_reset(&b->need);
   for (size_t i = 0; i < n; i++) {
     b->parts_of[i] = msgs[i].partition;
-    b->skip[i] = b->state[i] != M_FRESH;
+    if (b->state[i] == M_REDELIVERED ||
+        (b->state[i] == M_FRESH && lookup_fresh))
+      b->collect[i] = WK_COLLECT_UNSURE;
+    else
+      b->collect[i] =
+          b->state[i] == M_FRESH ? WK_COLLECT_FRESH : WK_COLLECT_SKIP;
   }
-  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->skip, verify, &b->need);
+  wk_state_collect(b->st, b->cmds, n, b->parts_of, b->collect, verify,
+                   &b->need);
 }
 
 /* Loads what the fresh commands need and the outcomes of the commands
@@ -278,7 +287,7 @@ static wt_err load(wk_batch *b, const wk_msg *msgs, size_t n, bool verify,
   int iu = -1, ip = -1, il = -1, ie = -1, ir = -1;
   wt_err err;
 
-  collect_needs(b, msgs, n, verify);
+  collect_needs(b, msgs, n, verify, lookup_fresh);
   wt_buf_reset(&b->lookup_ids);
   wt_buf_putc(&b->lookup_ids, '{');
   for (size_t i = 0; i < n; i++) {
@@ -733,7 +742,7 @@ bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
   for (size_t i = 0; i < n; i++)
     if (b->state[i] == M_REDELIVERED)
       return false; /* its outcome is looked up: the runner's work */
-  collect_needs(b, msgs, n, false);
+  collect_needs(b, msgs, n, false, false);
   if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n)) {
     wk_state_discard(b->st); /* nothing applied: this unpins */
     return false;

@@ -332,13 +332,17 @@ static bool created_earlier(const wk_state *st, const char *id) {
 }
 
 void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
-                      const int *partitions, const bool *skip, bool verify,
-                      wk_need *need) {
+                      const int *partitions, const wk_collect_mode *mode,
+                      bool verify_all, wk_need *need) {
   wt_lru_remove_tag(st->created, 0);
   for (size_t i = 0; i < n; i++) {
     const wt_command *c = &cmds[i];
     int tag = partitions[i];
-    if ((skip && skip[i]) || c->type == WT_CMD_NONE ||
+    wk_collect_mode m = mode ? mode[i] : WK_COLLECT_FRESH;
+    /* an unsure create loads its id and marks nothing created */
+    bool verify = verify_all || m == WK_COLLECT_UNSURE;
+    bool creates = m == WK_COLLECT_FRESH;
+    if (m == WK_COLLECT_SKIP || c->type == WT_CMD_NONE ||
         c->payload_error != WT_REJECT_NONE)
       continue;
     switch (c->type) {
@@ -347,7 +351,8 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
         need_user(st, c->actor_id, -1, true, need);
       if (verify && !created_earlier(st, c->project_id))
         need_project(st, c->project_id, tag, need);
-      mark_created(st, c->project_id);
+      if (creates)
+        mark_created(st, c->project_id);
       break;
     case WT_CMD_PROJECT_RENAME:
     case WT_CMD_MEMBER_REMOVE:
@@ -365,7 +370,8 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
         need_project(st, c->project_id, tag, need);
       if (verify && !created_earlier(st, c->log_id))
         need_log(st, c->log_id, tag, need);
-      mark_created(st, c->log_id);
+      if (creates)
+        mark_created(st, c->log_id);
       break;
     case WT_CMD_LOG_UPDATE:
     case WT_CMD_LOG_DELETE:
@@ -381,7 +387,8 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
             !wt_lru_get(st->user_names, c->username))
           idlist_add(&need->usernames, c->username, -1);
       }
-      mark_created(st, c->target_user_id);
+      if (creates)
+        mark_created(st, c->target_user_id);
       break;
     case WT_CMD_USER_DEACTIVATE:
     case WT_CMD_USER_REVOKE_TOKENS:

@@ -59,15 +59,29 @@ bool wk_need_empty(const wk_need *n);
  * usernames, which need no quoting). */
 void wk_idlist_literal(const wk_idlist *l, wt_buf *out);
 
+/* How wk_state_collect treats a command of the batch. */
+typedef enum wk_collect_mode {
+  /* to be decided: an id it creates is taken as created for the commands
+   * after it, which then do not ask PostgreSQL for it */
+  WK_COLLECT_FRESH,
+  /* needs nothing: decided before, dead, or a copy of an earlier one */
+  WK_COLLECT_SKIP,
+  /* may have been decided before (its first outcome is being looked up in
+   * the same round trip): what it needs is loaded, and so is what it
+   * creates, which counts as created for nobody. Whether it turns out
+   * decided before (then it contributes nothing) or not (then it is
+   * decided like any other), the commands after it see the real state. */
+  WK_COLLECT_UNSURE,
+} wk_collect_mode;
+
 /* Adds what cmds need that the caches lack, and pins what they use so
- * that loading cannot evict it. verify: also the ids that creates would
- * otherwise assume new. Commands with payload errors need nothing. */
-/* skip[i] true: cmds[i] needs nothing (decided before, dead...); NULL: none
- * skipped. An id that an earlier command of the batch creates is not
- * asked for. */
+ * that loading cannot evict it. mode[i]: see wk_collect_mode (NULL: all
+ * fresh). verify: also the ids that fresh creates would otherwise assume
+ * new. An id that an earlier fresh command of the batch creates is not
+ * asked for. Commands with payload errors need nothing. */
 void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
-                      const int *partitions, const bool *skip, bool verify,
-                      wk_need *need);
+                      const int *partitions, const wk_collect_mode *mode,
+                      bool verify, wk_need *need);
 
 /* Stores the rows of the load queries (columns: see wk_sql.h); projects
  * and logs asked for but not returned are cached as absent. */

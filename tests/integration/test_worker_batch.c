@@ -161,14 +161,19 @@ static wk_batch_result run(fixture *f, wt_err expect) {
   return r;
 }
 
+/* A statement's name: the hash of its text (prepared once each). */
+static void stmt_name(const char *sql, char *out, size_t size) {
+  unsigned h = 5381;
+  for (const char *p = sql; *p; p++)
+    h = h * 33 + (unsigned char)*p;
+  snprintf(out, size, "q_%08x", h);
+}
+
 static long count(fixture *f, const char *sql) {
   PGresult *r = NULL;
   char err[512], name[32];
-  unsigned h = 5381;
   long n;
-  for (const char *p = sql; *p; p++)
-    h = h * 33 + (unsigned char)*p;
-  snprintf(name, sizeof(name), "q_%08x", h);
+  stmt_name(sql, name, sizeof(name));
   if (wt_db_exec(f->db, name, sql, 0, NULL, &r, err, sizeof(err)) != WT_OK)
     fail_msg("%s: %s", sql, err);
   n = atol(PQgetvalue(r, 0, 0));
@@ -798,6 +803,513 @@ static void test_floor_keeps_unconfirmed_batch_replayable(void **state) {
                    f->offset - 1);
 }
 
+/* --- a redelivered command, then the commands that depend on it ---------
+ *
+ * The table of issue 11: a command X applied in an earlier batch is
+ * delivered again (same bytes, a new offset: a producer's retry), and the
+ * commands that depend on X's effect come in the same batch as the copy,
+ * or in the next one, with the worker's caches warm or cold (a restarted
+ * worker). The copy must change nothing and be answered with X's first
+ * outcome, byte for byte; the dependents must be decided against the state
+ * X left, and the rows must show it. */
+
+typedef enum dup_kind {
+  DUP_PROJECT_CREATE,
+  DUP_PROJECT_RENAME,
+  DUP_MEMBER_ADD,
+  DUP_MEMBER_REMOVE,
+  DUP_LOG_CREATE,
+  DUP_LOG_UPDATE,
+  DUP_LOG_DELETE,
+  DUP_USER_CREATE,
+  DUP_USER_DEACTIVATE,
+} dup_kind;
+
+typedef enum dep_kind {
+  DEP_NONE,
+  DEP_PROJECT_CREATE_BY_U, /* project Q by user U */
+  DEP_PROJECT_RENAME,
+  DEP_MEMBER_ADD_BOB,
+  DEP_MEMBER_ADD_U,
+  DEP_MEMBER_ADD_U_OWNER,
+  DEP_MEMBER_REMOVE_U,
+  DEP_LOG_CREATE_BY_ALICE, /* log L2 */
+  DEP_LOG_CREATE_BY_BOB,   /* log L2 */
+  DEP_LOG_CREATE_BY_U,     /* log L2 */
+  DEP_LOG_UPDATE,          /* L by bob: "changed" */
+  DEP_LOG_UPDATE_AT_V2,    /* the same, expected_version 2 */
+  DEP_LOG_UPDATE_BY_ALICE, /* L, not hers */
+  DEP_LOG_DELETE,          /* L by bob */
+  DEP_USER_DEACTIVATE_U,
+} dep_kind;
+
+typedef struct dup_case {
+  const char *name;
+  dup_kind dup;
+  dep_kind deps[2];
+  const char *expect[2]; /* "event" or the rejection's code */
+  /* one value that shows the dependents' effect; {P} {Q} {L} {L2} {U}
+   * stand for the case's ids */
+  const char *check, *want;
+} dup_case;
+
+#define LOGS_IN_P "SELECT count(*) FROM work_logs WHERE project_id = '{P}'"
+#define MEMBERS_OF_P                                                           \
+  "SELECT count(*) FROM project_members WHERE project_id = '{P}'"
+#define LOG_L                                                                  \
+  "SELECT coalesce(max(description || ':' || version), 'gone') "               \
+  "FROM work_logs WHERE id = '{L}'"
+
+static const dup_case dup_cases[] = {
+    {"project.create+log.create",
+     DUP_PROJECT_CREATE,
+     {DEP_LOG_CREATE_BY_ALICE},
+     {"event"},
+     LOGS_IN_P,
+     "1"},
+    {"project.create+project.rename",
+     DUP_PROJECT_CREATE,
+     {DEP_PROJECT_RENAME},
+     {"event"},
+     "SELECT name FROM projects WHERE id = '{P}'",
+     "Dependent"},
+    {"project.create+member.add",
+     DUP_PROJECT_CREATE,
+     {DEP_MEMBER_ADD_BOB},
+     {"event"},
+     MEMBERS_OF_P,
+     "2"},
+    {"project.rename+project.rename",
+     DUP_PROJECT_RENAME,
+     {DEP_PROJECT_RENAME},
+     {"event"},
+     "SELECT name FROM projects WHERE id = '{P}'",
+     "Dependent"},
+    {"project.rename+log.create",
+     DUP_PROJECT_RENAME,
+     {DEP_LOG_CREATE_BY_BOB},
+     {"event"},
+     LOGS_IN_P,
+     "1"},
+    {"member.add+log.create",
+     DUP_MEMBER_ADD,
+     {DEP_LOG_CREATE_BY_U},
+     {"event"},
+     "SELECT count(*) FROM work_logs WHERE user_id = '{U}'",
+     "1"},
+    {"member.add+member.remove",
+     DUP_MEMBER_ADD,
+     {DEP_MEMBER_REMOVE_U},
+     {"event"},
+     MEMBERS_OF_P,
+     "2"},
+    {"member.add+member.add_owner",
+     DUP_MEMBER_ADD,
+     {DEP_MEMBER_ADD_U_OWNER},
+     {"event"},
+     "SELECT role FROM project_members WHERE project_id = '{P}' AND "
+     "user_id = '{U}'",
+     "owner"},
+    {"member.remove+log.create",
+     DUP_MEMBER_REMOVE,
+     {DEP_LOG_CREATE_BY_U},
+     {"not_found"},
+     "SELECT count(*) FROM work_logs WHERE user_id = '{U}'",
+     "0"},
+    {"member.remove+member.add",
+     DUP_MEMBER_REMOVE,
+     {DEP_MEMBER_ADD_U},
+     {"event"},
+     MEMBERS_OF_P,
+     "3"},
+    {"log.create+log.update",
+     DUP_LOG_CREATE,
+     {DEP_LOG_UPDATE},
+     {"event"},
+     LOG_L,
+     "changed:2"},
+    {"log.create+log.delete",
+     DUP_LOG_CREATE,
+     {DEP_LOG_DELETE},
+     {"event"},
+     LOG_L,
+     "gone"},
+    {"log.create+log.update_not_hers",
+     DUP_LOG_CREATE,
+     {DEP_LOG_UPDATE_BY_ALICE},
+     {"forbidden"},
+     LOG_L,
+     "original:1"},
+    {"log.create+log.update+log.delete",
+     DUP_LOG_CREATE,
+     {DEP_LOG_UPDATE, DEP_LOG_DELETE},
+     {"event", "event"},
+     LOG_L,
+     "gone"},
+    {"log.update+log.update_at_v2",
+     DUP_LOG_UPDATE,
+     {DEP_LOG_UPDATE_AT_V2},
+     {"event"},
+     LOG_L,
+     "changed:3"},
+    {"log.update+log.delete",
+     DUP_LOG_UPDATE,
+     {DEP_LOG_DELETE},
+     {"event"},
+     LOG_L,
+     "gone"},
+    {"log.delete+log.update",
+     DUP_LOG_DELETE,
+     {DEP_LOG_UPDATE},
+     {"not_found"},
+     LOG_L,
+     "gone"},
+    {"log.delete+log.delete",
+     DUP_LOG_DELETE,
+     {DEP_LOG_DELETE},
+     {"not_found"},
+     LOG_L,
+     "gone"},
+    {"user.create+project.create",
+     DUP_USER_CREATE,
+     {DEP_PROJECT_CREATE_BY_U},
+     {"event"},
+     "SELECT count(*) FROM projects WHERE created_by = '{U}'",
+     "1"},
+    {"user.create+member.add",
+     DUP_USER_CREATE,
+     {DEP_MEMBER_ADD_U},
+     {"event"},
+     MEMBERS_OF_P,
+     "3"},
+    {"user.create+user.deactivate",
+     DUP_USER_CREATE,
+     {DEP_USER_DEACTIVATE_U},
+     {"event"},
+     "SELECT is_active::text FROM users WHERE id = '{U}'",
+     "false"},
+    {"user.deactivate+member.add",
+     DUP_USER_DEACTIVATE,
+     {DEP_MEMBER_ADD_U},
+     {"not_found"},
+     MEMBERS_OF_P,
+     "2"},
+    {"user.deactivate+project.create",
+     DUP_USER_DEACTIVATE,
+     {DEP_PROJECT_CREATE_BY_U},
+     {"forbidden"},
+     "SELECT count(*) FROM projects WHERE created_by = '{U}'",
+     "0"},
+};
+
+enum { DUP_SAME_BATCH = 1, DUP_COLD = 2 }; /* a run's variant bits */
+
+typedef struct dup_run {
+  const dup_case *c;
+  int variant;
+  char name[96];
+} dup_run;
+
+typedef struct dup_ids {
+  char p[WT_UUID_STR], q[WT_UUID_STR], l[WT_UUID_STR], l2[WT_UUID_STR],
+      u[WT_UUID_STR], uname[16];
+} dup_ids;
+
+static fixture *dup_fixture; /* one database for the whole table */
+
+static void add_user_create(fixture *f, const dup_ids *id) {
+  add_cmd(f, "user.create", "system", id->u,
+          "{\"user_id\":\"%s\",\"username\":\"%s\",\"display_name\":\"U\","
+          "\"password_hash\":\"$y$j9T$x$y\"}",
+          id->u, id->uname);
+}
+
+static void add_log_create(fixture *f, const char *project, const char *actor,
+                           const char *log_id) {
+  add_cmd(f, "log.create", actor, project,
+          "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T08:00:00Z\","
+          "\"ended_at\":\"2026-11-27T09:00:00Z\",\"description\":"
+          "\"original\"}",
+          log_id);
+}
+
+/* What the duplicate's original needs before it (a batch of its own). */
+static void add_prelude(fixture *f, dup_kind k, const dup_ids *id) {
+  if (k != DUP_PROJECT_CREATE) {
+    add_cmd(f, "project.create", ALICE, id->p, "{\"name\":\"Base\"}");
+    add_cmd(f, "member.add", ALICE, id->p,
+            "{\"user_id\":\"%s\",\"role\":\"member\"}", BOB);
+  }
+  if (k == DUP_MEMBER_ADD || k == DUP_MEMBER_REMOVE || k == DUP_USER_DEACTIVATE)
+    add_user_create(f, id);
+  if (k == DUP_MEMBER_REMOVE)
+    add_cmd(f, "member.add", ALICE, id->p,
+            "{\"user_id\":\"%s\",\"role\":\"member\"}", id->u);
+  if (k == DUP_LOG_UPDATE || k == DUP_LOG_DELETE)
+    add_log_create(f, id->p, BOB, id->l);
+}
+
+/* The command that will be delivered twice; returns its routing key. */
+static const char *add_original(fixture *f, dup_kind k, const dup_ids *id) {
+  switch (k) {
+  case DUP_PROJECT_CREATE:
+    add_cmd(f, "project.create", ALICE, id->p, "{\"name\":\"Base\"}");
+    return id->p;
+  case DUP_PROJECT_RENAME:
+    add_cmd(f, "project.rename", ALICE, id->p, "{\"name\":\"Renamed\"}");
+    return id->p;
+  case DUP_MEMBER_ADD:
+    add_cmd(f, "member.add", ALICE, id->p,
+            "{\"user_id\":\"%s\",\"role\":\"member\"}", id->u);
+    return id->p;
+  case DUP_MEMBER_REMOVE:
+    add_cmd(f, "member.remove", ALICE, id->p, "{\"user_id\":\"%s\"}", id->u);
+    return id->p;
+  case DUP_LOG_CREATE: add_log_create(f, id->p, BOB, id->l); return id->p;
+  case DUP_LOG_UPDATE:
+    add_cmd(f, "log.update", BOB, id->p,
+            "{\"log_id\":\"%s\",\"description\":\"updated\"}", id->l);
+    return id->p;
+  case DUP_LOG_DELETE:
+    add_cmd(f, "log.delete", BOB, id->p, "{\"log_id\":\"%s\"}", id->l);
+    return id->p;
+  case DUP_USER_CREATE: add_user_create(f, id); return id->u;
+  case DUP_USER_DEACTIVATE:
+    add_cmd(f, "user.deactivate", "system", id->u, "{\"user_id\":\"%s\"}",
+            id->u);
+    return id->u;
+  }
+  return id->p;
+}
+
+/* Adds dependent k; returns its command id. */
+static const char *add_dependent(fixture *f, dep_kind k, const dup_ids *id) {
+  switch (k) {
+  case DEP_NONE: break;
+  case DEP_PROJECT_CREATE_BY_U:
+    return add_cmd(f, "project.create", id->u, id->q, "{\"name\":\"Q\"}");
+  case DEP_PROJECT_RENAME:
+    return add_cmd(f, "project.rename", ALICE, id->p,
+                   "{\"name\":\"Dependent\"}");
+  case DEP_MEMBER_ADD_BOB:
+    return add_cmd(f, "member.add", ALICE, id->p,
+                   "{\"user_id\":\"%s\",\"role\":\"member\"}", BOB);
+  case DEP_MEMBER_ADD_U:
+    return add_cmd(f, "member.add", ALICE, id->p,
+                   "{\"user_id\":\"%s\",\"role\":\"member\"}", id->u);
+  case DEP_MEMBER_ADD_U_OWNER:
+    return add_cmd(f, "member.add", ALICE, id->p,
+                   "{\"user_id\":\"%s\",\"role\":\"owner\"}", id->u);
+  case DEP_MEMBER_REMOVE_U:
+    return add_cmd(f, "member.remove", ALICE, id->p, "{\"user_id\":\"%s\"}",
+                   id->u);
+  case DEP_LOG_CREATE_BY_ALICE:
+  case DEP_LOG_CREATE_BY_BOB:
+  case DEP_LOG_CREATE_BY_U: {
+    const char *actor = k == DEP_LOG_CREATE_BY_ALICE ? ALICE
+                        : k == DEP_LOG_CREATE_BY_BOB ? BOB
+                                                     : id->u;
+    return add_cmd(f, "log.create", actor, id->p,
+                   "{\"log_id\":\"%s\",\"started_at\":\"2026-11-27T10:00:00Z\","
+                   "\"ended_at\":null,\"description\":\"dependent\"}",
+                   id->l2);
+  }
+  case DEP_LOG_UPDATE:
+    return add_cmd(f, "log.update", BOB, id->p,
+                   "{\"log_id\":\"%s\",\"description\":\"changed\"}", id->l);
+  case DEP_LOG_UPDATE_AT_V2:
+    return add_cmd(f, "log.update", BOB, id->p,
+                   "{\"log_id\":\"%s\",\"description\":\"changed\","
+                   "\"expected_version\":2}",
+                   id->l);
+  case DEP_LOG_UPDATE_BY_ALICE:
+    return add_cmd(f, "log.update", ALICE, id->p,
+                   "{\"log_id\":\"%s\",\"description\":\"hers now\"}", id->l);
+  case DEP_LOG_DELETE:
+    return add_cmd(f, "log.delete", BOB, id->p, "{\"log_id\":\"%s\"}", id->l);
+  case DEP_USER_DEACTIVATE_U:
+    return add_cmd(f, "user.deactivate", "system", id->u,
+                   "{\"user_id\":\"%s\"}", id->u);
+  }
+  return NULL;
+}
+
+/* sql with the case's ids in place of {P} {Q} {L} {L2} {U} */
+static void dup_sql(const char *sql, const dup_ids *id, char *out,
+                    size_t size) {
+  static const struct {
+    const char *tok;
+    size_t off;
+  } subst[] = {{"{P}", offsetof(dup_ids, p)},
+               {"{Q}", offsetof(dup_ids, q)},
+               {"{L}", offsetof(dup_ids, l)},
+               {"{L2}", offsetof(dup_ids, l2)},
+               {"{U}", offsetof(dup_ids, u)}};
+  size_t n = 0;
+  while (*sql && n + 1 < size) {
+    bool done = false;
+    for (size_t i = 0; i < sizeof(subst) / sizeof(subst[0]) && !done; i++) {
+      size_t len = strlen(subst[i].tok);
+      if (strncmp(sql, subst[i].tok, len) == 0) {
+        n += (size_t)snprintf(out + n, size - n, "%s",
+                              (const char *)id + subst[i].off);
+        sql += len;
+        done = true;
+      }
+    }
+    if (!done)
+      out[n++] = *sql++;
+  }
+  out[n < size ? n : size - 1] = '\0';
+}
+
+static void text_of(fixture *f, const char *sql, char *out, size_t size) {
+  PGresult *r = NULL;
+  char err[512];
+  char name[32];
+  stmt_name(sql, name, sizeof(name));
+  if (wt_db_exec(f->db, name, sql, 0, NULL, &r, err, sizeof(err)) != WT_OK)
+    fail_msg("%s: %s", sql, err);
+  snprintf(out, size, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "(none)");
+  PQclear(r);
+}
+
+static const char *outcome_of(const wk_batch_result *r, const char *cid) {
+  for (size_t i = 0; i < r->nouts; i++)
+    if (strstr(r->outs[i].value, cid))
+      return r->outs[i].value;
+  return NULL;
+}
+
+static void expect_outcome(const dup_run *run_, const wk_batch_result *r,
+                           const char *cid, const char *expect) {
+  const char *out = outcome_of(r, cid);
+  char want[64];
+  if (strcmp(expect, "event") == 0)
+    snprintf(want, sizeof(want), "\"kind\":\"event\"");
+  else
+    snprintf(want, sizeof(want), "\"code\":\"%s\"", expect);
+  if (!out || !strstr(out, want))
+    fail_msg("%s: dependent %s: want %s, got %s", run_->name, cid, want,
+             out ? out : "no outcome");
+}
+
+static void test_duplicate_then_dependents(void **state) {
+  const dup_run *dr = *state;
+  const dup_case *c = dr->c;
+  fixture *f = dup_fixture;
+  wk_batch_result r;
+  dup_ids id;
+  char *orig_json, *orig_outcome, sql[1024], got[256], cid[WT_UUID_STR];
+  char dep_ids[2][WT_UUID_STR] = {"", ""};
+  const char *key;
+
+  wt_uuid_generate(id.p);
+  wt_uuid_generate(id.q);
+  wt_uuid_generate(id.l);
+  wt_uuid_generate(id.l2);
+  wt_uuid_generate(id.u);
+  snprintf(id.uname, sizeof(id.uname), "u%.8s", id.u);
+  new_worker(f); /* nothing cached from the case before */
+  reset_msgs(f);
+  add_prelude(f, c->dup, &id);
+  if (f->n) {
+    r = run(f, WT_OK);
+    if (r.rejected)
+      fail_msg("%s: prelude rejected: %s", dr->name, r.outs[0].value);
+    wk_batch_result_clear(&r);
+  }
+  /* the original, applied once */
+  reset_msgs(f);
+  key = add_original(f, c->dup, &id);
+  snprintf(cid, sizeof(cid), "%.36s", strstr(f->json[0], "command_id") + 13);
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 1);
+  orig_json = strdup(f->json[0]);
+  orig_outcome = strdup(r.outs[0].value);
+  wk_batch_result_clear(&r);
+  if (dr->variant & DUP_COLD)
+    new_worker(f);
+  /* the copy, and the dependents with it or after it */
+  reset_msgs(f);
+  add_copy(f, orig_json, key);
+  if (!(dr->variant & DUP_SAME_BATCH)) {
+    r = run(f, WT_OK);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(r.applied + r.rejected, 0);
+    assert_string_equal(r.outs[0].value, orig_outcome);
+    wk_batch_result_clear(&r);
+    reset_msgs(f);
+  }
+  for (int i = 0; i < 2 && c->deps[i] != DEP_NONE; i++)
+    snprintf(dep_ids[i], sizeof(dep_ids[i]), "%s",
+             add_dependent(f, c->deps[i], &id));
+  r = run(f, WT_OK);
+  if (dr->variant & DUP_SAME_BATCH) {
+    assert_int_equal(r.duplicates, 1);
+    assert_string_equal(outcome_of(&r, cid), orig_outcome);
+  } else {
+    assert_int_equal(r.duplicates, 0);
+  }
+  for (int i = 0; i < 2 && dep_ids[i][0]; i++)
+    expect_outcome(dr, &r, dep_ids[i], c->expect[i]);
+  wk_batch_result_clear(&r);
+
+  /* the rows: the dependents' effect, the original once, seq gap-free */
+  dup_sql(c->check, &id, sql, sizeof(sql));
+  text_of(f, sql, got, sizeof(got));
+  if (strcmp(got, c->want) != 0)
+    fail_msg("%s: %s gave %s, want %s", dr->name, sql, got, c->want);
+  snprintf(sql, sizeof(sql),
+           "SELECT (SELECT count(*) FROM events WHERE command_id = '%s') + "
+           "(SELECT count(*) FROM rejections WHERE command_id = '%s')",
+           cid, cid);
+  assert_int_equal(count(f, sql), 1);
+  snprintf(sql, sizeof(sql),
+           "SELECT count(*) - coalesce(max(seq), 0) FROM events WHERE "
+           "project_id = '%s'",
+           id.p);
+  assert_int_equal(count(f, sql), 0);
+  free(orig_json);
+  free(orig_outcome);
+}
+
+static int dup_group_setup(void **state) {
+  (void)state;
+  if (setup((void **)&dup_fixture) != 0)
+    return -1;
+  seed_users(dup_fixture);
+  return 0;
+}
+
+static int dup_group_teardown(void **state) {
+  (void)state;
+  return teardown((void **)&dup_fixture);
+}
+
+static int run_dup_table(void) {
+  enum { NCASES = sizeof(dup_cases) / sizeof(dup_cases[0]) };
+  static dup_run runs[NCASES * 4];
+  static struct CMUnitTest tests[NCASES * 4];
+  static const char *const variant_names[4] = {
+      "next_batch/warm", "same_batch/warm", "next_batch/cold",
+      "same_batch/cold"};
+  size_t n = 0;
+  for (size_t i = 0; i < NCASES; i++)
+    for (int v = 0; v < 4; v++, n++) {
+      runs[n].c = &dup_cases[i];
+      runs[n].variant = v;
+      snprintf(runs[n].name, sizeof(runs[n].name), "dup %s %s",
+               dup_cases[i].name, variant_names[v]);
+      tests[n] =
+          (struct CMUnitTest){.name = runs[n].name,
+                              .test_func = test_duplicate_then_dependents,
+                              .initial_state = &runs[n]};
+    }
+  return _cmocka_run_group_tests("worker_batch_duplicates", tests, n,
+                                 dup_group_setup, dup_group_teardown);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -823,5 +1335,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_every_rule_both_outcomes, setup,
                                       teardown),
   };
-  return cmocka_run_group_tests_name("worker_batch", tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("worker_batch", tests, NULL, NULL);
+  return failed + run_dup_table();
 }
