@@ -45,6 +45,9 @@ struct wk_batch {
   size_t prepared_n;
   double prepared_ms;
   wk_batch_result decided; /* the counts of the decisions */
+  /* decide found a rejected create of an id assumed new that a later
+   * command names: the batch must be decided again with that id loaded */
+  bool reload_created;
   void (*write_hook)(void *ctx, bool before);
   void *write_hook_ctx;
   /* the run in progress (wk_batch_send .. wk_batch_finish) */
@@ -427,6 +430,30 @@ static void add_rejection_row(wk_batch *b, const wt_command *c,
   wt_buf_putc(r, '}');
 }
 
+static bool names_id(const wt_command *c, const char *id) {
+  return strcmp(c->project_id, id) == 0 || strcmp(c->log_id, id) == 0 ||
+         strcmp(c->target_user_id, id) == 0 || strcmp(c->actor_id, id) == 0 ||
+         strcmp(c->user_id, id) == 0;
+}
+
+/* Collecting took the id that create i names as created for the commands
+ * after it, without asking PostgreSQL. If the create is rejected (its actor
+ * may not, say), those commands were collected against a state that does
+ * not hold: true when one of them names the id and it is still unknown. */
+static bool rejected_create_hides(wk_batch *b, size_t i, size_t n) {
+  const wt_command *c = &b->cmds[i];
+  const char *id = c->type == WT_CMD_PROJECT_CREATE ? c->project_id
+                   : c->type == WT_CMD_LOG_CREATE   ? c->log_id
+                   : c->type == WT_CMD_USER_CREATE  ? c->target_user_id
+                                                    : NULL;
+  if (!id || !*id || wk_state_knows_created(b->st, c))
+    return false;
+  for (size_t j = i + 1; j < n; j++)
+    if (b->state[j] == M_FRESH && names_id(&b->cmds[j], id))
+      return true;
+  return false;
+}
+
 /* Decides every fresh command into the overlay and the outcome rows. */
 static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
                    wk_batch_result *res) {
@@ -434,6 +461,7 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
   wk_state_view(b->st, &view, now, b->cfg->max_log_seconds);
   wt_pgrows_reset(&b->events);
   wt_buf_reset(&b->rejections);
+  b->reload_created = false;
   memset(res->by_type, 0, sizeof(res->by_type));
   res->applied = res->rejected = 0;
   for (size_t i = 0; i < n; i++) {
@@ -459,6 +487,8 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
       res->applied++;
       res->by_type[c->type][0]++;
     } else {
+      if (!b->reload_created && rejected_create_hides(b, i, n))
+        b->reload_created = true;
       add_rejection_row(b, c, &d, now);
       if (!wt_outcome_rejected_json_to(&b->outcome, c->command_id,
                                        c->project_id[0] ? c->project_id : NULL,
@@ -548,9 +578,10 @@ static wt_err write_send(wk_batch *b, size_t n, char *errstr,
     wt_pgrows *rows;
   } col_writes[5] = {
       {"projects_update", WK_SQL_PROJECTS_UPDATE, &b->plan.projects_update},
+      /* deletes first: a log deleted and created again is both */
+      {"logs_delete", WK_SQL_LOGS_DELETE, &b->plan.logs_delete},
       {"logs_insert", WK_SQL_LOGS_INSERT, &b->plan.logs_insert},
       {"logs_update", WK_SQL_LOGS_UPDATE, &b->plan.logs_update},
-      {"logs_delete", WK_SQL_LOGS_DELETE, &b->plan.logs_delete},
       {"events_insert", WK_SQL_EVENTS_INSERT, &b->events},
   };
   const char *guard[8];
@@ -743,7 +774,8 @@ bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
     if (b->state[i] == M_REDELIVERED)
       return false; /* its outcome is looked up: the runner's work */
   collect_needs(b, msgs, n, false, false);
-  if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n)) {
+  if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n) ||
+      b->reload_created) {
     wk_state_discard(b->st); /* nothing applied: this unpins */
     return false;
   }
@@ -817,6 +849,15 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
       break;
     }
     res->ms_decide += clock_ms() - t1;
+    if (b->reload_created && !verify) {
+      /* nothing written: decide again with the created ids loaded */
+      WT_INFO("batch rejected a create of an id assumed new that a later "
+              "command names: loading and deciding again");
+      wk_state_discard(b->st);
+      verify = true;
+      err = WT_ERR_DB;
+      continue;
+    }
     t = clock_ms();
     err = write_send(b, n, errstr, errstr_size);
     if (err == WT_OK)

@@ -33,6 +33,9 @@ typedef struct log_entry {
   char *desc;
   bool exists;
   bool existed;
+  /* overlay: deleted and created again in the batch (perhaps in another
+   * project, by another author): its old row goes, the new one comes */
+  bool recreated;
 } log_entry;
 
 typedef enum kind { K_USER, K_PROJECT, K_LOG } kind;
@@ -400,6 +403,21 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
   }
 }
 
+bool wk_state_knows_created(wk_state *st, const wt_command *create) {
+  switch (create->type) {
+  case WT_CMD_PROJECT_CREATE:
+    return wt_lru_peek(st->ov_projects, create->project_id) ||
+           wt_lru_peek(st->projects, create->project_id);
+  case WT_CMD_LOG_CREATE:
+    return wt_lru_peek(st->ov_logs, create->log_id) ||
+           wt_lru_peek(st->logs, create->log_id);
+  case WT_CMD_USER_CREATE:
+    return wt_lru_peek(st->ov_users, create->target_user_id) ||
+           wt_lru_peek(st->users, create->target_user_id);
+  default: return true;
+  }
+}
+
 /* --- loading ----------------------------------------------------------- */
 
 static int64_t col_i64(PGresult *r, int row, int col) {
@@ -661,6 +679,8 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     l->desc = desc;
     l->s.description = desc;
     l->exists = d->effect != WT_EFFECT_LOG_DELETE;
+    if (d->effect == WT_EFFECT_LOG_CREATE && l->existed)
+      l->recreated = true;
     p = ov_project(st, d->stream_id, partition);
     return ++p->s.seq;
   }
@@ -852,15 +872,15 @@ static void put_opt_time(wt_pgarr *a, int64_t us, bool null) {
 
 static void plan_log(wk_plan *p, const log_entry *l) {
   wt_pgrows *r;
-  if (!l->exists) {
-    if (!l->existed)
-      return; /* created and deleted within the batch */
+  if (l->existed && (!l->exists || l->recreated)) {
+    /* the row goes (the delete runs before the insert) */
     r = &p->logs_delete;
     wt_pgarr_uuid(&r->col[0], l->s.id);
     r->n++;
-    return;
   }
-  if (!l->existed) {
+  if (!l->exists)
+    return; /* deleted, or created and deleted within the batch */
+  if (!l->existed || l->recreated) {
     r = &p->logs_insert;
     wt_pgarr_uuid(&r->col[0], l->s.id);
     wt_pgarr_uuid(&r->col[1], l->s.project_id);

@@ -83,6 +83,13 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
                       const int *partitions, const wk_collect_mode *mode,
                       bool verify, wk_need *need);
 
+/* Whether the view knows the state of the id that create (a
+ * project.create, log.create or user.create) names: an overlay entry, or a
+ * cache entry present or absent. False for an id that collecting took as
+ * new without asking PostgreSQL; if such a create is rejected, the commands
+ * after it that name the id were collected as if it had been created. */
+bool wk_state_knows_created(wk_state *st, const wt_command *create);
+
 /* Stores the rows of the load queries (columns: see wk_sql.h); projects
  * and logs asked for but not returned are cached as absent. */
 void wk_state_load_users(wk_state *st, PGresult *res);
