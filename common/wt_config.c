@@ -81,6 +81,18 @@ static int check_topic_prefix(const char *v) {
   return 0;
 }
 
+/* Kafka's own rule for group.instance.id is [A-Za-z0-9._-], 1..249; 64 is
+ * ours (a host or pod name fits). Empty: not set. */
+static int check_worker_id(const char *v) {
+  size_t n = strlen(v);
+  if (n > WT_CONFIG_WORKER_ID_MAX - 1)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)v[i]) && !strchr("._-", v[i]))
+      return -1;
+  return 0;
+}
+
 static int check_jwt_alg(const char *v) {
   return strcmp(v, "HS256") == 0 || strcmp(v, "RS256") == 0 ||
                  strcmp(v, "ES256") == 0
@@ -152,6 +164,14 @@ static const var_desc vars[] = {
         "work logs kept in the worker's log cache"),
     INT(cache_users, "WT_CACHE_USERS", "1000000", 16, 100000000,
         "users kept in the user caches"),
+    STR(worker_id, "WT_WORKER_ID", "", check_worker_id,
+        "1..64 of [A-Za-z0-9._-], stable and unique per worker: static "
+        "group membership (unset: dynamic)"),
+    /* Kafka brokers accept group.min.session.timeout.ms (6000) ..
+     * group.max.session.timeout.ms (1800000) by default */
+    INT(worker_session_timeout_ms, "WT_WORKER_SESSION_TIMEOUT_MS", "6000", 6000,
+        1800000,
+        "milliseconds before a silent worker's partitions move to others"),
     INT(command_timeout_ms, "WT_COMMAND_TIMEOUT_MS", "5000", 100, 600000,
         "milliseconds the gateway waits for a command's outcome"),
     INT(max_connections, "WT_MAX_CONNECTIONS", "20000", 1, 1000000,

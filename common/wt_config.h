@@ -18,6 +18,7 @@
 #define WT_CONFIG_URL_MAX 1024
 #define WT_CONFIG_NAME_MAX 256
 #define WT_CONFIG_SECRET_MAX 512
+#define WT_CONFIG_WORKER_ID_MAX 65 /* 64 characters and the NUL */
 #define WT_DOTENV_MAX_ENTRIES 256
 #define WT_DOTENV_MAX_BYTES ((size_t)64 * 1024)
 
@@ -49,6 +50,11 @@ typedef struct wt_config {
   int cache_projects;
   int cache_logs;
   int cache_users;
+  /* "": dynamic group membership; else the worker's group.instance.id
+   * (static membership: a restart with the same id resumes its
+   * partitions without a rebalance) */
+  char worker_id[WT_CONFIG_WORKER_ID_MAX];
+  int worker_session_timeout_ms; /* the consumer's session.timeout.ms */
   /* gateway */
   int command_timeout_ms;
   int max_connections;

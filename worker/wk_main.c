@@ -246,8 +246,18 @@ static void collect(worker *w, batch_slot *b) {
     if (!m)
       continue;
     if (m->err) {
-      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* e.g. FENCED_INSTANCE_ID: another worker runs with our
+         * WT_WORKER_ID; this consumer is dead, so the process stops */
+        char reason[512];
+        rd_kafka_fatal_error(w->consumer, reason, sizeof(reason));
+        WT_ERROR("consumer failed for good, stopping error=\"%s\"%s", reason,
+                 w->cfg.worker_id[0] ? " (is WT_WORKER_ID unique?)" : "");
+        w->fatal = true;
+        wk_stop_requested = 1;
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         WT_WARN("consumer error=\"%s\"", rd_kafka_message_errstr(m));
+      }
       rd_kafka_message_destroy(m);
       continue;
     }
@@ -364,14 +374,32 @@ static void consume(worker *w) {
 
 static int setup(worker *w, char *err, size_t errsize) {
   const char *names[3];
-  const char *const consumer_extra[] = {"session.timeout.ms", "10000",
-                                        "max.poll.interval.ms", "300000", NULL};
+  char session[16], heartbeat[16];
+  /* Static membership (WT_WORKER_ID set): a worker that restarts within
+   * the session time-out gets its partitions back at once, without a
+   * rebalance; one that stays away loses them after the time-out (it sends
+   * no LeaveGroup when it stops). The heartbeat: a third of it, Kafka's
+   * advice. */
+  const char *consumer_extra[9] = {"session.timeout.ms",
+                                   session,
+                                   "heartbeat.interval.ms",
+                                   heartbeat,
+                                   "max.poll.interval.ms",
+                                   "300000",
+                                   NULL};
   rd_kafka_topic_partition_list_t *sub;
   wk_state_caps caps = {.users = (size_t)w->cfg.cache_users,
                         .projects = (size_t)w->cfg.cache_projects,
                         .logs = (size_t)w->cfg.cache_logs,
                         .batch_max = (size_t)w->cfg.batch_max};
 
+  snprintf(session, sizeof(session), "%d", w->cfg.worker_session_timeout_ms);
+  snprintf(heartbeat, sizeof(heartbeat), "%d",
+           w->cfg.worker_session_timeout_ms / 3);
+  if (w->cfg.worker_id[0]) {
+    consumer_extra[6] = "group.instance.id";
+    consumer_extra[7] = w->cfg.worker_id;
+  }
   wt_kafka_topic_names(w->cfg.topic_prefix, &w->topics);
   snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
@@ -473,10 +501,11 @@ int main(int argc, char **argv) {
     WT_ERROR("metrics listener error=\"%s\"", err);
     goto out;
   }
-  WT_INFO("worker started group=%s topic=%s batch_max=%d batch_wait_ms=%d "
-          "metrics_port=%d",
-          w.group, w.topics.commands, w.cfg.batch_max, w.cfg.batch_wait_ms,
-          w.cfg.metrics_port);
+  WT_INFO("worker started group=%s instance=%s session_timeout_ms=%d "
+          "topic=%s batch_max=%d batch_wait_ms=%d metrics_port=%d",
+          w.group, w.cfg.worker_id[0] ? w.cfg.worker_id : "(dynamic)",
+          w.cfg.worker_session_timeout_ms, w.topics.commands, w.cfg.batch_max,
+          w.cfg.batch_wait_ms, w.cfg.metrics_port);
   if (pthread_create(&w.runner, NULL, wk_runner_main, &w) != 0) {
     WT_ERROR("cannot start the batch thread");
     goto out;
@@ -484,7 +513,7 @@ int main(int argc, char **argv) {
   w.runner_started = true;
   consume(&w);
   WT_INFO("stopping");
-  rc = 0;
+  rc = w.fatal ? 1 : 0;
 out:
   if (w.runner_started) {
     runner_wait_idle(&w);

@@ -1,8 +1,9 @@
 /* wk_runner: wt-worker's runner thread. It takes the batches the main
  * thread queued (decided ahead when they could be), sends batch k+1 as
  * soon as batch k's transaction answered, and publishes k's outcomes while
- * k+1 is written; a batch's outcomes are confirmed delivered after the
- * next one is written (wk_positions.floor keeps them replayable). */
+ * k+1 is written; a batch's outcomes are confirmed delivered as soon as
+ * their delivery reports are in, looked at before the next batch is sent
+ * (wk_positions.floor keeps them replayable until then). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,23 @@
  * before its commands are written one by one */
 #define REFUSALS_BEFORE_ISOLATING 3
 
+/* Moves the stored batch_start of these partitions up to their
+ * next_offset, where the row still holds this worker's position (a
+ * partition another worker took over is left alone). */
+#define SETTLE_SQL                                                             \
+  "UPDATE consumer_offsets c SET batch_start = u.next_offset, "                \
+  "updated_at = now() "                                                        \
+  "FROM unnest($3::integer[], $4::bigint[]) AS u(partition, next_offset) "     \
+  "WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.partition "      \
+  "AND c.next_offset = u.next_offset AND c.batch_start < u.next_offset"
+
+/* Served by rd_kafka_poll/flush, which only the runner thread calls on the
+ * producer (and main after the runner has quit). */
 void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   worker *w = opaque;
   (void)rk;
+  if (w->undelivered > 0)
+    w->undelivered--;
   if (m->err) {
     w->failed_deliveries++;
     WT_WARN("outcome not delivered error=\"%s\"", rd_kafka_err2str(m->err));
@@ -36,7 +51,76 @@ static void produce_outs(worker *w, const wk_batch_result *r) {
       WT_WARN("cannot produce outcome error=\"%s\"", err);
       rd_kafka_poll(w->producer, 100);
     }
+    w->undelivered++;
   }
+}
+
+/* The pending batch's outcomes are all in: nothing of it needs replaying,
+ * its floors go. */
+static void pending_confirmed(worker *w) {
+  wk_batch_result_clear(&w->pending);
+  w->has_pending = false;
+  wk_floors_confirmed(&w->floors);
+  wk_floors_apply(&w->floors, w->pos.floor);
+  w->settle_due = true;
+}
+
+/* Serves the delivery reports that came in, without waiting: when the
+ * pending batch's are all there and none failed, it is confirmed now, not
+ * when the next batch is published, so that the batch sent next stores a
+ * floor one batch higher. Runner thread, holding state_lock. */
+static void take_deliveries(worker *w) {
+  if (!w->has_pending)
+    return;
+  rd_kafka_poll(w->producer, 0);
+  if (w->undelivered == 0 && w->failed_deliveries == 0)
+    pending_confirmed(w);
+}
+
+/* Moves the stored batch_start of the stale partitions whose outcomes are
+ * all confirmed (wk_floors_settled) up to their next_offset, in one
+ * statement, leaving out the partitions of next[0..n) (their own write
+ * does it). So a crash re-reads about the last batch, not the last runs of
+ * every partition. Runner thread, holding state_lock, the connection
+ * idle. A failure only costs re-reading after a crash: not retried. */
+static void settle_rows(worker *w, const wk_msg *next, size_t n) {
+  int parts[64];
+  size_t np, lp = 0, ln = 0;
+  char plist[64 * 12], nlist[64 * 24], err[512];
+  const char *params[4];
+  PGresult *res = NULL;
+  w->settle_due = false;
+  np = wk_floors_settled(&w->floors, next, n, parts, 64);
+  if (!np)
+    return;
+  lp += (size_t)snprintf(plist, sizeof(plist), "{");
+  ln += (size_t)snprintf(nlist, sizeof(nlist), "{");
+  for (size_t i = 0; i < np; i++) {
+    int64_t next_offset = w->pos.next[parts[i]];
+    if (next_offset < 0)
+      continue; /* no row yet */
+    lp += (size_t)snprintf(plist + lp, sizeof(plist) - lp, "%s%d",
+                           lp > 1 ? "," : "", parts[i]);
+    ln += (size_t)snprintf(nlist + ln, sizeof(nlist) - ln, "%s%lld",
+                           ln > 1 ? "," : "", (long long)next_offset);
+  }
+  snprintf(plist + lp, sizeof(plist) - lp, "}");
+  snprintf(nlist + ln, sizeof(nlist) - ln, "}");
+  if (lp > 1) {
+    params[0] = w->group;
+    params[1] = w->topics.commands;
+    params[2] = plist;
+    params[3] = nlist;
+    if (wt_db_exec(w->db, "settle_offsets", SETTLE_SQL, 4, params, &res, err,
+                   sizeof(err)) != WT_OK)
+      WT_WARN("cannot move stored batch starts up (a crash would re-read "
+              "more) error=\"%s\"",
+              err);
+    PQclear(res);
+  }
+  wk_floors_rows_settled(&w->floors, parts, np);
+  if (np == 64)
+    w->settle_due = true; /* more of them */
 }
 
 /* Waits until the broker has every outcome of the pending batch; what
@@ -69,10 +153,7 @@ static void confirm_pending(worker *w) {
     w->failed_deliveries = 0;
     produce_outs(w, &w->pending);
   }
-  wk_batch_result_clear(&w->pending);
-  w->has_pending = false;
-  wk_floors_confirmed(&w->floors);
-  wk_floors_apply(&w->floors, w->pos.floor);
+  pending_confirmed(w);
 }
 
 /* Publishes a committed batch's outcomes without waiting for the broker:
@@ -275,12 +356,18 @@ static batch_slot *next_job(worker *w) {
       }
       break;
     }
-    if (w->has_pending) {
-      /* nothing to write next: confirm the outcomes now (has_pending is
-       * the runner's own: only this thread changes it) */
+    if (w->has_pending || w->settle_due) {
+      /* nothing to write next: confirm the outcomes now and settle the
+       * rows (has_pending and settle_due are the runner's own: only this
+       * thread changes them) */
       w->confirming = true;
       pthread_mutex_unlock(&w->lock);
       confirm_pending(w);
+      if (w->settle_due) {
+        pthread_mutex_lock(&w->state_lock);
+        settle_rows(w, NULL, 0);
+        pthread_mutex_unlock(&w->state_lock);
+      }
       pthread_mutex_lock(&w->lock);
       w->confirming = false;
       pthread_cond_broadcast(&w->cond);
@@ -336,9 +423,14 @@ void *wk_runner_main(void *arg) {
       if (next)
         w->active = next->seq;
       pthread_mutex_unlock(&w->lock);
-      if (next)
+      if (next) {
+        /* the floors it stores as low as they need to be */
+        take_deliveries(w);
+        if (w->settle_due)
+          settle_rows(w, next->view, next->n);
         next_sent = wk_batch_send(next->batch, next->view, next->n, &w->pos,
                                   &next->res);
+      }
     }
     if (!next_sent)
       pthread_mutex_unlock(&w->state_lock);

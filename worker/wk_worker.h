@@ -65,14 +65,20 @@ typedef struct worker {
   pthread_mutex_t state_lock;
   bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
+  bool fatal; /* the consumer failed for good (main thread): exit 1 */
   /* the runner met a moved position (WT409): the main thread goes back to
    * the stored positions (wk_main.c do_resync); until then the runner
    * takes no job */
   bool resync_needed;
   int failed_deliveries;
+  /* outcomes produced whose delivery report has not come (runner) */
+  size_t undelivered;
+  /* a confirmation may have left rows to settle (runner: wk_runner.c
+   * settle_rows) */
+  bool settle_due;
   /* The last written batch's outcomes: produced, their delivery not yet
-   * confirmed (the runner confirms them after writing the next batch or
-   * when it goes idle). */
+   * confirmed (the runner confirms them when their delivery reports are
+   * in, looked at before it sends a batch, or when it goes idle). */
   wk_batch_result pending;
   bool has_pending;
   /* the committed batches whose outcomes are unconfirmed; pos.floor is

@@ -51,6 +51,8 @@ static void test_defaults(void **state) {
   assert_int_equal(c.max_inflight, 64);
   assert_int_equal(c.send_queue_bytes, 1048576);
   assert_int_equal(c.auth_timeout_ms, 10000);
+  assert_string_equal(c.worker_id, ""); /* dynamic group membership */
+  assert_int_equal(c.worker_session_timeout_ms, 6000);
 }
 
 static void test_overrides(void **state) {
@@ -65,6 +67,8 @@ static void test_overrides(void **state) {
                {"WT_LOG_SQL", "yes"},
                {"WT_JWT_SECRET", "0123456789abcdef0123456789abcdef"},
                {"WT_KAFKA_PARTITIONS", "12"},
+               {"WT_WORKER_ID", "worker-2.eu_west.1"},
+               {"WT_WORKER_SESSION_TIMEOUT_MS", "45000"},
                {NULL, NULL}};
   char err[256] = "";
   (void)state;
@@ -79,6 +83,8 @@ static void test_overrides(void **state) {
   assert_int_equal(c.log_level, WT_LOG_DEBUG);
   assert_true(c.log_sql);
   assert_int_equal(c.kafka_partitions, 12);
+  assert_string_equal(c.worker_id, "worker-2.eu_west.1");
+  assert_int_equal(c.worker_session_timeout_ms, 45000);
 }
 
 /* One bad value each: the error must name the variable. */
@@ -122,6 +128,15 @@ static bad_case bad_cases[] = {
     {"WT_JWT_TTL", "10", "30..86400"},
     {"WT_MAX_FRAME_BYTES", "100", "1024.."},
     {"WT_SEND_QUEUE_BYTES", "1", "4096.."},
+    {"WT_WORKER_ID", "worker 1", "[A-Za-z0-9._-]"},
+    {"WT_WORKER_ID", "w/1", "[A-Za-z0-9._-]"},
+    {"WT_WORKER_ID", "w\xc3\xa9", "[A-Za-z0-9._-]"},
+    {"WT_WORKER_ID",
+     "0123456789012345678901234567890123456789012345678901234567890123x",
+     "longer than 64 bytes"},
+    {"WT_WORKER_SESSION_TIMEOUT_MS", "5999", "6000..1800000"},
+    {"WT_WORKER_SESSION_TIMEOUT_MS", "1800001", "6000..1800000"},
+    {"WT_WORKER_SESSION_TIMEOUT_MS", "10s", "integer"},
 };
 
 static void test_bad_value(void **state) {

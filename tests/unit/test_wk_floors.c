@@ -3,7 +3,11 @@
  * published and confirmed one batch behind, at random. At every point a
  * crash could come, each partition's stored batch_start must reach back to
  * the first offset of every committed batch of that partition whose
- * outcomes are not confirmed, or those outcomes would never be sent. */
+ * outcomes are not confirmed, or those outcomes would never be sent. The
+ * runner also confirms early (its delivery reports in before the next
+ * send) and settles rows (batch_start up to next_offset) of partitions
+ * the floors no longer hold: when it is idle, no row starts below its
+ * next_offset. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,6 +35,7 @@ typedef struct model {
   batch b[BATCHES];
   int64_t next_offset[PARTS];
   int64_t stored_start[PARTS]; /* consumer_offsets.batch_start, -1: none */
+  int64_t stored_next[PARTS];  /* consumer_offsets.next_offset, -1: none */
   wk_floors f;
   int64_t floor[WK_MAX_PARTITIONS];
 } model;
@@ -64,7 +69,28 @@ static void commit(model *m, batch *b, const int64_t *floor_at_send) {
       s = floor_at_send[p];
     m->stored_start[p] = s;
   }
+  for (size_t i = 0; i < b->n; i++)
+    if (m->stored_next[b->msgs[i].partition] <= b->msgs[i].offset)
+      m->stored_next[b->msgs[i].partition] = b->msgs[i].offset + 1;
   b->committed = true;
+}
+
+/* wk_runner.c settle_rows: the settled partitions' rows start at their
+ * next_offset (the UPDATE only moves a start up) */
+static void settle(model *m, const batch *skip) {
+  int parts[PARTS + 1];
+  size_t n = wk_floors_settled(&m->f, skip ? skip->msgs : NULL,
+                               skip ? skip->n : 0, parts, PARTS + 1);
+  assert_true(n <= PARTS);
+  for (size_t i = 0; i < n; i++) {
+    int p = parts[i];
+    assert_true(p >= 0 && p < PARTS);
+    if (skip)
+      assert_true(skip->first[p] < 0);
+    if (m->stored_next[p] >= 0 && m->stored_start[p] < m->stored_next[p])
+      m->stored_start[p] = m->stored_next[p];
+  }
+  wk_floors_rows_settled(&m->f, parts, n);
 }
 
 static void check_replayable(const model *m, int upto) {
@@ -90,7 +116,7 @@ static void run_model(unsigned seed) {
   bool next_sent = false;
   assert_non_null(m);
   for (int p = 0; p < PARTS; p++)
-    m->stored_start[p] = -1;
+    m->stored_start[p] = m->stored_next[p] = -1;
   wk_floors_init(&m->f);
   wk_floors_apply(&m->f, m->floor);
   for (int k = 0; k < BATCHES; k++)
@@ -105,8 +131,17 @@ static void run_model(unsigned seed) {
     wk_floors_finished(&m->f, m->b[k].msgs, m->b[k].n);
     wk_floors_apply(&m->f, m->floor);
     next_sent = queued;
-    if (queued) /* k+1 goes out before k is published */
+    if (queued) { /* k+1 goes out before k is published */
+      if (pending >= 0 && rnd(&seed) % 2) { /* delivery reports in */
+        m->b[pending].confirmed = true;
+        pending = -1;
+        wk_floors_confirmed(&m->f);
+        wk_floors_apply(&m->f, m->floor);
+      }
+      settle(m, &m->b[k + 1]);
+      check_replayable(m, k);
       memcpy(send_floor, m->floor, sizeof(send_floor));
+    }
     /* publish k: the previous one confirmed first */
     if (pending >= 0) {
       m->b[pending].confirmed = true;
@@ -121,7 +156,11 @@ static void run_model(unsigned seed) {
       pending = -1;
       wk_floors_confirmed(&m->f);
       wk_floors_apply(&m->f, m->floor);
+      settle(m, NULL);
       check_replayable(m, k);
+      /* idle: nothing is read again after a crash now */
+      for (int p = 0; p < PARTS; p++)
+        assert_int_equal(m->stored_start[p], m->stored_next[p]);
     }
   }
   free(m);
@@ -163,10 +202,37 @@ static void test_forget_and_apply(void **state) {
     assert_int_equal(out[p], -1);
 }
 
+/* A partition is settled once nothing of it waits for confirmation, not
+ * while it is in the batch about to be sent, and once only. */
+static void test_settled(void **state) {
+  wk_floors f;
+  int parts[8];
+  wk_msg a[2] = {{.partition = 1, .offset = 10}, {.partition = 2, .offset = 7}};
+  wk_msg b[1] = {{.partition = 2, .offset = 8}};
+  (void)state;
+  wk_floors_init(&f);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 0);
+  wk_floors_finished(&f, a, 2);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 0); /* floors */
+  wk_floors_published(&f);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 0);
+  wk_floors_confirmed(&f);
+  assert_int_equal(wk_floors_settled(&f, b, 1, parts, 8), 1); /* 2 skipped */
+  assert_int_equal(parts[0], 1);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 1), 1); /* max */
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 2);
+  wk_floors_rows_settled(&f, parts, 1);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 1);
+  assert_int_equal(parts[0], 2);
+  wk_floors_forget(&f, 2);
+  assert_int_equal(wk_floors_settled(&f, NULL, 0, parts, 8), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_model_many_seeds),
       cmocka_unit_test(test_forget_and_apply),
+      cmocka_unit_test(test_settled),
   };
   return cmocka_run_group_tests_name("wk_floors", tests, NULL, NULL);
 }
