@@ -18,6 +18,7 @@
 #include "gw_http.h"
 #include "gw_members.h"
 #include "gw_pool.h"
+#include "gw_rxguard.h"
 #include "gw_sql.h"
 #include "gw_subs.h"
 #include "gw_throttle.h"
@@ -99,19 +100,31 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (g && g->events)
       take_events(g);
     return 0;
+  case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+    gw_rxguard_accept((int)(intptr_t)in);
+    return 0;
   case LWS_CALLBACK_HTTP:
+    gw_rxguard_forget(lws_get_socket_fd(wsi)); /* plain HTTP, no frames */
+    return gw_http_callback(wsi, reason, user, in, len);
   case LWS_CALLBACK_HTTP_BODY:
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
   case LWS_CALLBACK_HTTP_WRITEABLE:
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     return gw_http_callback(wsi, reason, user, in, len);
-  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
   case LWS_CALLBACK_ESTABLISHED:
+    if (gw_ws_callback(wsi, reason, user, in, len) != 0)
+      return -1;
+    gw_rxguard_established(lws_get_socket_fd(wsi), user);
+    return 0;
+  case LWS_CALLBACK_CLOSED:
+    gw_rxguard_forget(lws_get_socket_fd(wsi));
+    return gw_ws_callback(wsi, reason, user, in, len);
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
   case LWS_CALLBACK_RECEIVE:
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
   case LWS_CALLBACK_SERVER_WRITEABLE:
-  case LWS_CALLBACK_TIMER:
-  case LWS_CALLBACK_CLOSED: return gw_ws_callback(wsi, reason, user, in, len);
+  case LWS_CALLBACK_TIMER: return gw_ws_callback(wsi, reason, user, in, len);
   default: return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
 }
@@ -298,6 +311,7 @@ int main(int argc, char **argv) {
   info.foreign_loops = foreign_loops;
   info.max_http_header_data = 8192 + 512; /* a Bearer token fits */
   info.timeout_secs = 10;
+  gw_rxguard_init_thread(); /* lws reads on this thread */
   g.ctx = lws_create_context(&info);
   if (!g.ctx) {
     WT_ERROR("cannot listen port=%d", g.cfg.http_port);
@@ -339,6 +353,7 @@ out:
   if (g.tok)
     json_tokener_free(g.tok);
   gw_conns_free(&g.conns);
+  gw_rxguard_free();
   wt_jwt_destroy(g.jwt);
   return rc;
 }

@@ -640,6 +640,12 @@ static int receive(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
   if (lws_frame_is_binary(wsi)) {
     g->metrics.frames_in++;
     reply_invalid(g, pss, NULL, "binary messages are not understood");
+  } else if (wt_utf8_chars((const char *)pss->rx, pss->rx_len) < 0) {
+    /* json-c's UTF-8 check lets overlong forms, surrogates and code points
+     * over U+10FFFF through, which the reply's id would carry back: checked
+     * strictly first, and nothing of such a message is echoed */
+    g->metrics.frames_in++;
+    reply_invalid(g, pss, NULL, "not valid UTF-8");
   } else {
     handle_message(g, pss, (const char *)pss->rx, pss->rx_len);
   }
@@ -650,6 +656,45 @@ static int receive(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
     pss->rx_cap = 0;
   }
   return 0;
+}
+
+/* Whether a close code may be sent on the wire (RFC 6455 section 7.4):
+ * 1004-1006 and 1015 are reserved, the rest of 1000-2999 unassigned, 3000-4999
+ * are for libraries and applications. */
+static bool close_code_allowed(unsigned code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: in/len is the client's close
+ * payload. lws answers it with the same payload (a code it finds bad turned
+ * into 1002, but 5000 and up, 1015, a 1-byte payload and a reason that is
+ * not UTF-8 sent back as they came). An empty one or a good one is left to
+ * that echo; any other is answered with 1002 and nothing of it. */
+static int peer_close(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
+                      size_t len) {
+  const unsigned char *p = in;
+  const char *problem = NULL;
+  if (len == 1)
+    problem = "close payload of 1 byte";
+  else if (len >= 2 && !close_code_allowed((unsigned)(p[0] << 8 | p[1])))
+    problem = "close code not allowed";
+  else if (len > 2 && wt_utf8_chars((const char *)p + 2, len - 2) < 0)
+    problem = "close reason not UTF-8";
+  else if (pss && pss->close_code == 1002)
+    problem = "protocol error"; /* closing for an unmasked frame already */
+  if (!problem)
+    return 0;
+  g->metrics.bad_frames++;
+  WT_INFO("bad close frame conn=%llu problem=\"%s\"",
+          pss ? (unsigned long long)pss->id : 0ULL, problem);
+  {
+    unsigned char why[64]; /* lws takes it unsigned, and not const */
+    size_t n = strlen(problem);
+    memcpy(why, problem, n);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, why, n);
+  }
+  return -1;
 }
 
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -673,6 +718,8 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     }
     return 0;
   case LWS_CALLBACK_RECEIVE: return receive(g, wsi, pss, in, len);
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    return peer_close(g, wsi, pss, in, len);
   case LWS_CALLBACK_SERVER_WRITEABLE: return gw_conn_writeable(g, pss);
   case LWS_CALLBACK_TIMER:
     if (pss->close_code)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "wt_buf.h"
+#include "wt_json.h" /* wt_utf8_chars */
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* An HTTP answer's status line and headers. */
@@ -546,30 +547,53 @@ int wt_ws_send_raw(wt_ws *ws, const void *data, size_t len) {
                   sizeof(ws->error));
 }
 
-int wt_ws_send_frame(wt_ws *ws, int opcode, bool fin, const void *data,
-                     size_t len) {
+/* One frame, masked (as a client must) or not. */
+static int send_frame(wt_ws *ws, int opcode, bool fin, bool masked,
+                      const void *data, size_t len) {
   /* 7-bit length, or 126 and 16 bits, or 127 and 64 bits; then the mask. */
-  size_t ext = len < 126 ? 0 : len <= 0xffff ? 2 : 8, h = 2 + ext + 4;
-  uint8_t *frame = malloc(h + len), *mask = frame ? frame + h - 4 : NULL;
+  size_t ext = len < 126       ? 0
+               : len <= 0xffff ? 2
+                               : 8,
+         h = 2 + ext + (masked ? 4 : 0);
+  uint8_t *frame = malloc(h + len), mask[4] = {0};
   int rc;
-  if (!frame || RAND_bytes(mask, 4) != 1) {
+  if (!frame || (masked && RAND_bytes(mask, 4) != 1)) {
     free(frame);
     snprintf(ws->error, sizeof(ws->error), "out of memory or no random");
     return -1;
   }
   frame[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
-  frame[1] = (uint8_t)(0x80 | (ext == 0 ? len : ext == 2 ? 126 : 127));
+  frame[1] = (uint8_t)((masked ? 0x80 : 0) | (ext == 0   ? len
+                                              : ext == 2 ? 126
+                                                         : 127));
   for (size_t i = 0; i < ext; i++)
     frame[2 + i] = (uint8_t)((uint64_t)len >> (8 * (ext - 1 - i)));
+  if (masked)
+    memcpy(frame + h - 4, mask, 4);
   for (size_t i = 0; i < len; i++)
     frame[h + i] = ((const uint8_t *)data)[i] ^ mask[i & 3];
   rc = wt_ws_send_raw(ws, frame, h + len);
   free(frame);
   if (rc == 0 && opcode == WT_WS_CLOSE)
     ws->close_sent = true;
-  if (opcode <= WT_WS_BINARY)
+  if (masked && opcode <= WT_WS_BINARY)
     dump_sent(ws, opcode, fin, data, len, rc == 0);
   return rc;
+}
+
+int wt_ws_send_frame(wt_ws *ws, int opcode, bool fin, const void *data,
+                     size_t len) {
+  return send_frame(ws, opcode, fin, true, data, len);
+}
+
+int wt_ws_send_frame_unmasked(wt_ws *ws, int opcode, bool fin, const void *data,
+                              size_t len) {
+  return send_frame(ws, opcode, fin, false, data, len);
+}
+
+bool wt_ws_close_code_allowed(int code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
 }
 
 int wt_ws_send_text(wt_ws *ws, const char *data, size_t len) {
@@ -648,6 +672,12 @@ static int handle_frame(wt_ws *ws, const struct frame *f, wt_ws_msg *out) {
     if (f->len == 1)
       return fail(ws, "close frame with a 1-byte payload");
     out->close_code = f->len ? f->payload[0] << 8 | f->payload[1] : 1005;
+    if (f->len && !wt_ws_close_code_allowed(out->close_code))
+      return fail(ws, "close code %d is not allowed on the wire",
+                  out->close_code);
+    if (f->len > 2 &&
+        wt_utf8_chars((const char *)f->payload + 2, f->len - 2) < 0)
+      return fail(ws, "close reason that is not UTF-8");
     out->len = f->len ? f->len - 2 : 0;
     out->data = copy_bytes(f->len ? f->payload + 2 : f->payload, out->len);
     if (!out->data)
@@ -663,6 +693,9 @@ static int handle_frame(wt_ws *ws, const struct frame *f, wt_ws_msg *out) {
     if (ws->frag_opcode)
       return fail(ws, "data frame inside a fragmented message");
     if (f->fin) {
+      if (f->opcode == WT_WS_TEXT &&
+          wt_utf8_chars((const char *)f->payload, f->len) < 0)
+        return fail(ws, "text message that is not UTF-8");
       out->data = copy_bytes(f->payload, f->len);
       if (!out->data)
         return fail(ws, "out of memory");
@@ -684,6 +717,8 @@ static int handle_frame(wt_ws *ws, const struct frame *f, wt_ws_msg *out) {
     return fail(ws, "fragmented message over the cap");
   if (!f->fin)
     return 0;
+  if (opcode == WT_WS_TEXT && wt_utf8_chars(ws->frag.data, ws->frag.len) < 0)
+    return fail(ws, "text message that is not UTF-8");
   out->data = copy_bytes(ws->frag.data ? ws->frag.data : "", ws->frag.len);
   if (!out->data)
     return fail(ws, "out of memory");

@@ -67,10 +67,18 @@ int wt_ws_send_text(wt_ws *ws, const char *data, size_t len);
  * length (also control frames over 125 bytes). For fragments and abuse. */
 int wt_ws_send_frame(wt_ws *ws, int opcode, bool fin, const void *data,
                      size_t len);
+/* The same, unmasked, as no client may send it (RFC 6455 section 5.1): a
+ * server must close the connection. Not recorded for WT_SCHEMA_DUMP. */
+int wt_ws_send_frame_unmasked(wt_ws *ws, int opcode, bool fin, const void *data,
+                              size_t len);
 /* A close frame with the 2-byte code, or with no payload when code <= 0. */
 int wt_ws_send_close(wt_ws *ws, int code);
 /* Bytes as they are, e.g. an unmasked frame or a header that lies. */
 int wt_ws_send_raw(wt_ws *ws, const void *data, size_t len);
+
+/* Whether a close frame may carry code (RFC 6455 section 7.4): 1000-1003,
+ * 1007-1014 and 3000-4999. */
+bool wt_ws_close_code_allowed(int code);
 
 /* Waits up to timeout_ms for the next message: reassembles fragments,
  * answers pings with pongs and drops pongs. Returns WT_WS_TEXT or
@@ -78,7 +86,9 @@ int wt_ws_send_raw(wt_ws *ws, const void *data, size_t len);
  * in *out (a close is answered with the same code unless one was sent);
  * WT_WS_TIMEOUT (a partly received message is kept for the next call); or
  * WT_WS_ERROR: connection lost, protocol violation by the server (masked or
- * RSV frames, bad opcode, bad fragmentation), message over the cap, or the
+ * RSV frames, bad opcode, bad fragmentation, a text message or close reason
+ * that is not UTF-8, a close code not allowed on the wire or a 1-byte close
+ * payload), message over the cap, or the
  * connection was already closed. *out is zeroed unless a message is given.
  * Does not look at wt_ws_recv_json_type's backlog. */
 int wt_ws_recv(wt_ws *ws, int timeout_ms, wt_ws_msg *out);

@@ -214,6 +214,23 @@ static bool srv_message(int fd, int opcode, const char *data, size_t len,
     return srv_write(fd, "\x81\x82\x01\x02\x03\x04\x69\x6b", 8);
   if (strcmp(data, "!badop") == 0)
     return srv_send_frame(fd, 0x3, true, "", 0);
+  if (strcmp(data, "!badutf8") == 0) /* a surrogate, UTF-8 encoded */
+    return srv_send_text(fd, "{\"id\":\"\xed\xa0\x80\"}");
+  if (strcmp(data, "!badutf8frag") == 0) /* an overlong '/', in two */
+    return srv_send_frame(fd, WT_WS_TEXT, false, "ab\xc0", 3) &&
+           srv_send_frame(fd, WT_WS_CONTINUATION, true, "\xaf", 1);
+  if (strcmp(data, "!badcode") == 0) {
+    *close_sent = true;
+    return srv_send_close(fd, 5000, "");
+  }
+  if (strcmp(data, "!badreason") == 0) {
+    *close_sent = true;
+    return srv_send_close(fd, 1000, "\xff");
+  }
+  if (strcmp(data, "!close1") == 0) {
+    *close_sent = true;
+    return srv_send_frame(fd, WT_WS_CLOSE, true, "\x03", 1);
+  }
   if (strcmp(data, "!drop") == 0) {
     shutdown(fd, SHUT_RDWR);
     return false;
@@ -717,8 +734,14 @@ static void test_connection_lost(void **state) {
 static void test_protocol_violations(void **state) {
   static const struct {
     const char *command, *error;
-  } cases[] = {
-      {"!huge", "over the"}, {"!masked", "masked"}, {"!badop", "opcode"}};
+  } cases[] = {{"!huge", "over the"},
+               {"!masked", "masked"},
+               {"!badop", "opcode"},
+               {"!badutf8", "text message that is not UTF-8"},
+               {"!badutf8frag", "text message that is not UTF-8"},
+               {"!badcode", "close code 5000 is not allowed"},
+               {"!badreason", "close reason that is not UTF-8"},
+               {"!close1", "1-byte payload"}};
   (void)state;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     wt_ws *ws = connect_ws("/ws", NULL);
@@ -730,6 +753,36 @@ static void test_protocol_violations(void **state) {
     assert_int_equal(wt_ws_close_code(ws), 1006);
     wt_ws_close(ws);
   }
+}
+
+/* An unmasked frame goes out unmasked: the server closes with 1002. */
+static void test_unmasked_send(void **state) {
+  wt_ws *ws = connect_ws("/ws", NULL);
+  wt_ws_msg msg;
+  (void)state;
+  /* no payload: the server stops reading at the header, and bytes it
+   * never read would make its close a reset */
+  assert_int_equal(wt_ws_send_frame_unmasked(ws, WT_WS_TEXT, true, "", 0), 0);
+  if (wt_ws_recv(ws, TIMEOUT_MS, &msg) != WT_WS_CLOSE)
+    fail_msg("no close: %s", wt_ws_error(ws));
+  assert_int_equal(msg.close_code, 1002);
+  assert_string_equal(msg.data, "unmasked frame");
+  wt_ws_msg_free(&msg);
+  wt_ws_close(ws);
+}
+
+static void test_close_codes_allowed(void **state) {
+  static const int allowed[] = {1000, 1001, 1002, 1003, 1007,
+                                1011, 1014, 3000, 4001, 4999};
+  static const int refused[] = {0,    999,  1004, 1005, 1006,
+                                1015, 1016, 2999, 5000, 65535};
+  (void)state;
+  for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+    if (!wt_ws_close_code_allowed(allowed[i]))
+      fail_msg("%d refused", allowed[i]);
+  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+    if (wt_ws_close_code_allowed(refused[i]))
+      fail_msg("%d allowed", refused[i]);
 }
 
 static void test_recv_timeout(void **state) {
@@ -879,6 +932,8 @@ int main(void) {
       cmocka_unit_test(test_close_from_client),
       cmocka_unit_test(test_connection_lost),
       cmocka_unit_test(test_protocol_violations),
+      cmocka_unit_test(test_unmasked_send),
+      cmocka_unit_test(test_close_codes_allowed),
       cmocka_unit_test(test_recv_timeout),
       cmocka_unit_test(test_json_backlog),
       cmocka_unit_test(test_http),
