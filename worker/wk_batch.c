@@ -775,7 +775,7 @@ bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
       return false; /* its outcome is looked up: the runner's work */
   collect_needs(b, msgs, n, false, false);
   if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n) ||
-      b->reload_created) {
+      b->reload_created || wk_state_unverified(b->st)) {
     wk_state_discard(b->st); /* nothing applied: this unpins */
     return false;
   }
@@ -849,10 +849,10 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
       break;
     }
     res->ms_decide += clock_ms() - t1;
-    if (b->reload_created && !verify) {
+    if ((b->reload_created || wk_state_unverified(b->st)) && !verify) {
       /* nothing written: decide again with the created ids loaded */
-      WT_INFO("batch rejected a create of an id assumed new that a later "
-              "command names: loading and deciding again");
+      WT_INFO("batch rests on a create of an id assumed new that no write "
+              "would check: loading and deciding again");
       wk_state_discard(b->st);
       verify = true;
       err = WT_ERR_DB;

@@ -36,6 +36,8 @@ typedef struct log_entry {
   /* overlay: deleted and created again in the batch (perhaps in another
    * project, by another author): its old row goes, the new one comes */
   bool recreated;
+  /* overlay: its id was taken as new without asking PostgreSQL */
+  bool assumed_new;
 } log_entry;
 
 typedef enum kind { K_USER, K_PROJECT, K_LOG } kind;
@@ -403,6 +405,16 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
   }
 }
 
+bool wk_state_unverified(const wk_state *st) {
+  for (size_t i = 0; i < st->nov; i++)
+    if (st->ov[i].k == K_LOG) {
+      const log_entry *l = st->ov[i].e;
+      if (l->assumed_new && !l->exists)
+        return true;
+    }
+  return false;
+}
+
 bool wk_state_knows_created(wk_state *st, const wt_command *create) {
   switch (create->type) {
   case WT_CMD_PROJECT_CREATE:
@@ -593,6 +605,7 @@ static log_entry *ov_log(wk_state *st, const char *id, int tag) {
   } else {
     wt_copy_str(l->s.id, sizeof(l->s.id), id);
     log_set_desc(l, "");
+    l->assumed_new = !base; /* known absent when base says so */
   }
   if (wt_lru_put(st->ov_logs, id, l, OV_TAG) != WT_OK)
     abort();
