@@ -11,7 +11,7 @@ TSAN := build/tsan
 TSAN_CC ?= clang-14
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
-.PHONY: all run test test-tsan lint format bench bench-worker bench-gateway clean deps-build release test-build
+.PHONY: all run test test-tsan chaos lint format bench bench-worker bench-gateway clean deps-build release test-build soak
 
 all: release
 
@@ -46,6 +46,28 @@ test-tsan:
 	@cmake --build $(TSAN) -j $(JOBS)
 	@cd $(TSAN) && ctest -R '^(stack|tsan)[.]|_e2e$$' --output-on-failure -j 2 --timeout 600
 
+# The worker's property test against its model (tests/integration/
+# test_worker_model.c) on new seeds for SOAK_SECONDS (default 600), on a
+# stack of its own; SOAK_SEED picks the first seed (default: the time).
+SOAK_SECONDS ?= 600
+soak: test-build
+	@tests/stack-fixture.sh start $(TEST)/soak-stack >/dev/null
+	@WT_TEST_STACK_ENV=$(TEST)/soak-stack/stack.env WT_MODEL_SECONDS=$(SOAK_SECONDS) \
+	  WT_MODEL_SEED=$${SOAK_SEED:-$$(date +%s)} WT_LOG_LEVEL=warn \
+	  $(TEST)/tests/test_worker_model; rc=$$?; \
+	  tests/stack-fixture.sh stop $(TEST)/soak-stack >/dev/null; exit $$rc
+
+# The chaos test (tests/chaos/chaos.py): a known stream of 50,000 commands on a private
+# stack of its own (state in build/chaos) while the workers are SIGKILLed and frozen,
+# PostgreSQL is restarted and the broker SIGKILLed; then every command's outcome, the
+# streams' seqs and the final rows are checked against the generator's model. `make test`
+# runs a short one (ctest label chaos). CHAOS_ARGS="--seed N" replays a stream and schedule.
+CHAOS_ARGS ?= --commands 50000 --duration 300 --kills 8
+chaos: release
+	@deploy/local/deps.sh chaos
+	@tests/chaos/chaos.py --worker $(RELEASE)/worker/wt-worker --admin $(RELEASE)/tools/wt-admin \
+	  --var build/chaos $(CHAOS_ARGS)
+
 lint:
 	@deploy/local/deps.sh lint
 	@cmake -S . -B $(TEST) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_ASAN=ON -DWT_WERROR=ON >/dev/null
@@ -68,4 +90,6 @@ bench-gateway: release
 
 clean:
 	@-deploy/local/stack.sh stop 2>/dev/null
+	@-for d in build/chaos build/test/chaos-stack; do \
+	  [[ -d $$d ]] && WT_VAR_DIR=$$d deploy/local/stack.sh stop >/dev/null 2>&1; done; true
 	rm -rf build

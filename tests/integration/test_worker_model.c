@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "wk_batch.h"
+#include "wt_log.h"
 #include "wt_migrate.h"
 #include "wt_test.h"
 
@@ -474,6 +475,7 @@ static void sim_init(sim *s, uint64_t seed) {
   assert_int_equal(wt_config_load(&s->cfg, NULL, NULL, err, sizeof(err)),
                    WT_OK);
   s->cfg.batch_max = BATCH_MAX;
+  wt_log_init("model", s->cfg.log_level, stderr); /* WT_LOG_LEVEL */
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
     s->pos.next[p] = s->pos.floor[p] = -1;
   for (int u = 0; u < NUSERS; u++) {
