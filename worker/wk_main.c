@@ -374,19 +374,19 @@ static void consume(worker *w) {
 
 static int setup(worker *w, char *err, size_t errsize) {
   const char *names[3];
-  char session[16], heartbeat[16];
+  char session[16], heartbeat[16], max_poll[16];
   /* Static membership (WT_WORKER_ID set): a worker that restarts within
    * the session time-out gets its partitions back at once, without a
    * rebalance; one that stays away loses them after the time-out (it sends
    * no LeaveGroup when it stops). The heartbeat: a third of it, Kafka's
-   * advice. */
-  const char *consumer_extra[9] = {"session.timeout.ms",
-                                   session,
-                                   "heartbeat.interval.ms",
-                                   heartbeat,
-                                   "max.poll.interval.ms",
-                                   "300000",
-                                   NULL};
+   * advice. librdkafka wants max.poll.interval.ms >= the time-out. */
+  /* clang-format off */
+  const char *consumer_extra[9] = {
+      "session.timeout.ms",    session,
+      "heartbeat.interval.ms", heartbeat,
+      "max.poll.interval.ms",  max_poll,
+      NULL};
+  /* clang-format on */
   rd_kafka_topic_partition_list_t *sub;
   wk_state_caps caps = {.users = (size_t)w->cfg.cache_users,
                         .projects = (size_t)w->cfg.cache_projects,
@@ -396,6 +396,10 @@ static int setup(worker *w, char *err, size_t errsize) {
   snprintf(session, sizeof(session), "%d", w->cfg.worker_session_timeout_ms);
   snprintf(heartbeat, sizeof(heartbeat), "%d",
            w->cfg.worker_session_timeout_ms / 3);
+  snprintf(max_poll, sizeof(max_poll), "%d",
+           w->cfg.worker_session_timeout_ms > 300000
+               ? w->cfg.worker_session_timeout_ms
+               : 300000);
   if (w->cfg.worker_id[0]) {
     consumer_extra[6] = "group.instance.id";
     consumer_extra[7] = w->cfg.worker_id;

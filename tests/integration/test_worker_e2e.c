@@ -1,8 +1,11 @@
 /* End-to-end tests of wt-worker as a process, on the real Apache Kafka and
  * PostgreSQL: outcomes on wt.events, garbage in wt.dlq, duplicates applied
- * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM.
+ * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM,
+ * a restart with the same WT_WORKER_ID (static group membership).
  * "Exactly once" is checked in the database: one event per applied
- * command, and every project's seq running 1..n without gaps. */
+ * command, and every project's seq running 1..n without gaps.
+ * Every wait polls for what it waits for, up to DEADLINE_S: generous, so
+ * that a loaded machine (or ThreadSanitizer) makes a test slower, not red. */
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -36,6 +39,7 @@
 
 #define MAX_CMDS ((size_t)8000)
 #define PARTITIONS 3
+#define DEADLINE_S 180.0
 
 typedef struct env {
   char prefix[64];
@@ -47,8 +51,11 @@ typedef struct env {
   rd_kafka_t *events; /* no group: every partition from the start */
   wt_lru *outcomes;   /* command_id -> outcome JSON */
   pid_t worker;
-  char pg_dir[64];  /* a private PostgreSQL to restart, if any */
-  int metrics_port; /* 0: off */
+  char pg_dir[64];                /* a private PostgreSQL to restart, if any */
+  int metrics_port;               /* 0: off */
+  long produced;                  /* messages produced to the commands topic */
+  const char *worker_id;          /* WT_WORKER_ID of the next start, or NULL */
+  const char *session_timeout_ms; /* WT_WORKER_SESSION_TIMEOUT_MS, or NULL */
 } env;
 
 static double now_s(void) {
@@ -140,6 +147,14 @@ static void start_worker(env *e) {
     }
     setenv("WT_BATCH_WAIT_MS", "5", 1);
     setenv("WT_BATCH_MAX", "200", 1);
+    if (e->worker_id)
+      setenv("WT_WORKER_ID", e->worker_id, 1);
+    else
+      unsetenv("WT_WORKER_ID");
+    if (e->session_timeout_ms)
+      setenv("WT_WORKER_SESSION_TIMEOUT_MS", e->session_timeout_ms, 1);
+    else
+      unsetenv("WT_WORKER_SESSION_TIMEOUT_MS");
     unsetenv("WT_ENV_FILE");
     execl(WT_WORKER_BIN, "wt-worker", (char *)NULL);
     _exit(127);
@@ -163,6 +178,17 @@ static void dump_log(const env *e) {
   snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", e->log_path);
   if (system(cmd) != 0)
     fprintf(stderr, "(no worker log)\n");
+}
+
+/* false when the worker started last has exited: a wait for it ends. */
+static bool worker_alive(env *e) {
+  int status = 0;
+  if (e->worker <= 0 || waitpid(e->worker, &status, WNOHANG) != e->worker)
+    return true;
+  fprintf(stderr, "the worker exited (status %d)\n",
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  e->worker = 0;
+  return false;
 }
 
 static void env_close(env *e) {
@@ -225,6 +251,7 @@ static void produce(env *e, const char *key, const char *json) {
   if (wt_kafka_produce(e->producer, e->topics.commands, key, strlen(key), json,
                        strlen(json), NULL, 10000, err, sizeof(err)) != WT_OK)
     fail_msg("produce: %s", err);
+  e->produced++;
 }
 
 /* Serialises and produces a command; returns its id (static ring). */
@@ -255,7 +282,7 @@ static bool wait_outcomes(env *e, const char *const *ids, size_t n,
       have += wt_lru_peek(e->outcomes, ids[i]) != NULL;
     if (have == n)
       return true;
-    if (now_s() > deadline) {
+    if (now_s() > deadline || !worker_alive(e)) {
       fprintf(stderr, "only %zu of %zu outcomes arrived\n", have, n);
       dump_log(e);
       return false;
@@ -304,6 +331,43 @@ static long query_long(env *e, const char *sql) {
   return v;
 }
 
+/* Commands the workers committed: the sum of their stored positions. */
+static long consumed(env *e) {
+  return query_long(
+      e, "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets");
+}
+
+/* Waits until the workers have committed at least n commands. */
+static bool wait_consumed(env *e, long n) {
+  double deadline = now_s() + DEADLINE_S;
+  rd_kafka_flush(e->producer, 10000);
+  for (;;) {
+    long have = consumed(e);
+    if (have >= n)
+      return true;
+    if (now_s() > deadline || !worker_alive(e)) {
+      fprintf(stderr, "only %ld of %ld commands committed\n", have, n);
+      dump_log(e);
+      return false;
+    }
+    usleep(100 * 1000);
+  }
+}
+
+/* Lines of the worker log (every worker of the test appends to it) that
+ * hold needle. */
+static int log_count(const env *e, const char *needle) {
+  FILE *f = fopen(e->log_path, "r");
+  char line[4096];
+  int n = 0;
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    n += strstr(line, needle) != NULL;
+  fclose(f);
+  return n;
+}
+
 /* The exactly-once invariants over the whole database. */
 static void check_exactly_once(env *e, long applied_expected) {
   assert_int_equal(query_long(e, "SELECT count(*) FROM events"),
@@ -348,7 +412,7 @@ static void seed(env *e, world *w, int nprojects) {
         WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
     w->ids[w->n++] = send_cmd(e, &c);
   }
-  assert_true(wait_outcomes(e, w->ids, w->n, 60));
+  assert_true(wait_outcomes(e, w->ids, w->n, DEADLINE_S));
   w->n = 0;
   for (int p = 0; p < nprojects; p++) {
     wt_uuid_generate(w->projects[p]);
@@ -364,7 +428,7 @@ static void seed(env *e, world *w, int nprojects) {
     c.fields = WT_F_USER_ID | WT_F_ROLE;
     w->ids[w->n++] = send_cmd(e, &c);
   }
-  assert_true(wait_outcomes(e, w->ids, w->n, 60));
+  assert_true(wait_outcomes(e, w->ids, w->n, DEADLINE_S));
   for (size_t i = 0; i < w->n; i++)
     assert_non_null(strstr(outcome(e, w->ids[i]), "\"kind\":\"event\""));
   w->n = 0;
@@ -418,10 +482,10 @@ static void test_refused_command_goes_to_the_dlq(void **state) {
   poison = send_cmd(e, &c);
   log_create(&c, w.users[1], w.projects[0], log_id, 3);
   ids[1] = send_cmd(e, &c);
-  assert_true(wait_outcomes(e, ids, 2, 90));
+  assert_true(wait_outcomes(e, ids, 2, DEADLINE_S));
   assert_non_null(strstr(outcome(e, ids[0]), "\"log.created\""));
   assert_non_null(strstr(outcome(e, ids[1]), "\"log.created\""));
-  assert_true(dlq_has(e, poison, "poisoned log", 60));
+  assert_true(dlq_has(e, poison, "poisoned log", DEADLINE_S));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 2 + 2); /* users, project and member, 2 logs */
 }
@@ -447,25 +511,40 @@ static void test_outcomes_dlq_and_sigterm(void **state) {
   produce(e, "junk", "{this is not a command");
   {
     const char *ids[2] = {ok, forbidden};
-    assert_true(wait_outcomes(e, ids, 2, 60));
+    assert_true(wait_outcomes(e, ids, 2, DEADLINE_S));
   }
   assert_non_null(strstr(outcome(e, ok), "\"log.created\""));
   assert_non_null(strstr(outcome(e, forbidden), "\"forbidden\""));
   /* the garbage is in the DLQ with the reason and the bytes */
-  assert_true(dlq_has(e, "this is not a command", "\"dead_letter\"", 30));
+  assert_true(
+      dlq_has(e, "this is not a command", "\"dead_letter\"", DEADLINE_S));
   {
-    char *m = get_metrics(e->metrics_port);
-    assert_non_null(strstr(m, "200 OK"));
-    assert_non_null(strstr(m, "wt_worker_commands_total{type=\"log.create\","
-                              "outcome=\"applied\"} 1\n"));
-    assert_non_null(strstr(m, "wt_worker_commands_total{type=\"log.delete\","
-                              "outcome=\"rejected\"} 1\n"));
-    assert_non_null(strstr(m, "wt_worker_dead_letters_total 1\n"));
-    assert_non_null(strstr(m, "wt_db_round_trips_total{component=\"worker\"}"));
-    assert_non_null(
-        strstr(m, "wt_worker_cache_hits_total{cache=\"projects\"}"));
-    assert_non_null(strstr(m, "wt_worker_consumer_lag 0\n"));
-    free(m);
+    /* the gauges follow the batches: polled until they all say so */
+    static const char *const want[] = {
+        "200 OK",
+        "wt_worker_commands_total{type=\"log.create\",outcome=\"applied\"} "
+        "1\n",
+        "wt_worker_commands_total{type=\"log.delete\",outcome=\"rejected\"} "
+        "1\n",
+        "wt_worker_dead_letters_total 1\n",
+        "wt_db_round_trips_total{component=\"worker\"}",
+        "wt_worker_cache_hits_total{cache=\"projects\"}",
+        "wt_worker_consumer_lag 0\n"};
+    double deadline = now_s() + DEADLINE_S;
+    for (;;) {
+      char *m = get_metrics(e->metrics_port);
+      size_t have = 0;
+      while (have < sizeof(want) / sizeof(want[0]) && strstr(m, want[have]))
+        have++;
+      if (have == sizeof(want) / sizeof(want[0])) {
+        free(m);
+        break;
+      }
+      if (now_s() > deadline)
+        fail_msg("metrics lack \"%s\":\n%s", want[have], m);
+      free(m);
+      usleep(100 * 1000);
+    }
   }
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 2 + 1);
@@ -487,9 +566,9 @@ static void test_duplicates_applied_once(void **state) {
   produce(e, w.projects[0], json); /* a producer's retries */
   produce(e, w.projects[0], json);
   free(json);
-  assert_true(wait_outcomes(e, &id, 1, 60));
-  /* let the copies be decided too before looking */
-  sleep(1);
+  assert_true(wait_outcomes(e, &id, 1, DEADLINE_S));
+  /* the copies are decided too before looking */
+  assert_true(wait_consumed(e, e->produced));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   assert_int_equal(query_long(e, "SELECT count(*) FROM work_logs"), 1);
   check_exactly_once(e, 4 + 2 + 1);
@@ -548,18 +627,19 @@ static void test_sigkill_mid_run_loses_nothing(void **state) {
   env *e = *state;
   world w = {0};
   size_t n;
+  long base;
   env_open(e, NULL);
   start_worker(e);
   seed(e, &w, 6);
+  base = consumed(e);
   n = mixed_load(e, &w, 6, 4000, ids);
-  rd_kafka_flush(e->producer, 10000);
-  /* kill it while it works, twice */
+  /* kill it while it works, twice: each time once it has committed more */
   for (int k = 0; k < 2; k++) {
-    usleep(300 * 1000);
+    assert_true(wait_consumed(e, base + 300 * (k + 1)));
     assert_int_equal(stop_worker(e, SIGKILL), 128 + SIGKILL);
     start_worker(e);
   }
-  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_true(wait_outcomes(e, ids, n, DEADLINE_S));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 12 + applied_count(e, ids, n));
 }
@@ -579,6 +659,7 @@ static void test_postgres_restart_mid_run_loses_nothing(void **state) {
   world w = {0};
   FILE *f;
   size_t n;
+  long base;
   snprintf(e->pg_dir, sizeof(e->pg_dir), "/tmp/wt-e2e-pg-XXXXXX");
   var_dir = mkdtemp(e->pg_dir);
   assert_non_null(var_dir);
@@ -592,13 +673,14 @@ static void test_postgres_restart_mid_run_loses_nothing(void **state) {
   env_open(e, strchr(url, '=') + 1);
   start_worker(e);
   seed(e, &w, 4);
+  base = consumed(e);
   n = mixed_load(e, &w, 4, 3000, ids);
-  rd_kafka_flush(e->producer, 10000);
-  usleep(200 * 1000);
+  /* stopped while the worker works; down for 2 s (the outage, not a wait) */
+  assert_true(wait_consumed(e, base + 200));
   pg_ctl(var_dir, "stop");
   sleep(2);
   pg_ctl(var_dir, "start");
-  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_true(wait_outcomes(e, ids, n, DEADLINE_S));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 8 + applied_count(e, ids, n));
 }
@@ -611,19 +693,50 @@ static void test_two_workers_one_dies(void **state) {
   world w = {0};
   pid_t first;
   size_t n;
+  long base;
   env_open(e, NULL);
   start_worker(e);
   first = e->worker;
   start_worker(e); /* e->worker is now the second one */
   seed(e, &w, 6);
+  base = consumed(e);
   n = mixed_load(e, &w, 6, 3000, ids);
-  rd_kafka_flush(e->producer, 10000);
-  usleep(300 * 1000);
+  assert_true(wait_consumed(e, base + 300)); /* killed mid-run */
   kill(first, SIGKILL);
   waitpid(first, NULL, 0);
-  assert_true(wait_outcomes(e, ids, n, 120));
+  assert_true(wait_outcomes(e, ids, n, DEADLINE_S));
   assert_int_equal(stop_worker(e, SIGTERM), 0);
   check_exactly_once(e, 4 + 12 + applied_count(e, ids, n));
+}
+
+/* Static group membership: a worker killed and started again with the
+ * same WT_WORKER_ID gets its partitions back as the same member, and works.
+ * The session time-out here is longer than any deadline of the test, so
+ * the group still counts the killed worker as alive: a dynamic member
+ * would wait for that session to expire and the test would run out of
+ * time; a static one takes its place at once. */
+static void test_restart_with_same_worker_id(void **state) {
+  env *e = *state;
+  world w = {0};
+  wt_command c;
+  char log_id[WT_UUID_STR];
+  const char *id;
+  env_open(e, NULL);
+  e->worker_id = "e2e-static.1";
+  e->session_timeout_ms = "600000"; /* well over DEADLINE_S */
+  start_worker(e);
+  seed(e, &w, 1);
+  assert_int_equal(log_count(e, "instance=e2e-static.1 "), 1);
+  assert_true(log_count(e, "partition assigned") >= PARTITIONS);
+  assert_int_equal(stop_worker(e, SIGKILL), 128 + SIGKILL);
+  start_worker(e);
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  id = send_cmd(e, &c);
+  assert_true(wait_outcomes(e, &id, 1, DEADLINE_S));
+  assert_non_null(strstr(outcome(e, id), "\"log.created\""));
+  assert_true(log_count(e, "partition assigned") >= 2 * PARTITIONS);
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+  check_exactly_once(e, 4 + 2 + 1);
 }
 
 int main(void) {
@@ -640,6 +753,8 @@ int main(void) {
                                       env_teardown),
       cmocka_unit_test_setup_teardown(
           test_postgres_restart_mid_run_loses_nothing, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_restart_with_same_worker_id,
+                                      env_setup, env_teardown),
   };
   return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
 }
