@@ -668,19 +668,24 @@ static bool close_code_allowed(unsigned code) {
 
 /* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: in/len is the client's close
  * payload. lws answers it with the same payload (a code it finds bad turned
- * into 1002, but 5000 and up, 1015, a 1-byte payload and a reason that is
- * not UTF-8 sent back as they came). An empty one or a good one is left to
- * that echo; any other is answered with 1002 and nothing of it. */
+ * into 1002 in place, but 5000 and up, 1015, a 1-byte payload and a reason
+ * that is not UTF-8 sent back as they came). An empty one or a good one is
+ * left to that echo; any other is answered with 1002 and nothing of it. */
 static int peer_close(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
                       size_t len) {
   const unsigned char *p = in;
+  unsigned code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 0;
   const char *problem = NULL;
   if (len == 1)
     problem = "close payload of 1 byte";
-  else if (len >= 2 && !close_code_allowed((unsigned)(p[0] << 8 | p[1])))
+  else if (len >= 2 && !close_code_allowed(code))
     problem = "close code not allowed";
   else if (len > 2 && wt_utf8_chars((const char *)p + 2, len - 2) < 0)
     problem = "close reason not UTF-8";
+  else if (code == 1002 && len > 2)
+    /* lws wrote 1002 over a code it refuses (under 1000, 1004-1006,
+     * 1012-2999): that frame's reason is not echoed either */
+    problem = "protocol error";
   else if (pss && pss->close_code == 1002)
     problem = "protocol error"; /* closing for an unmasked frame already */
   if (!problem)

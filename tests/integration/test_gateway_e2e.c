@@ -60,10 +60,12 @@
 /* Every wait is a deadline polled, sized for a loaded 2-core machine. */
 #define T_MS 30000   /* a reply that needs Kafka and the worker */
 #define T_READ 20000 /* a reply of the gateway alone, or of PostgreSQL */
-/* A program's start until /readyz answers 200, and its stop: wt-gateway's
- * worst case on SIGTERM is a start step under way (the events' partitions
- * and offsets, 5 s each), then the producer's flush (ing_producer_destroy,
- * DESTROY_FLUSH_MS 10 s) and librdkafka's destroys. */
+/* A program's start until /readyz answers 200, and its stop. wt-gateway
+ * looks at SIGTERM only between its start's steps and in its loop: its
+ * worst case is a step under way (ing_producer_new waits up to 15 s for the
+ * topics, gw_events_new 5 s for the partitions and 5 s for each one's
+ * offsets), then the producer's flush (ing_producer_destroy, up to 10 s)
+ * and librdkafka's destroys: about 40 s on a slow Kafka. */
 #define T_PROC_S 60
 #define POLL_US (20 * 1000)
 #define SEND_QUEUE "262144"
@@ -1252,15 +1254,18 @@ static void bystander_works(wt_ws *by) {
   assert_int_equal(wt_ws_close_code(by), 0);
 }
 
-/* Reads until the close and returns its code; no message may come first
- * (nothing of the offending frame is answered). */
-static int expect_only_close(wt_ws *ws) {
+/* Reads until the close and returns its code, its reason into reason
+ * (may be NULL); no message may come first (nothing of the offending frame
+ * is answered). */
+static int expect_only_close(wt_ws *ws, char *reason, size_t reason_size) {
   double deadline = now_s() + T_READ / 1000.0;
   while (now_s() < deadline) {
     wt_ws_msg m;
     int r = wt_ws_recv(ws, 200, &m), code = m.close_code;
     if (r == WT_WS_TEXT || r == WT_WS_BINARY)
       fail_msg("a message before the close: %s", m.data);
+    if (r == WT_WS_CLOSE && reason)
+      snprintf(reason, reason_size, "%s", m.data);
     wt_ws_msg_free(&m);
     if (r == WT_WS_CLOSE)
       return code;
@@ -1355,7 +1360,7 @@ static void test_unmasked_frames_closed(void **state) {
     default: break;
     }
     assert_int_equal(rc, 0);
-    if (expect_only_close(ws) != 1002)
+    if (expect_only_close(ws, NULL, 0) != 1002)
       fail_msg("case %d: close %d, not 1002", i, wt_ws_close_code(ws));
     wt_ws_close(ws);
     bystander_works(by);
@@ -1386,6 +1391,8 @@ static void test_bad_close_frames(void **state) {
       {"\x03\xe8\xed\xa0\x80", 5, 1002}, /* 1000, a surrogate */
       {"\x03\xe8ok\xc0\xaf", 6, 1002},   /* 1000, an overlong form */
       {"\x03", 1, 1002},                 /* a 1-byte payload */
+      {"\x03\xe7hello", 7, 1002},        /* 999, a reason */
+      {"\x03\xfchello", 7, 1002},        /* 1020, a reason */
       {"\x03\xe8"
        "bye \xc3\xa9",
        8, 1000},             /* good, echoed */
@@ -1395,13 +1402,21 @@ static void test_bad_close_frames(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     wt_ws *ws = ws_auth(&E.alice);
+    char reason[128] = "", sent[128] = "";
     int code;
     assert_int_equal(
         wt_ws_send_frame(ws, WT_WS_CLOSE, true, cases[i].payload, cases[i].len),
         0);
-    code = expect_only_close(ws);
+    code = expect_only_close(ws, reason, sizeof(reason));
     if (code != cases[i].want)
       fail_msg("case %zu: close %d, not %d", i, code, cases[i].want);
+    if (cases[i].len > 2)
+      snprintf(sent, sizeof(sent), "%.*s", (int)cases[i].len - 2,
+               cases[i].payload + 2);
+    /* a good close is echoed; of a bad one, nothing comes back */
+    if (code == 1002 ? sent[0] && strstr(reason, sent)
+                     : strcmp(reason, sent) != 0)
+      fail_msg("case %zu: reason \"%s\" for \"%s\"", i, reason, sent);
     wt_ws_close(ws);
   }
   bystander_works(by);
