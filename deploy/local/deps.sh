@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, or says how.
-#   deploy/local/deps.sh build|run|test|lint
+#   deploy/local/deps.sh build|run|test|chaos|lint
 # As root: missing packages are installed with apt-get (lists updated once).
 # Otherwise: prints the exact apt-get line and exits 1.
 set -euo pipefail
@@ -20,14 +20,18 @@ pg_pkgs=(postgresql postgresql-client)
 tsan_pkgs=(clang-14 libclang-rt-14-dev)
 # and checks the gateway's traffic against schemas/ (tests/schemas-check.sh)
 schema_pkgs=(python3-jsonschema)
+# and the chaos test (tests/chaos/chaos.py: Python, librdkafka through ctypes, kcat to read
+# the topics back)
+chaos_pkgs=(python3 kcat)
 lint_pkgs=(clang-format clang-tidy)
 
 want=()
 case "$purpose" in
 build) want=("${build_pkgs[@]}") ;;
-run | test)
+run | test | chaos)
   want=("${build_pkgs[@]}" "${pg_pkgs[@]}")
-  if [[ "$purpose" == test ]]; then want+=("${tsan_pkgs[@]}" "${schema_pkgs[@]}"); fi
+  if [[ "$purpose" == test ]]; then want+=("${tsan_pkgs[@]}" "${schema_pkgs[@]}" "${chaos_pkgs[@]}"); fi
+  if [[ "$purpose" == chaos ]]; then want+=("${chaos_pkgs[@]}"); fi
   # Apache Kafka runs on Java and is fetched with Maven; `make run` falls
   # back to the devbroker without them, the tests never do.
   if ! command -v java >/dev/null; then want+=(default-jre-headless); fi
