@@ -682,12 +682,11 @@ static int peer_close(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
     problem = "close code not allowed";
   else if (len > 2 && wt_utf8_chars((const char *)p + 2, len - 2) < 0)
     problem = "close reason not UTF-8";
-  else if (code == 1002 && len > 2)
+  else if ((code == 1002 && len > 2) || (pss && pss->close_code == 1002))
     /* lws wrote 1002 over a code it refuses (under 1000, 1004-1006,
-     * 1012-2999): that frame's reason is not echoed either */
+     * 1012-2999), whose frame's reason is not echoed either; or the
+     * connection is closing for an unmasked frame already */
     problem = "protocol error";
-  else if (pss && pss->close_code == 1002)
-    problem = "protocol error"; /* closing for an unmasked frame already */
   if (!problem)
     return 0;
   g->metrics.bad_frames++;
@@ -695,9 +694,9 @@ static int peer_close(gw *g, struct lws *wsi, gw_pss *pss, const void *in,
           pss ? (unsigned long long)pss->id : 0ULL, problem);
   {
     unsigned char why[64]; /* lws takes it unsigned, and not const */
-    size_t n = strlen(problem);
-    memcpy(why, problem, n);
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, why, n);
+    snprintf((char *)why, sizeof(why), "%s", problem);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, why,
+                     strlen((char *)why));
   }
   return -1;
 }
