@@ -635,7 +635,7 @@ static void test_sigkill_mid_run_loses_nothing(void **state) {
   n = mixed_load(e, &w, 6, 4000, ids);
   /* kill it while it works, twice: each time once it has committed more */
   for (int k = 0; k < 2; k++) {
-    assert_true(wait_consumed(e, base + 300 * (k + 1)));
+    assert_true(wait_consumed(e, base + 300L * (k + 1)));
     assert_int_equal(stop_worker(e, SIGKILL), 128 + SIGKILL);
     start_worker(e);
   }
