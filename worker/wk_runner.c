@@ -8,22 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wk_sql.h"
 #include "wk_worker.h"
 #include "wt_log.h"
 
 /* refusals of a whole batch (not a lost connection, not a moved position)
  * before its commands are written one by one */
 #define REFUSALS_BEFORE_ISOLATING 3
-
-/* Moves the stored batch_start of these partitions up to their
- * next_offset, where the row still holds this worker's position (a
- * partition another worker took over is left alone). */
-#define SETTLE_SQL                                                             \
-  "UPDATE consumer_offsets c SET batch_start = u.next_offset, "                \
-  "updated_at = now() "                                                        \
-  "FROM unnest($3::integer[], $4::bigint[]) AS u(partition, next_offset) "     \
-  "WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.partition "      \
-  "AND c.next_offset = u.next_offset AND c.batch_start < u.next_offset"
 
 /* Served by rd_kafka_poll/flush, which only the runner thread calls on the
  * producer (and main after the runner has quit). */
@@ -111,8 +102,8 @@ static void settle_rows(worker *w, const wk_msg *next, size_t n) {
     params[1] = w->topics.commands;
     params[2] = plist;
     params[3] = nlist;
-    if (wt_db_exec(w->db, "settle_offsets", SETTLE_SQL, 4, params, &res, err,
-                   sizeof(err)) != WT_OK)
+    if (wt_db_exec(w->db, "settle_offsets", WK_SQL_SETTLE_OFFSETS, 4, params,
+                   &res, err, sizeof(err)) != WT_OK)
       WT_WARN("cannot move stored batch starts up (a crash would re-read "
               "more) error=\"%s\"",
               err);

@@ -115,4 +115,14 @@
   "x(command_id uuid, stream_id uuid, project_id uuid, actor_id uuid, "        \
   "code text, message text, at timestamptz)"
 
+/* Moves the stored batch_start of these partitions up to their
+ * next_offset, where the row still holds this worker's position (a
+ * partition another worker took over is left alone). */
+#define WK_SQL_SETTLE_OFFSETS                                                  \
+  "UPDATE consumer_offsets c SET batch_start = u.next_offset, "                \
+  "updated_at = now() "                                                        \
+  "FROM unnest($3::integer[], $4::bigint[]) AS u(partition, next_offset) "     \
+  "WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.partition "      \
+  "AND c.next_offset = u.next_offset AND c.batch_start < u.next_offset"
+
 #endif
