@@ -648,6 +648,8 @@ class Worker:
             return self.proc.returncode if self.proc else 0
         if self.frozen:
             self.thaw()
+        # its signal handlers are set a moment after it starts
+        time.sleep(max(0.0, self.started_at + 3 - time.time()))
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(60)
@@ -1163,10 +1165,10 @@ def run(args):
             for key, value, _, _ in gen.next_messages():
                 producer.send(key, value)
             step += 1
-            due = t0 + args.duration * len(gen.model.outcome) / args.commands
-            if due > time.time():
+            wait = t0 + args.duration * len(gen.model.outcome) / args.commands - time.time()
+            if wait > 0:
                 producer.flush()
-                time.sleep(due - time.time())
+                time.sleep(wait)
             if step % max(n_stream // 10, 1) == 0:
                 log(f"produced {len(gen.sent)} messages ({len(gen.model.outcome)} commands)")
         undelivered = producer.close()
