@@ -608,9 +608,12 @@ wt_err wt_db_exec(wt_db *db, const char *name, const char *sql, int nparams,
   wt_db_stmt st = {
       .name = name, .sql = sql, .nparams = nparams, .params = params};
   wt_err err = wt_db_run(db, &st, 1, errstr, errstr_size);
-  if (res)
+  if (res && err == WT_OK) {
     *res = st.result;
-  else
-    PQclear(st.result);
+    return err;
+  }
+  if (res)
+    *res = NULL; /* the error is in errstr: nothing for a retry to leak */
+  PQclear(st.result);
   return err;
 }

@@ -68,8 +68,9 @@ wt_err wt_db_send(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
                   size_t errstr_size);
 wt_err wt_db_wait(wt_db *db, wt_db_stmt *stmts, size_t n, char *errstr,
                   size_t errstr_size);
-/* One statement: a wrapper around wt_db_run. *res may be NULL to drop the
- * result. */
+/* One statement: a wrapper around wt_db_run. *res (res may be NULL to drop
+ * it) is the result on WT_OK, the caller's to PQclear, and NULL otherwise:
+ * the error is in errstr. */
 wt_err wt_db_exec(wt_db *db, const char *name, const char *sql, int nparams,
                   const char *const *params, PGresult **res, char *errstr,
                   size_t errstr_size);

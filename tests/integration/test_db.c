@@ -157,6 +157,15 @@ static void test_pipeline_error_aborts_rest(void **state) {
     assert_string_equal(PQgetvalue(r, 0, 0), "0");
     PQclear(r);
   }
+  /* a failed wt_db_exec hands back no result (a caller that retries must
+   * not leak one; the worker's load_positions did) */
+  {
+    PGresult *r = (PGresult *)&r; /* not NULL: it must be set */
+    assert_int_equal(wt_db_exec(db, "bad_e", "SELECT nope FROM e", 0, NULL, &r,
+                                err, sizeof(err)),
+                     WT_ERR_DB);
+    assert_null(r);
+  }
   wt_db_destroy(db);
 }
 
