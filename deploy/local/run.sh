@@ -28,14 +28,14 @@ cleanup() {
   [[ $stopping -eq 1 ]] && return
   stopping=1
   echo
-  echo "run: stopping..."
+  echo "run: ${stop_note:-stopping}..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   "$here/stack.sh" stop || true
   echo "run: everything stopped"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'stop_note="stopping on request"; exit 130' INT TERM
 
 # the gateway signs tokens with WT_JWT_SECRET: a local one is made once and
 # kept in var/, so that tokens survive a restart of `make run`
@@ -95,8 +95,20 @@ if [[ -n "$demo" ]]; then
 fi
 echo "Press Ctrl-C to stop all of it."
 if [[ ${#pids[@]} -gt 0 ]]; then
-  wait -n "${pids[@]}" || true
-  echo "run: a program exited; stopping the rest"
+  status=0
+  wait -n -p exited "${pids[@]}" || status=$?
+  # Ctrl-C reaches the programs too, and bash runs no INT trap for a SIGINT
+  # that its child handled; the programs exit 0 only when asked to stop
+  # (SIGINT/SIGTERM), so status 0 is a stop on request, anything else an
+  # early exit
+  if [[ $status -eq 0 ]]; then
+    stop_note="stopping on request"
+  else
+    name="a program (pid $exited)"
+    for s in "${started[@]}"; do [[ $s == *"(pid $exited)" ]] && name=$s; done
+    echo "run: $name exited with status $status" >&2
+    stop_note="stopping the rest"
+  fi
 else
   while :; do sleep 3600 & wait $!; done
 fi
