@@ -1,5 +1,6 @@
 #include "wt_kafka.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,14 +15,68 @@ void wt_kafka_topic_names(const char *prefix, wt_kafka_topics *out) {
   snprintf(out->dlq, sizeof(out->dlq), "%s.dlq", prefix);
 }
 
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A broker that has just started answers InitProducerId with "coordinator
+ * load in progress" until its transaction coordinator is loaded, and
+ * librdkafka retries: expected, not a problem, unless it lasts. */
+static bool startup_transient(const char *fac, const char *msg) {
+  return fac && msg && strcmp(fac, "GETPID") == 0 &&
+         strstr(msg, "retrying") != NULL;
+}
+
+wt_log_level wt_kafka_log_level(int syslog_level, const char *fac,
+                                const char *msg, long transient_ms) {
+  /* syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug */
+  wt_log_level l = syslog_level <= 3   ? WT_LOG_ERROR
+                   : syslog_level == 4 ? WT_LOG_WARN
+                   : syslog_level <= 6 ? WT_LOG_INFO
+                                       : WT_LOG_DEBUG;
+  if (l == WT_LOG_WARN && startup_transient(fac, msg) &&
+      transient_ms < WT_KAFKA_STARTUP_GRACE_MS)
+    l = WT_LOG_INFO;
+  return l;
+}
+
+/* When each client (by name: unique in a process) first met a start-up
+ * transient; called from librdkafka's threads. */
+#define TRANSIENT_CLIENTS 16
+static pthread_mutex_t transient_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char name[64];
+  long first_ms;
+} transient_seen[TRANSIENT_CLIENTS];
+static size_t transient_next;
+
+static long transient_for(const char *name) {
+  long now = now_ms(), since = 0;
+  size_t i;
+  pthread_mutex_lock(&transient_lock);
+  for (i = 0; i < TRANSIENT_CLIENTS; i++)
+    if (strncmp(transient_seen[i].name, name, sizeof(transient_seen[i].name)) ==
+        0)
+      break;
+  if (i == TRANSIENT_CLIENTS) { /* new: replaces the oldest entry */
+    i = transient_next++ % TRANSIENT_CLIENTS;
+    snprintf(transient_seen[i].name, sizeof(transient_seen[i].name), "%s",
+             name);
+    transient_seen[i].first_ms = now;
+  }
+  since = now - transient_seen[i].first_ms;
+  pthread_mutex_unlock(&transient_lock);
+  return since;
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
-  /* syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug */
-  wt_log_level l = level <= 3   ? WT_LOG_ERROR
-                   : level == 4 ? WT_LOG_WARN
-                   : level <= 6 ? WT_LOG_INFO
-                                : WT_LOG_DEBUG;
-  WT_LOG(l, "kafka client=%s fac=%s %s", rd_kafka_name(rk), fac, buf);
+  long transient_ms =
+      startup_transient(fac, buf) ? transient_for(rd_kafka_name(rk)) : 0;
+  WT_LOG(wt_kafka_log_level(level, fac, buf, transient_ms),
+         "kafka client=%s fac=%s %s", rd_kafka_name(rk), fac, buf);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -127,12 +182,6 @@ rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
   if (rk)
     rd_kafka_poll_set_consumer(rk);
   return rk;
-}
-
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* 1: present with a leader for every partition, 0: absent, -1: not ready */

@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wt_err.h"
+#include "wt_log.h"
 
 #define WT_TOPIC_MAX 128
 
@@ -60,6 +61,16 @@ wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
                         size_t key_len, const void *value, size_t value_len,
                         void *msg_opaque, int timeout_ms, char *errstr,
                         size_t errstr_size);
+
+/* librdkafka's log lines go through wt_log at this level: syslog levels
+ * 0..3 ERROR, 4 WARN, 5..6 INFO, 7 DEBUG, except a start-up transient
+ * (a freshly started broker's "coordinator load in progress" while the
+ * producer acquires its idempotence PID, which librdkafka retries): INFO
+ * until the client has met it for WT_KAFKA_STARTUP_GRACE_MS (transient_ms),
+ * WARN after, as a lasting problem. Pure. */
+#define WT_KAFKA_STARTUP_GRACE_MS 15000
+wt_log_level wt_kafka_log_level(int syslog_level, const char *fac,
+                                const char *msg, long transient_ms);
 
 /* Partition count of a topic, or -1 when unknown. */
 int wt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);

@@ -39,6 +39,10 @@ wt_log_level wt_log_threshold(void) {
   return log_threshold;
 }
 
+wt_log_level wt_log_startup_level(long waited_ms) {
+  return waited_ms < WT_LOG_STARTUP_GRACE_MS ? WT_LOG_INFO : WT_LOG_WARN;
+}
+
 void wt_log_write(wt_log_level level, const char *fmt, ...) {
   char line[WT_LOG_LINE_MAX];
   struct timespec ts;

@@ -27,6 +27,13 @@ const char *wt_log_level_name(wt_log_level level);
 
 wt_log_level wt_log_threshold(void);
 
+/* The level of a "not ready yet, retrying" line while a program starts:
+ * INFO for the first WT_LOG_STARTUP_GRACE_MS of waiting (a service that is
+ * still coming up, as on every clean start of the local stack), WARN after
+ * (a lasting problem). waited_ms: since the program began waiting. */
+#define WT_LOG_STARTUP_GRACE_MS 15000
+wt_log_level wt_log_startup_level(long waited_ms);
+
 /* Writes one line; newlines in the text are replaced by spaces. */
 void wt_log_write(wt_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

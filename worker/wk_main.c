@@ -48,8 +48,11 @@ bool wk_db_ready(worker *w) {
                                      w->cfg.log_sql, &w->db, err, sizeof(err));
     if (e == WT_OK)
       return true;
-    WT_WARN("PostgreSQL unreachable, retrying in %ld ms error=\"%s\"", backoff,
-            err);
+    /* at start, a PostgreSQL still coming up is expected (INFO) */
+    WT_LOG(w->running ? WT_LOG_WARN
+                      : wt_log_startup_level((long)(wk_now_ms() - w->start_ms)),
+           "PostgreSQL unreachable, retrying in %ld ms error=\"%s\"", backoff,
+           err);
     wk_sleep_ms(backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
@@ -404,6 +407,7 @@ static int setup(worker *w, char *err, size_t errsize) {
     consumer_extra[6] = "group.instance.id";
     consumer_extra[7] = w->cfg.worker_id;
   }
+  w->start_ms = wk_now_ms();
   wt_kafka_topic_names(w->cfg.topic_prefix, &w->topics);
   snprintf(w->group, sizeof(w->group), "%s-worker", w->cfg.topic_prefix);
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
@@ -441,7 +445,8 @@ static int setup(worker *w, char *err, size_t errsize) {
                                 10000, err, errsize) != WT_OK) {
     if (wk_stop_requested)
       return -1;
-    WT_WARN("Kafka not ready, retrying error=\"%s\"", err);
+    WT_LOG(wt_log_startup_level((long)(wk_now_ms() - w->start_ms)),
+           "Kafka not ready, retrying error=\"%s\"", err);
     wk_sleep_ms(1000);
   }
   w->consumer =
@@ -510,6 +515,7 @@ int main(int argc, char **argv) {
           w.group, w.cfg.worker_id[0] ? w.cfg.worker_id : "(dynamic)",
           w.cfg.worker_session_timeout_ms, w.topics.commands, w.cfg.batch_max,
           w.cfg.batch_wait_ms, w.cfg.metrics_port);
+  w.running = true; /* before the runner, which reads it */
   if (pthread_create(&w.runner, NULL, wk_runner_main, &w) != 0) {
     WT_ERROR("cannot start the batch thread");
     goto out;

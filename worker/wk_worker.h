@@ -66,6 +66,10 @@ typedef struct worker {
   bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
   bool fatal; /* the consumer failed for good (main thread): exit 1 */
+  /* wk_now_ms() when setup began; running: setup is done (main thread,
+   * before the runner starts: a lost PostgreSQL is a WARN from then on) */
+  double start_ms;
+  bool running;
   /* the runner met a moved position (WT409): the main thread goes back to
    * the stored positions (wk_main.c do_resync); until then the runner
    * takes no job */

@@ -46,6 +46,17 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+static long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* When setup began waiting for PostgreSQL and Kafka: a service still
+ * coming up is expected at start (INFO), one that stays away is not. */
+static long setup_start_ms;
+#define STARTUP_LEVEL() wt_log_startup_level(mono_ms() - setup_start_ms)
+
 /* --- the lws thread ------------------------------------------------------- */
 
 /* Outcomes taken per turn of the loop: a backlog is delivered in slices,
@@ -169,7 +180,7 @@ static int load_caches(gw *g, char *err, size_t errsize) {
                       errsize) == WT_OK &&
         wt_db_run(db, st, 5, err, errsize) == WT_OK)
       break;
-    WT_WARN("PostgreSQL not ready, retrying error=\"%s\"", err);
+    WT_LOG(STARTUP_LEVEL(), "PostgreSQL not ready, retrying error=\"%s\"", err);
     wt_db_stmts_clear(st, 5);
     wt_db_destroy(db);
     db = NULL;
@@ -196,6 +207,7 @@ out:
 static int setup(gw *g, char *err, size_t errsize) {
   size_t member_cap =
       (size_t)g->cfg.cache_users + (size_t)g->cfg.cache_projects;
+  setup_start_ms = mono_ms();
   wt_kafka_topic_names(g->cfg.topic_prefix, &g->topics);
   if (wt_jwt_new(&g->cfg, &g->jwt, err, errsize) != WT_OK)
     return 2;
@@ -220,14 +232,15 @@ static int setup(gw *g, char *err, size_t errsize) {
                          JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
   while (!stop_requested && !(g->producer = ing_producer_new(
                                   &g->cfg, "wt-gateway", err, errsize))) {
-    WT_WARN("Kafka not ready, retrying error=\"%s\"", err);
+    WT_LOG(STARTUP_LEVEL(), "Kafka not ready, retrying error=\"%s\"", err);
     sleep_ms(RETRY_MS);
   }
   /* the events' start positions first, then the snapshot: nothing falls
    * between the two */
   while (!stop_requested &&
          !(g->events = gw_events_new(&g->cfg, &g->kafka_ok, err, errsize))) {
-    WT_WARN("events topic not ready, retrying error=\"%s\"", err);
+    WT_LOG(STARTUP_LEVEL(), "events topic not ready, retrying error=\"%s\"",
+           err);
     sleep_ms(RETRY_MS);
   }
   if (stop_requested || load_caches(g, err, errsize) != 0)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "wt_err.h"
+#include "wt_kafka.h"
 #include "wt_log.h"
 
 /* Logs through a temporary file and returns what was written. */
@@ -100,6 +101,47 @@ static void test_level_names(void **state) {
   assert_string_equal(wt_log_level_name(WT_LOG_DEBUG), "debug");
 }
 
+/* "Not ready yet" at start: INFO while a service may still be coming up,
+ * WARN once it lasts. */
+static void test_startup_level(void **state) {
+  (void)state;
+  assert_int_equal(wt_log_startup_level(0), WT_LOG_INFO);
+  assert_int_equal(wt_log_startup_level(WT_LOG_STARTUP_GRACE_MS - 1),
+                   WT_LOG_INFO);
+  assert_int_equal(wt_log_startup_level(WT_LOG_STARTUP_GRACE_MS), WT_LOG_WARN);
+  assert_int_equal(wt_log_startup_level(10L * WT_LOG_STARTUP_GRACE_MS),
+                   WT_LOG_WARN);
+}
+
+/* librdkafka's lines: syslog levels mapped, and the fresh broker's
+ * "coordinator load in progress" for the idempotence PID (what every clean
+ * start of the local stack logged as a WARN) is INFO until it lasts. */
+static void test_kafka_log_level(void **state) {
+  static const char getpid_msg[] =
+      "[thrd:main]: Failed to acquire idempotence PID from broker "
+      "127.0.0.1:32251/1: Broker: Coordinator load in progress: retrying";
+  (void)state;
+  assert_int_equal(wt_kafka_log_level(3, "FAIL", "x", 0), WT_LOG_ERROR);
+  assert_int_equal(wt_kafka_log_level(4, "FAIL", "x", 0), WT_LOG_WARN);
+  assert_int_equal(wt_kafka_log_level(5, "CONF", "x", 0), WT_LOG_INFO);
+  assert_int_equal(wt_kafka_log_level(6, "CONF", "x", 0), WT_LOG_INFO);
+  assert_int_equal(wt_kafka_log_level(7, "BROKER", "x", 0), WT_LOG_DEBUG);
+  assert_int_equal(wt_kafka_log_level(4, "GETPID", getpid_msg, 0), WT_LOG_INFO);
+  assert_int_equal(wt_kafka_log_level(4, "GETPID", getpid_msg,
+                                      WT_KAFKA_STARTUP_GRACE_MS - 1),
+                   WT_LOG_INFO);
+  assert_int_equal(
+      wt_kafka_log_level(4, "GETPID", getpid_msg, WT_KAFKA_STARTUP_GRACE_MS),
+      WT_LOG_WARN);
+  /* not retried, or another facility: as librdkafka says */
+  assert_int_equal(wt_kafka_log_level(4, "GETPID", "fatal idempotence", 0),
+                   WT_LOG_WARN);
+  assert_int_equal(wt_kafka_log_level(4, "REQTMOUT", "retrying", 0),
+                   WT_LOG_WARN);
+  assert_int_equal(wt_kafka_log_level(3, "GETPID", getpid_msg, 0),
+                   WT_LOG_ERROR);
+}
+
 static void test_strerror_distinct(void **state) {
   (void)state;
   for (int i = 0; i < WT_ERR__COUNT; i++) {
@@ -118,6 +160,8 @@ int main(void) {
       cmocka_unit_test(test_one_line_per_event),
       cmocka_unit_test(test_truncated_line),
       cmocka_unit_test(test_level_names),
+      cmocka_unit_test(test_startup_level),
+      cmocka_unit_test(test_kafka_log_level),
       cmocka_unit_test(test_strerror_distinct),
   };
   return cmocka_run_group_tests_name("log", tests, NULL, NULL);
