@@ -107,8 +107,17 @@ typedef struct wt_db_stat {
   uint64_t calls;
   uint64_t rows;
   uint64_t errors;
+  /* each statement's own time (wt_db_step_us), so that the statements of
+   * one pipeline add up to its round trip */
   uint64_t micros;
 } wt_db_stat;
+/* Statements of one pipeline share a start: the i-th result comes in
+ * at_us after the send (what WT_LOG_SQL logs as us=, growing along the
+ * pipeline). The time a statement counts in wt_db_statement_seconds_total
+ * is the increment from the result before it (prev_at_us; 0 for the
+ * first), not at_us, which would count a pipeline's early part once per
+ * statement after it. Pure. */
+uint64_t wt_db_step_us(uint64_t at_us, uint64_t prev_at_us);
 /* Returns 0 and fills out, or -1 when the pair was never run. */
 int wt_db_stats_get(const char *component, const char *name, wt_db_stat *out);
 /* Round trips of a component, process-wide. */

@@ -40,6 +40,12 @@ void wk_metrics_destroy(wk_metrics *m) {
   free(m);
 }
 
+double wk_batch_busy_ms(double started_ms, double prev_done_ms,
+                        double done_ms) {
+  double from = started_ms > prev_done_ms ? started_ms : prev_done_ms;
+  return done_ms > from ? done_ms - from : 0.0;
+}
+
 void wk_metrics_batch(wk_metrics *m, const wk_batch_result *r,
                       uint64_t statements, double ms) {
   size_t b = 0;
@@ -132,6 +138,9 @@ size_t wk_metrics_render(void *ctx, char *buf, size_t size) {
       "wt_worker_last_batch_round_trips %llu\n"
       "# TYPE wt_worker_last_batch_statements gauge\n"
       "wt_worker_last_batch_statements %llu\n"
+      "# HELP wt_worker_batch_seconds_total Time the runner spent on "
+      "batches, from taking or sending each to its outcomes published; "
+      "overlaps and idle time not counted\n"
       "# TYPE wt_worker_batch_seconds_total counter\n"
       "wt_worker_batch_seconds_total %.6f\n"
       "# HELP wt_worker_consumer_lag Messages behind the partitions' "

@@ -14,8 +14,16 @@ typedef struct wk_metrics wk_metrics;
 wk_metrics *wk_metrics_new(void);
 void wk_metrics_destroy(wk_metrics *m);
 
+/* The milliseconds a batch counts in wt_worker_batch_seconds_total: from
+ * when the runner began working on it (started_ms) to when its outcomes
+ * were handed to Kafka (done_ms), less the part before prev_done_ms (the
+ * batch before was still being published: batch k+1 is written while k is
+ * published), so that the batches add up to the runner's busy time. The
+ * wait for messages and for the next job is never counted. Pure. */
+double wk_batch_busy_ms(double started_ms, double prev_done_ms, double done_ms);
+
 /* After a committed batch: counts by type and outcome, sizes, round trips
- * and statements of the batch, its milliseconds. */
+ * and statements of the batch, its milliseconds (wk_batch_busy_ms). */
 void wk_metrics_batch(wk_metrics *m, const wk_batch_result *r,
                       uint64_t statements, double ms);
 void wk_metrics_set_lag(wk_metrics *m, int64_t lag);

@@ -298,16 +298,23 @@ static wt_err finish_batch(worker *w, batch_slot *b) {
   return e;
 }
 
-static void log_batch(worker *w, batch_slot *b, double t0, double publish_ms) {
+/* After a batch's outcomes are handed to Kafka (done_ms): ms= is the
+ * batch's own span, from when the runner began on it (b->started_ms) to
+ * done_ms; the metric counts it less what overlapped the batch before
+ * (prev_done_ms), wk_batch_busy_ms. Neither counts the wait for messages
+ * or for the next job. */
+static void log_batch(worker *w, batch_slot *b, double prev_done_ms,
+                      double done_ms, double publish_ms) {
   const wk_batch_result *r = &b->res;
-  wk_metrics_batch(w->metrics, r, b->statements, wk_now_ms() - t0);
+  wk_metrics_batch(w->metrics, r, b->statements,
+                   wk_batch_busy_ms(b->started_ms, prev_done_ms, done_ms));
   WT_INFO("batch size=%zu applied=%zu rejected=%zu duplicates=%zu dead=%zu "
           "round_trips=%llu ms=%.1f parse_ms=%.1f load_ms=%.1f "
           "decide_ms=%.1f%s write_ms=%.1f publish_ms=%.1f",
           r->commands, r->applied, r->rejected, r->duplicates, r->dead,
-          (unsigned long long)r->round_trips, wk_now_ms() - t0, r->ms_parse,
-          r->ms_load, r->ms_decide, r->prepared ? " (ahead)" : "", r->ms_write,
-          publish_ms);
+          (unsigned long long)r->round_trips, done_ms - b->started_ms,
+          r->ms_parse, r->ms_load, r->ms_decide, r->prepared ? " (ahead)" : "",
+          r->ms_write, publish_ms);
 }
 
 /* Takes the oldest job off the queue (done or dropped). */
@@ -375,16 +382,18 @@ static batch_slot *next_job(worker *w) {
 void *wk_runner_main(void *arg) {
   worker *w = arg;
   batch_slot *cur = NULL;
+  double last_done = 0; /* when the batch before was published */
   for (;;) {
     batch_slot *next = NULL;
     bool next_sent = false;
     wt_db_counters c0, c1;
-    double t0 = wk_now_ms(), tp;
+    double tp;
     wt_err e;
     if (!cur) {
-      cur = next_job(w);
+      cur = next_job(w); /* waits while there is nothing to do */
       if (!cur)
         break;
+      cur->started_ms = wk_now_ms();
       set_active(w, cur);
       pthread_mutex_lock(&w->state_lock);
       (void)wk_batch_send(cur->batch, cur->view, cur->n, &w->pos, &cur->res);
@@ -419,6 +428,7 @@ void *wk_runner_main(void *arg) {
         take_deliveries(w);
         if (w->settle_due)
           settle_rows(w, next->view, next->n);
+        next->started_ms = wk_now_ms();
         next_sent = wk_batch_send(next->batch, next->view, next->n, &w->pos,
                                   &next->res);
       }
@@ -427,8 +437,11 @@ void *wk_runner_main(void *arg) {
       pthread_mutex_unlock(&w->state_lock);
     tp = wk_now_ms();
     if (e == WT_OK) {
+      double done;
       publish(w, &cur->res);
-      log_batch(w, cur, t0, wk_now_ms() - tp);
+      done = wk_now_ms();
+      log_batch(w, cur, last_done, done, done - tp);
+      last_done = done;
     }
     wk_batch_result_clear(&cur->res);
     pop_job(w);

@@ -27,6 +27,9 @@ typedef struct batch_slot {
   uint64_t seq; /* which job it is (consume counts them) */
   wk_batch_result res;
   uint64_t statements; /* the batch's SQL statements, for the metrics */
+  /* wk_now_ms() when the runner began on it: took it, or sent it while
+   * publishing the batch before (not when its messages came) */
+  double started_ms;
 } batch_slot;
 
 #define SLOTS 3 /* one collected, one written, one sent next */

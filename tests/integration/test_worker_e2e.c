@@ -709,6 +709,70 @@ static void test_two_workers_one_dies(void **state) {
   check_exactly_once(e, 4 + 12 + applied_count(e, ids, n));
 }
 
+/* The value of a metric line "name value" in a /metrics text, or -1. */
+static double metric_value(const char *text, const char *name) {
+  char needle[256];
+  const char *p;
+  snprintf(needle, sizeof(needle), "\n%s ", name);
+  p = strstr(text, needle);
+  return p ? strtod(p + strlen(needle), NULL) : -1.0;
+}
+
+/* The ms= of the last "batch size=" line of the worker log, or -1. */
+static double last_batch_ms(const env *e) {
+  FILE *f = fopen(e->log_path, "r");
+  char line[4096];
+  double ms = -1.0;
+  if (!f)
+    return ms;
+  while (fgets(line, sizeof(line), f)) {
+    const char *p = strstr(line, " batch size=");
+    if (p && (p = strstr(p, " ms=")) != NULL)
+      ms = strtod(p + 4, NULL);
+  }
+  fclose(f);
+  return ms;
+}
+
+/* Issue 12: the wait for messages is no batch time. The worker idles for
+ * 2 s (after its start and group join, idle too) before one more command:
+ * that batch's ms= and wt_worker_batch_seconds_total stay far below it
+ * (they counted the idle time before: ms=41139.1 with write_ms=1.8). */
+static void test_idle_is_not_batch_time(void **state) {
+  env *e = *state;
+  world w = {0};
+  wt_command c;
+  char log_id[WT_UUID_STR];
+  const char *id;
+  double seconds = -1.0, deadline;
+  env_open(e, NULL);
+  e->metrics_port = wt_test_free_port();
+  start_worker(e);
+  seed(e, &w, 1);
+  sleep(2);
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  id = send_cmd(e, &c);
+  assert_true(wait_outcomes(e, &id, 1, DEADLINE_S));
+  deadline = now_s() + DEADLINE_S;
+  for (;;) { /* the metrics follow the batch's publication */
+    char *m = get_metrics(e->metrics_port);
+    bool in = strstr(m, "wt_worker_commands_total{type=\"log.create\","
+                        "outcome=\"applied\"} 1\n") != NULL;
+    seconds = metric_value(m, "wt_worker_batch_seconds_total");
+    free(m);
+    if (in || now_s() > deadline)
+      break;
+    usleep(100 * 1000);
+  }
+  if (seconds < 0 || seconds >= 1.0 || last_batch_ms(e) >= 1000.0) {
+    dump_log(e);
+    fail_msg("batch time counts the idle wait: batch_seconds_total=%.3f "
+             "last ms=%.1f",
+             seconds, last_batch_ms(e));
+  }
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+}
+
 /* Static group membership: a worker killed and started again with the
  * same WT_WORKER_ID gets its partitions back as the same member, and works.
  * The session time-out here is longer than any deadline of the test, so
@@ -755,6 +819,8 @@ int main(void) {
           test_postgres_restart_mid_run_loses_nothing, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_restart_with_same_worker_id,
                                       env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_idle_is_not_batch_time, env_setup,
+                                      env_teardown),
   };
   return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
 }
