@@ -19,7 +19,7 @@ deps-build:
 	@deploy/local/deps.sh build
 
 release: deps-build
-	@cmake -S . -B $(RELEASE) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Release -DWT_TESTS=OFF >/dev/null
+	@cmake -S . -B $(RELEASE) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Release -DWT_TESTS=OFF -DWT_WERROR=ON >/dev/null
 	@cmake --build $(RELEASE) -j $(JOBS)
 
 run:

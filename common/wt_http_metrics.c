@@ -339,7 +339,13 @@ static void accept_conns(wt_http_metrics *m, uint64_t now) {
     for (size_t i = 0; i < WT_HTTP_METRICS_CLIENTS_MAX && !c; i++)
       if (m->conns[i].state == CONN_FREE)
         c = &m->conns[i];
-    assert(c);
+    if (!c) {
+      /* nconns says a slot is free and the table says none is: a bug, but
+       * one that must not cost the worker more than this connection */
+      WT_ERROR("metrics: no free connection slot (nconns=%zu)", m->nconns);
+      close(fd);
+      return;
+    }
     c->fd = fd;
     c->state = CONN_READING;
     c->in_len = 0;
