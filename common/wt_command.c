@@ -432,30 +432,25 @@ typedef enum field_state {
  * a longer one fails its own check. */
 #define ENV_STR_MAX 80
 
-/* A decoded string of len bytes, as much of it as fits in out (size):
- * whether a NUL (only a \u0000 escape makes one) is in the part kept, where
- * the callers' C-string checks would stop at it. */
-static bool has_nul(const char *out, size_t size, size_t len) {
-  return strlen(out) != (len < size ? len : size - 1);
-}
-
 /* An optional envelope string decoded into out (ENV_STR_MAX bytes), its
- * decoded length in *len: absent or null -> FIELD_ABSENT. A NUL can only
- * come from a \u0000 escape (raw control characters are not JSON). */
+ * decoded length in *len: absent or null -> FIELD_ABSENT. A \u0000 or a
+ * lone surrogate escape is refused (contract v1.1), not decoded into a NUL
+ * that C-string checks would stop at or a U+FFFD that alters the text. */
 static field_state env_string(const members *m, int k, char *out, size_t *len,
                               char *errstr, size_t errstr_size) {
   const wt_json_span *v = &m->val[k];
+  char why[96];
   if (m->pos[k] < 0 || v->type == WT_JSON_NULL)
     return FIELD_ABSENT;
   if (v->type != WT_JSON_STRING) {
     wt_errf(errstr, errstr_size, "%s: must be a string", env_keys[k]);
     return FIELD_BAD;
   }
-  *len = wt_json_string(v, out, ENV_STR_MAX, NULL);
-  if (v->escaped && has_nul(out, ENV_STR_MAX, *len)) {
-    wt_errf(errstr, errstr_size, "%s: must not contain NUL", env_keys[k]);
+  if (v->escaped && wt_json_string_flaw(v, why, sizeof(why))) {
+    wt_errf(errstr, errstr_size, "%s: %s", env_keys[k], why);
     return FIELD_BAD;
   }
+  *len = wt_json_string(v, out, ENV_STR_MAX, NULL);
   return FIELD_OK;
 }
 
@@ -610,11 +605,13 @@ static field_state pl_get(wt_command *cmd, const members *m, int k,
 
 /* A string decoded into out (size bytes), its length in *len and code
  * points in *chars; one too long for out is left to the caller's check of
- * *len. */
+ * *len. A \u0000 or a lone surrogate escape is refused (contract v1.1:
+ * never stored altered). */
 static field_state pl_string(wt_command *cmd, const members *m, int k,
                              bool required, char *out, size_t size, size_t *len,
                              long *chars) {
   const wt_json_span *v = NULL;
+  char why[96];
   field_state st = pl_get(cmd, m, k, required, false, &v, NULL);
   if (st != FIELD_OK)
     return st;
@@ -622,11 +619,11 @@ static field_state pl_string(wt_command *cmd, const members *m, int k,
     payload_fail(cmd, "payload.%s: must be a string", pl_keys[k]);
     return FIELD_BAD;
   }
-  *len = wt_json_string(v, out, size, chars);
-  if (v->escaped && has_nul(out, size, *len)) {
-    payload_fail(cmd, "payload.%s: must not contain NUL", pl_keys[k]);
+  if (v->escaped && wt_json_string_flaw(v, why, sizeof(why))) {
+    payload_fail(cmd, "payload.%s: %s", pl_keys[k], why);
     return FIELD_BAD;
   }
+  *len = wt_json_string(v, out, size, chars);
   return FIELD_OK;
 }
 
@@ -653,9 +650,15 @@ static field_state pl_time(wt_command *cmd, const members *m, int k,
   const wt_json_span *v = NULL;
   char s[40];
   size_t len = 0;
+  char why[96];
   field_state st = pl_get(cmd, m, k, required, null_ok, &v, is_null);
   if (st != FIELD_OK)
     return st;
+  if (v->type == WT_JSON_STRING && v->escaped &&
+      wt_json_string_flaw(v, why, sizeof(why))) {
+    payload_fail(cmd, "payload.%s: %s", pl_keys[k], why);
+    return FIELD_BAD;
+  }
   if (v->type == WT_JSON_STRING)
     len = wt_json_string(v, s, sizeof(s), NULL);
   if (v->type != WT_JSON_STRING || len >= sizeof(s) || strlen(s) != len ||
@@ -677,8 +680,8 @@ static bool all_blank(const char *s, size_t len) {
 }
 
 /* Text of min..max code points decoded into out (size >= 4 * max + 1).
- * The scan let only valid UTF-8 through, and a lone surrogate escape
- * decodes as U+FFFD: the text is valid UTF-8. */
+ * The scan let only valid UTF-8 through and pl_string no NUL and no lone
+ * surrogate escape: the text is valid UTF-8, as it was sent. */
 static field_state pl_text(wt_command *cmd, const members *m, int k,
                            bool required, long min, long max, bool no_blank,
                            char *out, size_t size) {
@@ -709,7 +712,15 @@ static field_state pl_positive(wt_command *cmd, const members *m, int k,
   field_state st = pl_get(cmd, m, k, false, false, &v, NULL);
   if (st != FIELD_OK)
     return st;
-  if (wt_json_int64(v, out) != 0 || *out < 1) {
+  if (v->type == WT_JSON_INT && wt_json_int64(v, out) != 0) {
+    *out = 0; /* never clamped */
+    payload_fail(cmd,
+                 "payload.%s: %.*s%s is out of range (1..9223372036854775807)",
+                 pl_keys[k], (int)(v->len > 24 ? 24 : v->len), v->p,
+                 v->len > 24 ? "..." : "");
+    return FIELD_BAD;
+  }
+  if (v->type != WT_JSON_INT || *out < 1) {
     *out = 0;
     payload_fail(cmd, "payload.%s: must be a positive integer", pl_keys[k]);
     return FIELD_BAD;

@@ -1,7 +1,11 @@
 /* wt_json: a strict JSON scanner without a tree (see wt_json.h). */
 #include "wt_json.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#define PATH_LEVELS 16 /* containers a flaw's path names; deeper: "..." */
+#define PATH_KEY_MAX 40
 
 typedef struct scanner {
   const unsigned char *s;
@@ -9,6 +13,12 @@ typedef struct scanner {
   int depth, max_depth;
   const char *why;              /* the first failure */
   const wt_json_nested *nested; /* may be NULL */
+  /* wt_json_check only: where the scan is (per container level from the
+   * root: the key of the member being scanned, or the item's index) and
+   * what it found */
+  wt_json_flaw *flaw;
+  const wt_json_span *level_key[PATH_LEVELS];
+  size_t level_index[PATH_LEVELS];
 } scanner;
 
 static bool fail(scanner *sc, const char *why) {
@@ -176,6 +186,60 @@ static bool scan_literal(scanner *sc, wt_json_span *v, const char *word,
 static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
                        void *ctx);
 
+/* wt_json_check's failure: the path of the levels up to `levels` (the
+ * containers the value is in) into sc->flaw, why already there. */
+static bool check_fail(scanner *sc, int levels) {
+  wt_json_flaw *f = sc->flaw;
+  size_t n = 0;
+  f->path[0] = '\0';
+  for (int l = 0; l < levels; l++) {
+    char key[PATH_KEY_MAX + 1];
+    int w;
+    if (l >= PATH_LEVELS) {
+      w = snprintf(f->path + n, sizeof(f->path) - n, "...");
+    } else if (sc->level_key[l]) {
+      size_t k = wt_json_string(sc->level_key[l], key, sizeof(key), NULL);
+      if (k >= sizeof(key)) { /* cut: not inside a UTF-8 sequence */
+        k = sizeof(key) - 1;
+        while (k > 0 && wt_utf8_chars(key, k) < 0)
+          key[--k] = '\0';
+      }
+      w = snprintf(f->path + n, sizeof(f->path) - n, "%s%s", n ? "." : "", key);
+    } else {
+      w = snprintf(f->path + n, sizeof(f->path) - n, "[%zu]",
+                   sc->level_index[l]);
+    }
+    if (w < 0 || (size_t)w >= sizeof(f->path) - n || l >= PATH_LEVELS)
+      break;
+    n += (size_t)w;
+  }
+  return fail(sc, f->why);
+}
+
+/* wt_json_check's look at a scanned string or integer (levels: the
+ * containers it is in). */
+static bool check_value(scanner *sc, const wt_json_span *v, int levels,
+                        const char *what) {
+  int64_t x;
+  if (!sc->flaw)
+    return true;
+  if (v->type == WT_JSON_STRING && v->escaped) {
+    char why[sizeof(sc->flaw->why) - 8];
+    if (!wt_json_string_flaw(v, why, sizeof(why)))
+      return true;
+    snprintf(sc->flaw->why, sizeof(sc->flaw->why), "%s%s", what, why);
+    return check_fail(sc, levels);
+  }
+  if (v->type == WT_JSON_INT && wt_json_int64(v, &x) != 0) {
+    snprintf(sc->flaw->why, sizeof(sc->flaw->why),
+             "%.*s%s is out of range "
+             "(-9223372036854775808..9223372036854775807)",
+             (int)(v->len > 24 ? 24 : v->len), v->p, v->len > 24 ? "..." : "");
+    return check_fail(sc, levels);
+  }
+  return true;
+}
+
 /* Whether a root member's key is the nested one, escapes decoded (a key
  * with a NUL is no key of anyone's). */
 static bool is_nested_key(const scanner *sc, const wt_json_span *key) {
@@ -203,19 +267,24 @@ static bool scan_container(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
   if (sc->pos < sc->len && sc->s[sc->pos] == close) {
     sc->pos++;
   } else {
-    for (;;) {
+    for (size_t index = 0;; index++) {
       wt_json_span key, val;
       skip_ws(sc);
       if (object) {
         if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
           return fail(sc, sc->pos >= sc->len ? "unexpected end of data"
                                              : "expected a key");
-        if (!scan_string(sc, &key))
+        if (!scan_string(sc, &key) ||
+            !check_value(sc, &key, sc->depth - 1, "a key: "))
           return false;
         skip_ws(sc);
         if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
           return fail(sc, "expected ':'");
         sc->pos++;
+      }
+      if (sc->depth <= PATH_LEVELS) {
+        sc->level_key[sc->depth - 1] = object ? &key : NULL;
+        sc->level_index[sc->depth - 1] = index;
       }
       if (object && sc->depth == 1 && sc->nested && is_nested_key(sc, &key)) {
         sc->nested->start(sc->nested->ctx);
@@ -257,13 +326,13 @@ static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
   switch (c) {
   case '{':
   case '[': return scan_container(sc, v, fn, ctx);
-  case '"': return scan_string(sc, v);
+  case '"': return scan_string(sc, v) && check_value(sc, v, sc->depth, "");
   case 't': return scan_literal(sc, v, "true", WT_JSON_BOOL);
   case 'f': return scan_literal(sc, v, "false", WT_JSON_BOOL);
   case 'n': return scan_literal(sc, v, "null", WT_JSON_NULL);
   default:
     if (c == '-' || (c >= '0' && c <= '9'))
-      return scan_number(sc, v);
+      return scan_number(sc, v) && check_value(sc, v, sc->depth, "");
     return fail(sc, "unexpected character");
   }
 }
@@ -294,6 +363,29 @@ wt_err wt_json_scan_nested(const char *s, size_t len, int max_depth,
     fail(&sc, "trailing bytes");
   }
   wt_errf(errstr, errstr_size, "%s at byte %zu", sc.why, sc.pos);
+  return WT_ERR_INVALID;
+}
+
+wt_err wt_json_check(const char *s, size_t len, int max_depth,
+                     wt_json_flaw *flaw) {
+  wt_json_flaw own;
+  scanner sc = {.s = (const unsigned char *)s,
+                .len = s ? len : 0,
+                .max_depth = max_depth,
+                .flaw = flaw ? flaw : &own};
+  wt_json_span root;
+  sc.flaw->path[0] = sc.flaw->why[0] = '\0';
+  if (scan_value(&sc, &root, NULL, NULL)) {
+    skip_ws(&sc);
+    if (sc.pos == sc.len)
+      return WT_OK;
+    fail(&sc, "trailing bytes");
+  }
+  if (sc.why != sc.flaw->why) { /* a syntax error: where, not what */
+    sc.flaw->path[0] = '\0';
+    wt_errf(sc.flaw->why, sizeof(sc.flaw->why), "%s at byte %zu", sc.why,
+            sc.pos);
+  }
   return WT_ERR_INVALID;
 }
 
@@ -389,6 +481,43 @@ size_t wt_json_string(const wt_json_span *v, char *out, size_t size,
   if (chars)
     *chars = n;
   return k.n;
+}
+
+bool wt_json_string_flaw(const wt_json_span *v, char *why, size_t why_size) {
+  const unsigned char *p = (const unsigned char *)v->p;
+  if (v->type != WT_JSON_STRING || !v->escaped)
+    return false;
+  /* the scan checked every escape: a backslash has its letter, a 'u' its
+   * four hex digits */
+  for (size_t i = 0; i + 1 < v->len; i++) {
+    long u, lo;
+    if (p[i] != '\\')
+      continue;
+    if (p[i + 1] != 'u') {
+      i++;
+      continue;
+    }
+    u = hex4(p + i + 2);
+    if (u == 0) {
+      wt_errf(why, why_size, "NUL is not allowed");
+      return true;
+    }
+    if (u >= 0xd800 && u <= 0xdbff && v->len - i >= 12 && p[i + 6] == '\\' &&
+        p[i + 7] == 'u') {
+      lo = hex4(p + i + 8);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        i += 11; /* the pair */
+        continue;
+      }
+    }
+    if (u >= 0xd800 && u <= 0xdfff) {
+      wt_errf(why, why_size, "a lone surrogate escape (\\u%04lx) is not text",
+              u);
+      return true;
+    }
+    i += 5;
+  }
+  return false;
 }
 
 int wt_json_int64(const wt_json_span *v, int64_t *out) {

@@ -7,7 +7,10 @@
  * UTF-8 without raw control characters, with the RFC's escapes; numbers of
  * the RFC's grammar (no NaN, Infinity, "1.", "01", "+1"); true, false and
  * null; at most max_depth nested arrays and objects, the root counted.
- * A \u escape of a lone surrogate decodes as U+FFFD. Pure: no I/O. */
+ * A \u0000 escape and a \u escape of a lone surrogate are JSON, but not
+ * text (contract v1.1: such a string is rejected, never stored altered):
+ * wt_json_string_flaw finds them in a string, wt_json_check in a whole
+ * text. Pure: no I/O. */
 #ifndef WT_JSON_H
 #define WT_JSON_H
 
@@ -78,6 +81,33 @@ size_t wt_json_string(const wt_json_span *v, char *out, size_t size,
 
 /* An integer span as int64_t: 0, or -1 when out of range. */
 int wt_json_int64(const wt_json_span *v, int64_t *out);
+
+/* Whether a string span holds what JSON allows but text does not: a
+ * \u0000 escape (a NUL) or a \u escape of a lone surrogate (a high one
+ * not followed by a low one's escape, or a low one alone), which
+ * wt_json_string would decode as a NUL byte or U+FFFD. why (may be NULL)
+ * gets "NUL is not allowed" or "a lone surrogate escape (\ud83d) is not
+ * text". Only an escaped string can hold either: the scan lets no raw
+ * control character and no UTF-8 surrogate through. */
+bool wt_json_string_flaw(const wt_json_span *v, char *why, size_t why_size);
+
+/* What wt_json_check found, and where: path is the value's place from the
+ * root, keys joined by '.' and array items as "[i]" ("log.description",
+ * "items[2].id"; "" for the root or a syntax error), each key cut at 40
+ * bytes; why says what ("a lone surrogate escape (\ud83d) is not text"). */
+typedef struct wt_json_flaw {
+  char path[160];
+  char why[128];
+} wt_json_flaw;
+
+/* wt_json_scan without callbacks that also refuses what a reader would
+ * keep altered: every string, keys included, must pass
+ * wt_json_string_flaw, and every integer must fit int64_t (a reader such as
+ * json-c would clamp it). WT_OK, or WT_ERR_INVALID with flaw (may be NULL)
+ * filled; a syntax error's why ends "at byte N". For texts read by another
+ * parser (the gateway's client frames, which json-c reads). */
+wt_err wt_json_check(const char *s, size_t len, int max_depth,
+                     wt_json_flaw *flaw);
 
 /* --- text --------------------------------------------------------------- */
 

@@ -250,8 +250,9 @@ static const char *build_log(gw *g, wt_command *c, json_object *req) {
   /* update and delete: only if the log is still at that version */
   if (json_object_object_get_ex(req, "expected_version", &v) &&
       !json_object_is_type(v, json_type_null)) {
-    if (!json_object_is_type(v, json_type_int))
-      return "expected_version: expected an integer";
+    if (!json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 1)
+      return "expected_version: expected an integer >= 1";
     c->expected_version = json_object_get_int64(v);
     c->fields |= WT_F_EXPECTED_VERSION;
   }
@@ -495,6 +496,7 @@ void gw_ws_on_user_event(gw *g, const gw_event *e) {
 static void handle_message(gw *g, gw_pss *pss, const char *data, size_t len) {
   json_object *req, *v;
   const char *type, *req_id = NULL;
+  wt_json_flaw flaw;
   wt_cmd_type ct;
   g->metrics.frames_in++;
   json_tokener_reset(g->tok);
@@ -507,6 +509,20 @@ static void handle_message(gw *g, gw_pss *pss, const char *data, size_t len) {
   }
   if (!json_object_is_type(req, json_type_object)) {
     reply_invalid(g, pss, NULL, "expected a JSON object");
+    goto out;
+  }
+  if (wt_json_check(data, len, GW_JSON_DEPTH, &flaw) != WT_OK) {
+    /* json-c decodes a lone surrogate escape as U+FFFD and clamps integers
+     * past int64: what it would alter is refused (contract v1.1), the id
+     * echoed unless it is what is wrong */
+    char msg[sizeof(flaw.path) + sizeof(flaw.why) + 2];
+    snprintf(msg, sizeof(msg), "%s%s%s", flaw.path, flaw.path[0] ? ": " : "",
+             flaw.why);
+    reply_invalid(g, pss,
+                  strcmp(flaw.path, "id") == 0
+                      ? NULL
+                      : gw_req_str(req, "id", GW_REQ_ID_MAX),
+                  msg);
     goto out;
   }
   if (json_object_object_get_ex(req, "id", &v)) {

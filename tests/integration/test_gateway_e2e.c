@@ -1685,6 +1685,105 @@ static void test_rename_update_delete(void **state) {
   wt_ws_close(a);
 }
 
+/* Contract v1.1: a string holding a lone surrogate escape or a NUL is
+ * refused "invalid", never stored altered (json-c decodes a lone surrogate
+ * as U+FFFD, which was stored), and an integer past int64 is refused, not
+ * clamped (json-c's get_int64 clamps). Every string of a frame counts, the
+ * id too (then not echoed). */
+static void test_not_text_refused(void **state) {
+  static const struct {
+    const char *type, *rest; /* rest: the members after project_id */
+    const char *message;
+  } cases[] = {
+      {"log.create",
+       "\"log\":{\"started_at\":"
+       "\"2026-11-25T10:00:00Z\",\"description\":\"\\ud83d\"}",
+       "log.description: a lone surrogate escape (\\ud83d) is not text"},
+      {"log.create",
+       "\"log\":{\"started_at\":"
+       "\"2026-11-25T10:00:00Z\",\"description\":\"a\\ude00b\"}",
+       "log.description: a lone surrogate escape (\\ude00) is not text"},
+      {"log.create",
+       "\"log\":{\"started_at\":"
+       "\"2026-11-25T10:00:00Z\",\"description\":\"\\ud83d\\u0041\"}",
+       "log.description: a lone surrogate escape (\\ud83d) is not text"},
+      {"log.create",
+       "\"log\":{\"started_at\":"
+       "\"2026-11-25T10:00:00Z\",\"description\":\"a\\u0000b\"}",
+       "log.description: NUL is not allowed"},
+      {"log.update",
+       "\"log_id\":"
+       "\"00000000-0000-4000-8000-000000000000\",\"changes\":{"
+       "\"description\":\"\\udbff\"}",
+       "changes.description: a lone surrogate escape (\\udbff) is not text"},
+      {"project.rename",
+       "\"name\":"
+       "\"x\\ud800\"",
+       "name: a lone surrogate escape (\\ud800) is not text"},
+      {"log.delete",
+       "\"log_id\":"
+       "\"00000000-0000-4000-8000-000000000000\",\"expected_version\":"
+       "9223372036854775808",
+       "expected_version: 9223372036854775808 is out of range"},
+      {"log.delete",
+       "\"log_id\":"
+       "\"00000000-0000-4000-8000-000000000000\",\"expected_version\":0",
+       "expected_version: expected an integer >= 1"},
+      {"subscribe",
+       "\"since\":"
+       "18446744073709551615",
+       "since: 18446744073709551615 is out of range"},
+      {"subscribe", "\"since\":-1", "since: expected a seq >= 0"},
+  };
+  wt_ws *a = ws_auth(&E.alice);
+  json_object *o, *ev;
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char body[1024];
+    const char *id;
+    snprintf(body, sizeof(body), "\"type\":\"%s\",\"project_id\":\"%s\",%s",
+             cases[i].type, E.project, cases[i].rest);
+    wt_ws_dump_invalid(a);
+    id = request(a, "%s", body);
+    o = reply(a, id, T_READ);
+    expect_reply_type(o, "error");
+    assert_string_equal(jstr(o, "code"), "invalid");
+    if (!strstr(jstr(o, "message"), cases[i].message))
+      fail_msg("case %zu: \"%s\", wanted \"%s\"", i, jstr(o, "message"),
+               cases[i].message);
+    json_object_put(o);
+  }
+  /* the id itself: refused, and not echoed */
+  wt_ws_dump_invalid(a);
+  sendf(a, "{\"id\":\"r\\ud83d\",\"type\":\"projects\"}");
+  o = expect(a, "error", T_READ);
+  assert_string_equal(jstr(o, "code"), "invalid");
+  assert_null(jstr(o, "id"));
+  assert_string_equal(jstr(o, "message"),
+                      "id: a lone surrogate escape (\\ud83d) is not text");
+  json_object_put(o);
+  /* a pair is one character: applied, stored as sent */
+  o = reply(a,
+            request(a,
+                    "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+                    "\"started_at\":\"2026-11-24T10:00:00Z\",\"ended_at\":"
+                    "\"2026-11-24T10:01:00Z\",\"description\":"
+                    "\"\\ud83d\\ude00 ok\"}",
+                    E.project),
+            T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  assert_string_equal(jstr(json_object_object_get(ev, "data"), "description"),
+                      "\xf0\x9f\x98\x80 ok");
+  json_object_put(o);
+  assert_int_equal(
+      query_long("SELECT count(*) FROM work_logs WHERE strpos(description, "
+                 "chr(65533)) > 0"),
+      0);
+  assert_int_equal(wt_ws_close_code(a), 0); /* the connection stays */
+  wt_ws_close(a);
+}
+
 /* Both gateways exit 0 on SIGTERM, within T_PROC_S (stop() says how long
  * they took); the second one has had commands time out in flight. */
 static void test_sigterm(void **state) {
@@ -1716,6 +1815,7 @@ int main(void) {
       cmocka_unit_test(test_subscription_cap),
       cmocka_unit_test(test_deactivated_user_disconnected),
       cmocka_unit_test(test_rename_update_delete),
+      cmocka_unit_test(test_not_text_refused),
       cmocka_unit_test(test_sigterm),
   };
   signal(SIGPIPE, SIG_IGN);

@@ -120,10 +120,10 @@ static parse_case parse_cases[] = {
     DLQ("envelope: actor_id system, a NUL and more",
         ENV_AS("system\\u0000" X90, "log.delete", "",
                "{\"log_id\":\"" L1 "\"}"),
-        "actor_id: must not contain NUL"),
+        "actor_id: NUL is not allowed"),
     DLQ("envelope: command_id, a NUL and more",
         "{\"v\":1,\"command_id\":\"" CID "\\u0000" X90 "\"}",
-        "command_id: must not contain NUL"),
+        "command_id: NUL is not allowed"),
     DLQ("envelope: payload after a repeated payload is a string",
         ENV_AS(A1, "log.delete", ",\"payload\":{\"log_id\":\"" L1 "\"}",
                "\"x\""),
@@ -350,7 +350,55 @@ static parse_case parse_cases[] = {
     BAD("log.create: started_at with a NUL after the time",
         ENV("log.create",
             "{\"log_id\":\"" L1 "\",\"started_at\":\"" T0 "\\u0000x\"}"),
-        "payload.started_at: must be an RFC 3339 UTC time"),
+        "payload.started_at: NUL is not allowed"),
+    /* contract v1.1: a lone surrogate escape or a NUL is rejected, never
+     * stored altered (it used to be stored as U+FFFD) */
+    BAD("log.create: description, a lone high surrogate",
+        LOG_CREATE(",\"description\":\"\\ud83d\""),
+        "payload.description: a lone surrogate escape (\\ud83d) is not text"),
+    BAD("log.create: description, a lone high surrogate at the end",
+        LOG_CREATE(",\"description\":\"ok \\uD83D\""),
+        "payload.description: a lone surrogate escape (\\ud83d) is not text"),
+    BAD("log.create: description, a lone low surrogate",
+        LOG_CREATE(",\"description\":\"\\ude00x\""),
+        "payload.description: a lone surrogate escape (\\ude00) is not text"),
+    BAD("log.create: description, a high surrogate before a non-surrogate",
+        LOG_CREATE(",\"description\":\"\\ud83d\\u0041\""),
+        "payload.description: a lone surrogate escape (\\ud83d) is not text"),
+    BAD("log.create: description, two highs before a low",
+        LOG_CREATE(",\"description\":\"\\ud83d\\ud83d\\ude00\""),
+        "payload.description: a lone surrogate escape (\\ud83d) is not text"),
+    BAD("log.create: description, a low before a high",
+        LOG_CREATE(",\"description\":\"\\ude00\\ud83d\""),
+        "payload.description: a lone surrogate escape (\\ude00) is not text"),
+    BAD("log.create: description with a NUL",
+        LOG_CREATE(",\"description\":\"a\\u0000b\""),
+        "payload.description: NUL is not allowed"),
+    OK("log.create: description, a surrogate pair",
+       LOG_CREATE(",\"description\":\"\\ud83d\\ude00 \\uDBFF\\uDFFF\"")),
+    BAD("log.create: log_id, a lone surrogate",
+        ENV("log.create", "{\"log_id\":\"\\udbff\",\"started_at\":\"" T0 "\"}"),
+        "payload.log_id: a lone surrogate escape (\\udbff) is not text"),
+    BAD("project.create: name, a lone surrogate",
+        ENV("project.create", "{\"name\":\"Apollo \\udfff\"}"),
+        "payload.name: a lone surrogate escape (\\udfff) is not text"),
+    BAD("project.create: name with a NUL",
+        ENV("project.create", "{\"name\":\"\\u0000\"}"),
+        "payload.name: NUL is not allowed"),
+    BAD("member.add: role with a NUL",
+        ENV("member.add", "{\"user_id\":\"" A2 "\",\"role\":\"owner\\u0000\"}"),
+        "payload.role: NUL is not allowed"),
+    BAD("user.create: display_name, a lone surrogate",
+        USER_CREATE(",\"username\":\"dora.x\",\"display_name\":\"D\\ud800\","
+                    "\"password_hash\":\"$1$x\""),
+        "payload.display_name: a lone surrogate escape (\\ud800) is not text"),
+    DLQ("envelope: origin, a lone surrogate",
+        ENV_AS(A1, "log.delete", ",\"origin\":\"gw\\ud83d\"",
+               "{\"log_id\":\"" L1 "\"}"),
+        "origin: a lone surrogate escape (\\ud83d) is not text"),
+    DLQ("envelope: type with a NUL",
+        ENV("log.delete\\u0000", "{\"log_id\":\"" L1 "\"}"),
+        "type: NUL is not allowed"),
     OK("log.create: an escaped key is its decoded name",
        ENV("log.create",
            "{\"log\\u005fid\":\"" L1 "\",\"started_at\":\"" T0 "\"}")),
@@ -363,10 +411,23 @@ static parse_case parse_cases[] = {
     BAD("log.create: a known key of another type counts in text order",
         LOG_CREATE(",\"expected_version\":2,\"zz\":1"),
         "payload.expected_version: unknown field"),
-    BAD("log.update: expected_version over int64",
+    BAD("log.update: expected_version 2^63, never clamped",
         LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
                    "9223372036854775808"),
-        "payload.expected_version: must be a positive integer"),
+        "payload.expected_version: 9223372036854775808 is out of range "
+        "(1..9223372036854775807)"),
+    OK("log.update: expected_version 2^63 - 1",
+       LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
+                  "9223372036854775807")),
+    BAD("log.update: expected_version below -2^63",
+        LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
+                   "-9223372036854775809"),
+        "payload.expected_version: -9223372036854775809 is out of range"),
+    BAD("log.delete: expected_version of 40 digits",
+        ENV("log.delete", "{\"log_id\":\"" L1 "\",\"expected_version\":"
+                          "1234567890123456789012345678901234567890}"),
+        "payload.expected_version: 123456789012345678901234... is out of "
+        "range"),
 
     /* log.update */
     OK("log.update: description only", LOG_UPDATE(",\"description\":\"\"")),
@@ -389,10 +450,10 @@ static parse_case parse_cases[] = {
     BAD("log.update: expected_version float",
         LOG_UPDATE(",\"description\":\"x\",\"expected_version\":1.5"),
         "payload.expected_version"),
-    BAD("log.update: expected_version over int64",
+    BAD("log.update: expected_version -2^63",
         LOG_UPDATE(",\"description\":\"x\",\"expected_version\":"
-                   "9223372036854775808"),
-        "payload.expected_version"),
+                   "-9223372036854775808"),
+        "payload.expected_version: must be a positive integer"),
     BAD("log.update: started_at null", LOG_UPDATE(",\"started_at\":null"),
         "payload.started_at: must not be null"),
     BAD("log.update: ended before started, both given",
@@ -526,6 +587,9 @@ static void test_fields_log_create(void **state) {
   assert_int_equal(c.fields, WT_F_LOG_ID | WT_F_STARTED_AT | WT_F_ENDED_AT |
                                  WT_F_DESCRIPTION);
   assert_string_equal(wt_command_key(&c), P1);
+  /* a surrogate pair is one character, kept as its UTF-8 */
+  parse_ok(LOG_CREATE(",\"description\":\"\\ud83d\\ude00!\""), &c);
+  assert_string_equal(c.description, "\xf0\x9f\x98\x80!");
 }
 
 static void test_fields_running_timer(void **state) {

@@ -43,7 +43,8 @@ static const scan_case scan_cases[] = {
     GOOD("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"",
          WT_JSON_STRING),
     GOOD("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", WT_JSON_STRING),
-    GOOD("\"\\ud800 lone\"", WT_JSON_STRING), /* decodes as U+FFFD */
+    /* JSON, but no text: wt_json_string_flaw and wt_json_check refuse it */
+    GOOD("\"\\ud800 lone\"", WT_JSON_STRING),
     GOOD("true", WT_JSON_BOOL),
     GOOD("null", WT_JSON_NULL),
     BAD("", "unexpected end of data at byte 0"),
@@ -266,6 +267,128 @@ static void test_string_truncated(void **state) {
   assert_int_equal(out[3], '\0');
 }
 
+/* --- what is JSON but not text (contract v1.1) ---------------------------- */
+
+typedef struct flaw_case {
+  const char *json;
+  const char *why; /* NULL: no flaw */
+} flaw_case;
+
+#define LONE(u) "a lone surrogate escape (\\u" u ") is not text"
+
+static const flaw_case flaw_cases[] = {
+    {"\"plain\"", NULL},
+    {"\"\\u00e9\\n\\u20AC\"", NULL},
+    {"\"\\ud83d\\ude00\"", NULL},
+    {"\"\\uDBFF\\uDFFF and \\ud800\\udc00\"", NULL},
+    {"\"\\\\ud83d\"", NULL}, /* an escaped backslash, then text */
+    {"\"\\ud83d\"", LONE("d83d")},
+    {"\"x\\uD83Dx\"", LONE("d83d")},
+    {"\"\\ude00\"", LONE("de00")},
+    {"\"\\ud83d\\u0041\"", LONE("d83d")},
+    {"\"\\ud83d\\ud83d\\ude00\"", LONE("d83d")},
+    {"\"\\ude00\\ud83d\"", LONE("de00")},
+    {"\"\\ud83d\\ude00\\udfff\"", LONE("dfff")},
+    {"\"\\u0000\"", "NUL is not allowed"},
+    {"\"a\\u0000b\"", "NUL is not allowed"},
+};
+
+static void test_string_flaw(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof(flaw_cases) / sizeof(*flaw_cases); i++) {
+    const flaw_case *c = &flaw_cases[i];
+    wt_json_span v = string_span(c->json);
+    char why[128] = "";
+    bool flawed = wt_json_string_flaw(&v, why, sizeof(why));
+    if (flawed != (c->why != NULL) || (c->why && strcmp(why, c->why) != 0))
+      fail_msg("case %zu %s: %s \"%s\"", i, c->json, flawed ? "flawed" : "fine",
+               why);
+  }
+}
+
+typedef struct check_case {
+  const char *json;
+  const char *path; /* NULL: the text passes */
+  const char *why;  /* a fragment */
+} check_case;
+
+#define KEY39 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define RANGE "is out of range (-9223372036854775808..9223372036854775807)"
+
+static const check_case check_cases[] = {
+    {"{\"id\":\"1\",\"log\":{\"description\":\"\\ud83d\\ude00\"}}", NULL, NULL},
+    {"{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":1e400}", NULL,
+     NULL},
+    {"{\"id\":\"1\",\"log\":{\"description\":\"\\ud83d\"}}", "log.description",
+     LONE("d83d")},
+    {"{\"id\":\"\\u0000\"}", "id", "NUL is not allowed"},
+    {"{\"a\":[1,{\"b\":\"\\udc00\"}]}", "a[1].b", LONE("dc00")},
+    {"[[0,\"\\u0000\"]]", "[0][1]", "NUL is not allowed"},
+    {"\"\\ud800\"", "", LONE("d800")},
+    {"{\"\\ud800\":1}", "", "a key: " LONE("d800")},
+    {"{\"x\":{\"\\u0000\":1}}", "x", "a key: NUL is not allowed"},
+    {"{\"d\\u00e9j\\u00e0\":\"\\u0000\"}", "d\xc3\xa9j\xc3\xa0", "NUL"},
+    {"{\"since\":9223372036854775808}", "since", "9223372036854775808 " RANGE},
+    {"{\"changes\":{},\"expected_version\":-9223372036854775809}",
+     "expected_version", "-9223372036854775809 " RANGE},
+    {"[12345678901234567890123456789]", "[0]", "123456789012345678901234... "},
+    /* a long key is cut at 40 bytes, never inside a character */
+    {"{\"" KEY39 "\xc3\xa9xyz\":\"\\u0000\"}", "", NULL},
+    {"{'a':1}", "", "expected a key at byte 1"},
+    {"{\"a\":1} x", "", "trailing bytes at byte 8"},
+    /* the first failure counts: a flaw before trailing bytes */
+    {"{\"a\":\"\\ud83d\"} x", "a", LONE("d83d")},
+};
+
+static void test_check(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof(check_cases) / sizeof(*check_cases); i++) {
+    const check_case *c = &check_cases[i];
+    wt_json_flaw f;
+    wt_err rc = wt_json_check(c->json, strlen(c->json), DEPTH, &f);
+    bool long_key = strstr(c->json, KEY39) != NULL;
+    if (!c->path && !long_key) {
+      if (rc != WT_OK)
+        fail_msg("case %zu %s: refused: %s: %s", i, c->json, f.path, f.why);
+      continue;
+    }
+    if (rc != WT_ERR_INVALID)
+      fail_msg("case %zu %s: taken", i, c->json);
+    if (long_key) {
+      if (strcmp(f.path, KEY39) != 0 || strcmp(f.why, "NUL is not allowed"))
+        fail_msg("case %zu: path \"%s\" why \"%s\"", i, f.path, f.why);
+    } else if (strcmp(f.path, c->path) != 0 || !strstr(f.why, c->why)) {
+      fail_msg("case %zu %s: path \"%s\" why \"%s\", wanted \"%s\" \"%s\"", i,
+               c->json, f.path, f.why, c->path, c->why);
+    }
+  }
+  /* no flaw struct: the verdict alone */
+  assert_int_equal(wt_json_check("[\"\\u0000\"]", 10, DEPTH, NULL),
+                   WT_ERR_INVALID);
+  assert_int_equal(wt_json_check("[\"\\u0001\"]", 10, DEPTH, NULL), WT_OK);
+}
+
+/* Deeper than a path names: the levels past 16 are "...". */
+static void test_check_deep_path(void **state) {
+  char text[128];
+  size_t n = 0;
+  wt_json_flaw f;
+  (void)state;
+  for (int i = 0; i < 20; i++)
+    text[n++] = '[';
+  memcpy(text + n, "\"\\u0000\"", 8);
+  n += 8;
+  for (int i = 0; i < 20; i++)
+    text[n++] = ']';
+  assert_int_equal(wt_json_check(text, n, 32, &f), WT_ERR_INVALID);
+  assert_string_equal(f.path, "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+                              "[0]...");
+  assert_string_equal(f.why, "NUL is not allowed");
+  /* and the depth cap holds as in wt_json_scan */
+  assert_int_equal(wt_json_check(text, n, 15, &f), WT_ERR_INVALID);
+  assert_non_null(strstr(f.why, "nesting too deep"));
+}
+
 /* --- the word-at-a-time run ------------------------------------------- */
 
 static bool needs_look(unsigned char c) {
@@ -373,6 +496,9 @@ int main(void) {
       cmocka_unit_test(test_members_of_array),
       cmocka_unit_test(test_string_decode),
       cmocka_unit_test(test_string_truncated),
+      cmocka_unit_test(test_string_flaw),
+      cmocka_unit_test(test_check),
+      cmocka_unit_test(test_check_deep_path),
       cmocka_unit_test(test_int64),
       cmocka_unit_test(test_plain_run),
       cmocka_unit_test(test_scan_string_offsets),
