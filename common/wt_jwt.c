@@ -72,6 +72,12 @@ const char *wt_jwt_reason_name(wt_jwt_reason r) {
   return reason_names[r];
 }
 
+const char *wt_jwt_refusal(wt_jwt_reason r) {
+  if (r == WT_JWT_OK)
+    return NULL;
+  return r == WT_JWT_EXPIRED ? "token expired" : "invalid token";
+}
+
 const char *wt_jwt_typ_name(wt_jwt_typ typ) {
   return typ == WT_JWT_REFRESH ? "refresh" : "access";
 }

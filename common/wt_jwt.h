@@ -94,6 +94,13 @@ typedef enum wt_jwt_reason {
  * "internal". Never NULL. */
 const char *wt_jwt_reason_name(wt_jwt_reason r);
 
+/* What the client is told of a refusal (the WebSocket close reason):
+ * "token expired" for WT_JWT_EXPIRED, a token whose signature, issuer,
+ * audience and type all checked out, so the client knows to log in or
+ * refresh again; "invalid token" for every other refusal, which says
+ * nothing of what was wrong with it. NULL for WT_JWT_OK. */
+const char *wt_jwt_refusal(wt_jwt_reason r);
+
 typedef struct wt_jwt_claims {
   char sub[37];
   int64_t exp, iat;

@@ -114,7 +114,7 @@ static void authenticate(gw *g, gw_pss *pss, const char *token,
   wt_jwt_reason r =
       wt_jwt_verify(g->jwt, token, WT_JWT_ACCESS, (int64_t)time(NULL), &cl);
   if (r != WT_JWT_OK) {
-    auth_fail(g, pss, GW_AUTH_FAIL_TOKEN, r, "invalid token");
+    auth_fail(g, pss, GW_AUTH_FAIL_TOKEN, r, wt_jwt_refusal(r));
     return;
   }
   u = gw_users_get(g->users, cl.sub);

@@ -1784,6 +1784,33 @@ static void test_not_text_refused(void **state) {
   wt_ws_close(a);
 }
 
+/* A token that verifies but is past exp + leeway closes with "token
+ * expired"; any other bad token with "invalid token" (4001 both). */
+static void test_token_close_reasons(void **state) {
+  char reason[128] = "";
+  char *tok = token_expiring(&E.alice, (int64_t)time(NULL) - 120);
+  char hdr[9000];
+  wt_ws *ws;
+  (void)state;
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  assert_int_equal(expect_only_close(ws, reason, sizeof(reason)), 4001);
+  assert_string_equal(reason, "token expired");
+  wt_ws_close(ws);
+  /* the same on the upgrade's Authorization header */
+  snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
+  ws = ws_connect(hdr);
+  assert_int_equal(expect_only_close(ws, reason, sizeof(reason)), 4001);
+  assert_string_equal(reason, "token expired");
+  wt_ws_close(ws);
+  free(tok);
+  ws = ws_connect(NULL);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", "e30.e30.e30");
+  assert_int_equal(expect_only_close(ws, reason, sizeof(reason)), 4001);
+  assert_string_equal(reason, "invalid token");
+  wt_ws_close(ws);
+}
+
 /* Both gateways exit 0 on SIGTERM, within T_PROC_S (stop() says how long
  * they took); the second one has had commands time out in flight. */
 static void test_sigterm(void **state) {
@@ -1816,6 +1843,7 @@ int main(void) {
       cmocka_unit_test(test_deactivated_user_disconnected),
       cmocka_unit_test(test_rename_update_delete),
       cmocka_unit_test(test_not_text_refused),
+      cmocka_unit_test(test_token_close_reasons),
       cmocka_unit_test(test_sigterm),
   };
   signal(SIGPIPE, SIG_IGN);

@@ -389,6 +389,12 @@ static jwt_case cases[] = {
      .want = WT_JWT_EXPIRED},
     {"expired_at_leeway_edge", .claims = {.exp = "@-30"},
      .want = WT_JWT_EXPIRED},
+    /* expired and forged: the signature counts first, so "invalid token"
+     * and not "token expired" is what a forger hears */
+    {"expired_with_wrong_secret", .signer = SIGN_HS_OTHER,
+     .claims = {.exp = "@-31"}, .want = WT_JWT_BAD_SIGNATURE},
+    {"expired_wrong_issuer", .claims = {.exp = "@-31", .iss = "\"evil\""},
+     .want = WT_JWT_BAD_ISSUER},
     {"not_yet_valid_nbf", .claims = {.nbf = "@+31"},
      .want = WT_JWT_NOT_YET_VALID},
     {"iat_in_the_future", .claims = {.iat = "@+31", .nbf = "-"},
@@ -681,6 +687,14 @@ static void roundtrip(enum policy pol) {
   assert_int_equal(
       wt_jwt_verify(j, access, WT_JWT_ACCESS, NOW + 900 + WT_JWT_LEEWAY_S, &c),
       WT_JWT_EXPIRED);
+  /* what the client is told (the gateway's close reason) */
+  assert_string_equal(
+      wt_jwt_refusal(wt_jwt_verify(j, access, WT_JWT_ACCESS,
+                                   NOW + 900 + WT_JWT_LEEWAY_S, &c)),
+      "token expired");
+  assert_string_equal(wt_jwt_refusal(wt_jwt_verify(j, access, WT_JWT_REFRESH,
+                                                   NOW + 900 + 3600, &c)),
+                      "invalid token"); /* expired, but no refresh token */
   assert_int_equal(wt_jwt_verify(j, access, WT_JWT_REFRESH, NOW, &c),
                    WT_JWT_BAD_TYPE);
 
@@ -761,6 +775,13 @@ static void test_issue_refused(void **state) {
 
 static void test_reason_names(void **state) {
   (void)state;
+  /* only a genuine token past its time is "expired" to the client; every
+   * other refusal reads the same */
+  assert_null(wt_jwt_refusal(WT_JWT_OK));
+  assert_string_equal(wt_jwt_refusal(WT_JWT_EXPIRED), "token expired");
+  for (int r = WT_JWT_OK + 1; r < WT_JWT__COUNT; r++)
+    if (r != WT_JWT_EXPIRED)
+      assert_string_equal(wt_jwt_refusal((wt_jwt_reason)r), "invalid token");
   assert_string_equal(wt_jwt_reason_name(WT_JWT_OK), "ok");
   assert_string_equal(wt_jwt_reason_name(WT_JWT_EXPIRED), "expired");
   assert_string_equal(wt_jwt_reason_name(WT_JWT_NOT_YET_VALID),
