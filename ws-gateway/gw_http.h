@@ -1,6 +1,6 @@
 /* gw_http: the HTTP side of the port: /healthz, /readyz, /metrics, the
- * dashboard at /, POST /api/login (password check on a pool thread,
- * throttled per username and per client address) and POST
+ * dashboard at / and its icon at /favicon.ico, POST /api/login (password check
+ * on a pool thread, throttled per username and per client address) and POST
  * /api/token/refresh. Bodies are capped at GW_HTTP_BODY_MAX (413).
  * Passwords and tokens never reach the log. */
 #ifndef GW_HTTP_H

@@ -586,6 +586,26 @@ static void test_http(void **state) {
   assert_non_null(strstr(body, "WebSocket"));
   free(body);
   assert_int_equal(http("GET", "/nope", NULL, NULL, NULL), 404);
+  /* the tab icon: an SVG, cached for a day (every other answer: no-store) */
+  {
+    char v[64];
+    assert_int_equal(http("GET", "/favicon.ico", NULL, &body, &headers), 200);
+    assert_non_null(strstr(body, "<svg"));
+    assert_true(wt_http_header(headers, "Content-Type", v, sizeof(v)));
+    assert_string_equal(v, "image/svg+xml");
+    assert_true(wt_http_header(headers, "Cache-Control", v, sizeof(v)));
+    assert_string_equal(v, "public, max-age=86400");
+    assert_true(
+        wt_http_header(headers, "X-Content-Type-Options", v, sizeof(v)));
+    assert_string_equal(v, "nosniff");
+    free(body);
+    free(headers);
+    assert_int_equal(http("GET", "/healthz", NULL, NULL, &headers), 200);
+    assert_true(wt_http_header(headers, "Cache-Control", v, sizeof(v)));
+    assert_string_equal(v, "no-store");
+    free(headers);
+    headers = NULL;
+  }
   /* wrong password, unknown user: the same 401 */
   assert_int_equal(http("POST", "/api/login",
                         "{\"username\":\"alice\",\"password\":\"nope\"}", &body,
