@@ -14,6 +14,7 @@
 
 #include "wk_sql.h"
 #include "wk_worker.h"
+#include "wt_buf.h"
 #include "wt_config.h"
 #include "wt_http_metrics.h"
 #include "wt_kafka.h"
@@ -177,6 +178,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   runner_wait_idle(w);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     bool loaded;
+    atomic_store(&w->joined, true); /* a member now, even with no partition */
     pthread_mutex_lock(&w->state_lock);
     loaded = load_positions(w, parts);
     pthread_mutex_unlock(&w->state_lock);
@@ -257,6 +259,7 @@ static void collect(worker *w, batch_slot *b) {
         WT_ERROR("consumer failed for good, stopping error=\"%s\"%s", reason,
                  w->cfg.worker_id[0] ? " (is WT_WORKER_ID unique?)" : "");
         w->fatal = true;
+        atomic_store(&w->joined, false);
         wk_stop_requested = 1;
       } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         WT_WARN("consumer error=\"%s\"", rd_kafka_message_errstr(m));
@@ -466,6 +469,40 @@ static int setup(worker *w, char *err, size_t errsize) {
   return 0;
 }
 
+/* Ready: PostgreSQL answers (a connection attempt of its own: the
+ * worker's connection belongs to its threads), the consumer has joined
+ * its group and is still a member, and the broker answers. On the metrics
+ * server's thread; each check waits 2 s at most. */
+static bool worker_ready(worker *w) {
+  const char *const keys[] = {"dbname", "connect_timeout", NULL};
+  const char *const values[] = {w->cfg.database_url, "2", NULL};
+  const rd_kafka_metadata_t *md = NULL;
+  char *member;
+  bool member_ok;
+  if (!atomic_load(&w->joined) || PQpingParams(keys, values, 1) != PQPING_OK)
+    return false;
+  member = rd_kafka_memberid(w->consumer);
+  member_ok = member && *member;
+  rd_kafka_mem_free(w->consumer, member);
+  if (!member_ok || rd_kafka_metadata(w->consumer, 0, NULL, &md, 2000) !=
+                        RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  rd_kafka_metadata_destroy(md);
+  return true;
+}
+
+/* /metrics: the worker's metrics, the process's, and wt_worker_ready. */
+static size_t render_metrics(void *ctx, char *buf, size_t size) {
+  worker *w = ctx;
+  size_t len = wk_metrics_render(w->metrics, buf, size);
+  wt_snappendf(buf, size, &len,
+               "# HELP wt_worker_ready 1 when PostgreSQL answers and the "
+               "worker is a member of its consumer group with the broker "
+               "answering\n# TYPE wt_worker_ready gauge\nwt_worker_ready %d\n",
+               worker_ready(w) ? 1 : 0);
+  return len;
+}
+
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: wt-worker\n"
@@ -505,8 +542,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (w.cfg.metrics_port &&
-      wt_http_metrics_start("0.0.0.0", w.cfg.metrics_port, wk_metrics_render,
-                            w.metrics, &http, err, sizeof(err)) != WT_OK) {
+      wt_http_metrics_start("0.0.0.0", w.cfg.metrics_port, render_metrics, &w,
+                            &http, err, sizeof(err)) != WT_OK) {
     WT_ERROR("metrics listener error=\"%s\"", err);
     goto out;
   }
@@ -536,6 +573,8 @@ out:
   for (int i = 0; i < SLOTS; i++)
     wk_drop_messages(&w.slots[i], -1);
   wk_batch_result_clear(&w.pending);
+  wt_http_metrics_stop(http); /* its readiness check uses the consumer */
+  http = NULL;
   if (w.consumer) {
     rd_kafka_consumer_close(w.consumer);
     rd_kafka_destroy(w.consumer);
@@ -544,7 +583,6 @@ out:
     rd_kafka_flush(w.producer, 10000);
     rd_kafka_destroy(w.producer);
   }
-  wt_http_metrics_stop(http);
   for (int i = 0; i < SLOTS; i++) {
     wk_batch_destroy(w.slots[i].batch);
     free(w.slots[i].msgs);

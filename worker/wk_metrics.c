@@ -8,6 +8,7 @@
 
 #include "wt_buf.h"
 #include "wt_db.h"
+#include "wt_procmetrics.h"
 
 /* batch size histogram buckets */
 static const size_t size_buckets[] = {1, 10, 100, 500, 1000, 5000, 10000};
@@ -169,5 +170,7 @@ size_t wk_metrics_render(void *ctx, char *buf, size_t size) {
   pthread_mutex_unlock(&m->lock);
   len += wt_db_stats_prometheus(len < size ? buf + len : NULL,
                                 len < size ? size - len : 0);
+  len += wt_procmetrics_prometheus(len < size ? buf + len : NULL,
+                                   len < size ? size - len : 0);
   return len;
 }

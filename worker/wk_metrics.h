@@ -31,7 +31,8 @@ void wk_metrics_set_cache(wk_metrics *m, int which, uint64_t hits,
                           uint64_t misses, uint64_t evictions, size_t size);
 void wk_metrics_db_error(wk_metrics *m);
 
-/* Prometheus text (wk_metrics_* and the wt_db_* statement stats);
+/* Prometheus text (wk_metrics_*, the wt_db_* statement stats,
+ * wt_build_info and the process_* metrics);
  * returns the length needed, as snprintf. Thread-safe. */
 size_t wk_metrics_render(void *m, char *buf, size_t size);
 

@@ -53,6 +53,12 @@ typedef struct worker {
   int collecting; /* index of the slot being collected */
   pthread_t runner;
   bool runner_started;
+  /* setup is done (main thread, before the runner starts: a lost
+   * PostgreSQL is a WARN from then on; start_ms below) */
+  bool running;
+  /* the consumer has joined its group (the first assignment; false again
+   * when it failed for good): read by the metrics thread */
+  atomic_bool joined;
   pthread_mutex_t lock;
   pthread_cond_t cond;
   batch_slot *queue[2]; /* handed to the runner, oldest first */
@@ -60,6 +66,7 @@ typedef struct worker {
   uint64_t submitted; /* jobs handed to the runner */
   uint64_t active;    /* the job the runner sends or finishes */
   uint64_t committed; /* the newest job whose decisions are in the caches */
+  double start_ms;    /* wk_now_ms() when setup began */
   /* The state (caches, overlay) and the positions belong to whoever holds
    * state_lock: the runner while it decides and finishes a batch; while
    * the batch's transaction is out (wk_batch_set_write_hook) the main
@@ -69,10 +76,6 @@ typedef struct worker {
   bool confirming; /* the runner waits for the last outcomes' delivery */
   bool quit;
   bool fatal; /* the consumer failed for good (main thread): exit 1 */
-  /* wk_now_ms() when setup began; running: setup is done (main thread,
-   * before the runner starts: a lost PostgreSQL is a WARN from then on) */
-  double start_ms;
-  bool running;
   /* the runner met a moved position (WT409): the main thread goes back to
    * the stored positions (wk_main.c do_resync); until then the runner
    * takes no job */

@@ -6,6 +6,7 @@
 #include "gw_subs.h"
 #include "wt_db.h"
 #include "wt_jwt.h"
+#include "wt_procmetrics.h"
 
 static const char *const outcome_names[GW_OUT__COUNT] = {"applied", "rejected",
                                                          "timeout", "refused"};
@@ -80,5 +81,10 @@ void gw_metrics_render(const gw *g, wt_buf *b) {
     wt_db_stats_prometheus(db, need + 1);
     wt_buf_puts(b, db);
     free(db);
+  }
+  {
+    char proc[4096]; /* about 1.2 KB of text */
+    wt_procmetrics_prometheus(proc, sizeof(proc));
+    wt_buf_puts(b, proc);
   }
 }

@@ -50,8 +50,8 @@ typedef struct gw_metrics {
 
 struct gw;
 
-/* Appends the Prometheus text of the gateway's counters and gauges and the
- * wt_db statement stats to out. */
+/* Appends the Prometheus text of the gateway's counters and gauges, the
+ * wt_db statement stats, wt_build_info and the process_* metrics to out. */
 void gw_metrics_render(const struct gw *g, wt_buf *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* End-to-end tests of wt-worker as a process, on the real Apache Kafka and
  * PostgreSQL: outcomes on wt.events, garbage in wt.dlq, duplicates applied
  * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM,
- * a restart with the same WT_WORKER_ID (static group membership).
+ * a restart with the same WT_WORKER_ID (static group membership), batch
+ * time without the idle wait, and build info, process metrics and
+ * readiness on /metrics (the gateway's too).
  * "Exactly once" is checked in the database: one event per applied
  * command, and every project's seq running 1..n without gaps.
  * Every wait polls for what it waits for, up to DEADLINE_S: generous, so
@@ -30,11 +32,15 @@
 #include "wt_kafka.h"
 #include "wt_lru.h"
 #include "wt_migrate.h"
+#include "wt_procmetrics.h"
 #include "wt_test.h"
 #include "wt_wsclient.h"
 
 #ifndef WT_WORKER_BIN
 #error "WT_WORKER_BIN must name the wt-worker binary"
+#endif
+#ifndef WT_GATEWAY_BIN
+#error "WT_GATEWAY_BIN must name the wt-gateway binary"
 #endif
 
 #define MAX_CMDS ((size_t)8000)
@@ -773,6 +779,96 @@ static void test_idle_is_not_batch_time(void **state) {
   assert_int_equal(stop_worker(e, SIGTERM), 0);
 }
 
+/* Starts wt-gateway on the env's database and topics, listening on port;
+ * its output goes to the worker log. */
+static pid_t start_gateway(env *e, int port) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char p[16];
+    FILE *log = fopen(e->log_path, "a");
+    if (log) {
+      dup2(fileno(log), 1);
+      dup2(fileno(log), 2);
+    }
+    snprintf(p, sizeof(p), "%d", port);
+    setenv("WT_DATABASE_URL", e->url, 1);
+    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    setenv("WT_TOPIC_PREFIX", e->prefix, 1);
+    setenv("WT_KAFKA_PARTITIONS", "3", 1);
+    setenv("WT_HTTP_PORT", p, 1);
+    setenv("WT_JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e", 1);
+    unsetenv("WT_ENV_FILE");
+    execl(WT_GATEWAY_BIN, "wt-gateway", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Polls GET /metrics on port until every name of want is in it. */
+static void wait_metrics_names(const env *e, int port, const char *const *want,
+                               size_t n) {
+  double deadline = now_s() + DEADLINE_S;
+  for (;;) {
+    char *headers = NULL, *body = NULL;
+    int status = 0;
+    size_t have = 0;
+    if (wt_http_request("127.0.0.1", port, "GET", "/metrics", NULL, NULL, 10000,
+                        &status, &headers, &body) == 0 &&
+        status == 200)
+      while (have < n && strstr(body, want[have]))
+        have++;
+    if (have == n) {
+      free(headers);
+      free(body);
+      return;
+    }
+    if (now_s() > deadline) {
+      dump_log(e);
+      fail_msg("port %d: /metrics lacks \"%s\":\n%s", port, want[have],
+               body ? body : "(no answer)");
+    }
+    free(headers);
+    free(body);
+    usleep(200 * 1000);
+  }
+}
+
+/* Issue 12, item 13: both programs' /metrics carry wt_build_info and the
+ * standard process metrics from /proc/self; the worker's says it is ready
+ * (PostgreSQL answers, it is a member of its group, the broker answers). */
+static void test_build_info_process_metrics_ready(void **state) {
+  env *e = *state;
+  world w = {0};
+  char build_info[128];
+  const char *const want[] = {build_info,
+                              "\nprocess_cpu_seconds_total ",
+                              "\nprocess_resident_memory_bytes ",
+                              "\nprocess_virtual_memory_bytes ",
+                              "\nprocess_open_fds ",
+                              "\nprocess_max_fds ",
+                              "\nprocess_start_time_seconds ",
+                              "\nwt_worker_ready 1\n"};
+  int gw_port = wt_test_free_port(), gw_status = 0;
+  pid_t gateway;
+  snprintf(build_info, sizeof(build_info),
+           "\nwt_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+           WT_PROJECT_VERSION, wt_build_commit());
+  env_open(e, NULL);
+  e->metrics_port = wt_test_free_port();
+  start_worker(e);
+  seed(e, &w, 1); /* the worker has joined and works */
+  wait_metrics_names(e, e->metrics_port, want, sizeof(want) / sizeof(*want));
+  gateway = start_gateway(e, gw_port);
+  /* the gateway's: the same less the worker's gauge */
+  wait_metrics_names(e, gw_port, want, sizeof(want) / sizeof(*want) - 1);
+  kill(gateway, SIGTERM);
+  waitpid(gateway, &gw_status, 0);
+  assert_true(WIFEXITED(gw_status));
+  assert_int_equal(WEXITSTATUS(gw_status), 0);
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+}
+
 /* Static group membership: a worker killed and started again with the
  * same WT_WORKER_ID gets its partitions back as the same member, and works.
  * The session time-out here is longer than any deadline of the test, so
@@ -821,6 +917,8 @@ int main(void) {
                                       env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_idle_is_not_batch_time, env_setup,
                                       env_teardown),
+      cmocka_unit_test_setup_teardown(test_build_info_process_metrics_ready,
+                                      env_setup, env_teardown),
   };
   return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
 }
