@@ -1053,7 +1053,7 @@ def check_database(stack, model, gen, report):
 
 def check_outcomes(stack, model, decisions, prefix, report, wait_s):
     """An outcome on <prefix>.events for every command, of the kind PostgreSQL recorded,
-    and every (project_id, seq) naming one command only."""
+    and every (project_id, seq), or (user_id, seq) for user.*, naming one command only."""
     deadline = time.time() + wait_s
     while True:
         seen, by_seq, bad = {}, {}, 0
@@ -1066,7 +1066,8 @@ def check_outcomes(stack, model, decisions, prefix, report, wait_s):
             cid = o.get("command_id")
             seen.setdefault(cid, set()).add(o.get("kind"))
             if o.get("kind") == "event":
-                prev = by_seq.setdefault((o.get("project_id"), o.get("seq")), cid)
+                stream = o.get("project_id") or o.get("user_id")  # user_id: user.*
+                prev = by_seq.setdefault((stream, o.get("seq")), cid)
                 if prev != cid:
                     bad += 1
         missing = [c for c in model.outcome if c not in seen]
