@@ -500,9 +500,12 @@ static const char *actor_or_system(const char *actor_id) {
   return actor_id && actor_id[0] ? actor_id : "system";
 }
 
-/* data_json, already JSON, is spliced in as the last member. */
+/* data_json, already JSON, is spliced in as the last member. The stream's
+ * key follows from the type alone, so that an outcome rebuilt from an
+ * events row (whose project_id column holds a user.* event's user) comes
+ * out as the first one did. */
 bool wt_outcome_event_json_to(wt_buf *b, const char *type,
-                              const char *project_id, int64_t seq,
+                              const char *stream_id, int64_t seq,
                               const char *command_id, const char *actor_id,
                               int64_t at, const char *data_json, size_t dlen) {
   wt_buf_reset(b);
@@ -514,8 +517,12 @@ bool wt_outcome_event_json_to(wt_buf *b, const char *type,
   j_int(b, JKEY("v"), 1);
   j_str(b, JKEY("kind"), "event");
   j_str(b, JKEY("type"), type);
-  if (project_id && project_id[0])
-    j_str(b, JKEY("project_id"), project_id);
+  if (stream_id && stream_id[0]) {
+    if (strncmp(type, "user.", 5) == 0)
+      j_str(b, JKEY("user_id"), stream_id);
+    else
+      j_str(b, JKEY("project_id"), stream_id);
+  }
   j_int(b, JKEY("seq"), seq);
   j_str(b, JKEY("command_id"), command_id);
   j_str(b, JKEY("actor_id"), actor_or_system(actor_id));
@@ -526,14 +533,14 @@ bool wt_outcome_event_json_to(wt_buf *b, const char *type,
   return wt_buf_ok(b);
 }
 
-char *wt_outcome_event_json(const char *type, const char *project_id,
+char *wt_outcome_event_json(const char *type, const char *stream_id,
                             int64_t seq, const char *command_id,
                             const char *actor_id, int64_t at,
                             const char *data_json) {
   wt_buf b;
   size_t dlen = data_json ? strlen(data_json) : 0;
   wt_buf_init(&b, JSON_CAP + dlen);
-  return wt_outcome_event_json_to(&b, type, project_id, seq, command_id,
+  return wt_outcome_event_json_to(&b, type, stream_id, seq, command_id,
                                   actor_id, at, data_json, dlen)
              ? b.data
              : j_fail(&b);

@@ -105,14 +105,17 @@ char *wt_decision_data_json(const wt_decision *d);
 bool wt_decision_data_json_to(wt_buf *b, const wt_decision *d);
 
 /* {"v":1,"kind":"event","type","project_id","seq","command_id","actor_id",
- *  "at","data"}; actor_id NULL means "system"; data_json is inserted as
- * is (it is already JSON). */
-char *wt_outcome_event_json(const char *type, const char *project_id,
+ *  "at","data"}; for a user.* type the stream is the user, written as
+ *  "user_id" in place of "project_id" (the events table keeps it in its
+ *  project_id column: a row's outcome is rebuilt by the same call). The
+ *  stream's member is left out when stream_id is NULL or "". actor_id NULL
+ *  means "system"; data_json is inserted as is (it is already JSON). */
+char *wt_outcome_event_json(const char *type, const char *stream_id,
                             int64_t seq, const char *command_id,
                             const char *actor_id, int64_t at,
                             const char *data_json);
 bool wt_outcome_event_json_to(wt_buf *b, const char *type,
-                              const char *project_id, int64_t seq,
+                              const char *stream_id, int64_t seq,
                               const char *command_id, const char *actor_id,
                               int64_t at, const char *data_json, size_t dlen);
 

@@ -120,6 +120,9 @@ gw_event *gw_event_parse(const char *json, size_t len, char *errstr,
     }
     get_str(o, "at", e->at, sizeof(e->at));
     read_data(e, data);
+    /* a user's events name their stream user_id (and never project_id) */
+    if (strncmp(e->type, "user.", 5) == 0 && !e->user_id[0])
+      get_str(o, "user_id", e->user_id, sizeof(e->user_id));
     e->data = strdup(json_object_to_json_string_ext(
         data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     e->raw = strndup(json, len);
@@ -150,6 +153,7 @@ gw_event *gw_event_from_row(const char *project_id, int64_t seq,
   json_tokener *tok = json_tokener_new_ex(32);
   json_object *d = NULL;
   gw_event *e = calloc(1, sizeof(*e));
+  bool user;
   wt_buf raw;
   wt_buf_init(&raw, GW_EVENT_MAX_BYTES);
   if (!tok || !e)
@@ -159,19 +163,23 @@ gw_event *gw_event_from_row(const char *project_id, int64_t seq,
     goto fail;
   e->applied = true;
   e->seq = seq;
-  snprintf(e->project_id, sizeof(e->project_id), "%s", project_id);
+  user = strncmp(type, "user.", 5) == 0;
+  if (!user) /* a user's stream is its user_id: the row's project_id column */
+    snprintf(e->project_id, sizeof(e->project_id), "%s", project_id);
   snprintf(e->type, sizeof(e->type), "%s", type);
   snprintf(e->command_id, sizeof(e->command_id), "%s", command_id);
   snprintf(e->actor_id, sizeof(e->actor_id), "%s",
            actor_id && actor_id[0] ? actor_id : "system");
   wt_time_format(at_us, e->at, sizeof(e->at));
   read_data(e, d);
+  if (user && !e->user_id[0])
+    snprintf(e->user_id, sizeof(e->user_id), "%s", project_id);
   e->data = strdup(json_object_to_json_string_ext(
       d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   wt_buf_puts(&raw, "{\"v\":1,\"kind\":\"event\",\"type\":");
   wt_buf_put_json_str(&raw, e->type);
-  wt_buf_puts(&raw, ",\"project_id\":");
-  wt_buf_put_json_str(&raw, e->project_id);
+  wt_buf_puts(&raw, user ? ",\"user_id\":" : ",\"project_id\":");
+  wt_buf_put_json_str(&raw, project_id);
   wt_buf_printf(&raw, ",\"seq\":%lld,\"command_id\":", (long long)seq);
   wt_buf_put_json_str(&raw, e->command_id);
   wt_buf_puts(&raw, ",\"actor_id\":");

@@ -24,7 +24,7 @@ typedef struct gw_event {
   struct gw_event *next;
   bool applied;
   char command_id[WT_UUID_STR];
-  char project_id[WT_UUID_STR]; /* the stream: project, or user for user.* */
+  char project_id[WT_UUID_STR]; /* the project; "" for user.* */
   char actor_id[WT_UUID_STR];   /* or "system" */
   char type[32];                /* applied: "log.created"... */
   char at[40];
@@ -33,7 +33,8 @@ typedef struct gw_event {
   char message[WT_MESSAGE_MAX]; /* rejected */
   char *data;                   /* applied: the data object, JSON text */
   char *raw;                    /* the outcome as published, JSON text */
-  /* from data, for member.* (user_id, role) and user.* (all) */
+  /* from data, for member.* (user_id, role) and user.* (all; user_id is
+   * also the stream of user.*, the outcome's user_id) */
   char user_id[WT_UUID_STR];
   wt_role role;
   char username[WT_USERNAME_MAX + 1];
@@ -51,8 +52,9 @@ gw_event *gw_event_parse(const char *json, size_t len, char *errstr,
                          size_t errstr_size);
 
 /* An applied event read from the events table (data is JSON text, at in
- * microseconds); raw is built as the worker publishes it. NULL when out of
- * memory or data is not JSON. */
+ * microseconds; project_id is the row's column, a user for user.*); raw is
+ * built as the worker publishes it. NULL when out of memory or data is not
+ * JSON. */
 gw_event *gw_event_from_row(const char *project_id, int64_t seq,
                             const char *type, const char *command_id,
                             const char *actor_id, int64_t at_us,

@@ -93,7 +93,7 @@ static void test_parse_member_and_user(void **state) {
   assert_string_equal(e->actor_id, ""); /* absent: left empty */
   gw_event_free(e);
   e = parse_ok("{\"kind\":\"event\",\"type\":\"user.tokens_revoked\","
-               "\"project_id\":\"" UID "\",\"seq\":4,\"command_id\":\"" CID
+               "\"user_id\":\"" UID "\",\"seq\":4,\"command_id\":\"" CID
                "\",\"actor_id\":\"system\",\"data\":{\"id\":\"" UID "\","
                "\"username\":\"bob\",\"display_name\":\"Bob B\","
                "\"is_active\":true,\"token_version\":3}}");
@@ -103,6 +103,14 @@ static void test_parse_member_and_user(void **state) {
   assert_true(e->is_active);
   assert_int_equal(e->token_version, 3);
   assert_string_equal(e->actor_id, "system");
+  assert_string_equal(e->project_id, ""); /* a user's stream: no project */
+  gw_event_free(e);
+  /* the stream's user_id serves when data has no id */
+  e = parse_ok("{\"kind\":\"event\",\"type\":\"user.deactivated\","
+               "\"user_id\":\"" UID "\",\"seq\":5,\"command_id\":\"" CID
+               "\",\"data\":{\"username\":\"bob\",\"is_active\":false}}");
+  assert_string_equal(e->user_id, UID);
+  assert_false(e->is_active);
   gw_event_free(e);
   e = parse_ok("{\"kind\":\"event\",\"type\":\"project.created\","
                "\"project_id\":\"" PID "\",\"seq\":1,\"command_id\":\"" CID
@@ -234,10 +242,15 @@ static void test_from_row(void **state) {
   assert_string_equal(e->actor_id, "system");
   assert_string_equal(e->username, "erin");
   assert_true(e->is_active);
+  /* raw as the worker publishes it: the user's stream as user_id */
+  assert_non_null(strstr(e->raw, "\"user_id\":\"" UID "\""));
+  assert_null(strstr(e->raw, "project_id"));
+  assert_string_equal(e->project_id, "");
   gw_event_free(e);
   e = gw_event_from_row(UID, 1, "user.created", CID, "", 0, "{}");
   assert_non_null(e);
   assert_string_equal(e->actor_id, "system");
+  assert_string_equal(e->user_id, UID); /* the stream, when data has no id */
   gw_event_free(e);
   /* data that is no JSON object */
   assert_null(gw_event_from_row(PID, 1, "log.created", CID, UID, 0, "nope"));

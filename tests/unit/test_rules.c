@@ -761,6 +761,16 @@ static void check_outcome_json(const wt_command *cmd, const wt_decision *d) {
     assert_true(json_object_object_get_ex(o, "data", &embedded));
     assert_true(json_object_equal(embedded, dobj));
     assert_null(strstr(data, "password"));
+    /* the stream's key: user_id for a user's events, else project_id */
+    if (cmd->type == WT_CMD_USER_CREATE ||
+        cmd->type == WT_CMD_USER_DEACTIVATE ||
+        cmd->type == WT_CMD_USER_REVOKE_TOKENS) {
+      assert_string_equal(get_str(o, "user_id"), d->stream_id);
+      assert_false(json_object_object_get_ex(o, "project_id", NULL));
+    } else {
+      assert_string_equal(get_str(o, "project_id"), d->stream_id);
+      assert_false(json_object_object_get_ex(o, "user_id", NULL));
+    }
     json_object_put(o);
     json_object_put(dobj);
     free(text);
@@ -926,13 +936,29 @@ static void test_event_json(void **state) {
   json_object_put(o);
   free(text);
 
-  /* the system, and a user stream without a project */
+  /* the system, and a user stream without an id */
   text = wt_outcome_event_json("user.created", NULL, 1, CID, NULL, 0, "{}");
   o = parse_json(text);
   assert_string_equal(get_str(o, "actor_id"), "system");
   assert_false(json_object_object_get_ex(o, "project_id", NULL));
+  assert_false(json_object_object_get_ex(o, "user_id", NULL));
   json_object_put(o);
   free(text);
+  /* a user's stream is its user_id, never a project_id (from a decision,
+   * and from an events row, whose project_id column holds the user) */
+  {
+    static const char *const types[] = {"user.created", "user.deactivated",
+                                        "user.tokens_revoked"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+      text = wt_outcome_event_json(types[i], BOB, 3, CID, NULL, 0, "{}");
+      o = parse_json(text);
+      assert_int_equal(nkeys(o), 9);
+      assert_string_equal(get_str(o, "user_id"), BOB);
+      assert_false(json_object_object_get_ex(o, "project_id", NULL));
+      json_object_put(o);
+      free(text);
+    }
+  }
 
   /* PostgreSQL's jsonb text has spaces: spliced as is, still JSON */
   text = wt_outcome_event_json("x", P1, 1, CID, "", 0, "{\"a\": 1, \"b\": []}");
