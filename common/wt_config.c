@@ -18,6 +18,13 @@ typedef enum var_kind {
 
 typedef int (*check_fn)(const char *value);
 
+/* How much of a bad value an error may echo. */
+typedef enum var_echo {
+  ECHO_VALUE,  /* the value itself (cut at 80 bytes) */
+  ECHO_URL,    /* a connection URL with its password masked */
+  ECHO_LENGTH, /* a secret: only its length */
+} var_echo;
+
 typedef struct var_desc {
   const char *name;
   var_kind kind;
@@ -27,6 +34,8 @@ typedef struct var_desc {
   long min, max; /* VAR_INT */
   check_fn check;
   const char *accepts; /* what the variable accepts, for messages and help */
+  unsigned programs;   /* WT_PROGRAM_* bits: who uses (and checks) it */
+  var_echo echo;
 } var_desc;
 
 static int check_database_url(const char *v) {
@@ -108,86 +117,103 @@ static int check_nonempty(const char *v) {
   return *v ? 0 : -1;
 }
 
-#define STR(field, name, dflt, check, accepts)                                 \
+#define STRX(field, name, dflt, check, accepts, programs, echo)                \
   {                                                                            \
     name, VAR_STRING, offsetof(wt_config, field),                              \
-        sizeof(((wt_config *)0)->field), dflt, 0, 0, check, accepts            \
+        sizeof(((wt_config *)0)->field), dflt, 0, 0, check, accepts, programs, \
+        echo                                                                   \
   }
-#define INT(field, name, dflt, min, max, accepts)                              \
+#define STR(field, name, dflt, check, accepts, programs)                       \
+  STRX(field, name, dflt, check, accepts, programs, ECHO_VALUE)
+#define INT(field, name, dflt, min, max, accepts, programs)                    \
   {                                                                            \
     name, VAR_INT, offsetof(wt_config, field), 0, dflt, min, max, NULL,        \
-        accepts                                                                \
+        accepts, programs, ECHO_VALUE                                          \
   }
 
+/* Who uses what (grep cfg-> in worker/, ws-gateway/, tools/, ingest/). */
+#define P_ADMIN WT_PROGRAM_ADMIN
+#define P_WORKER WT_PROGRAM_WORKER
+#define P_GATEWAY WT_PROGRAM_GATEWAY
+#define P_DEVBROKER WT_PROGRAM_DEVBROKER
+#define P_SERVICES (P_ADMIN | P_WORKER | P_GATEWAY)
+
 static const var_desc vars[] = {
-    STR(database_url, "WT_DATABASE_URL",
-        "postgresql://worktracker@127.0.0.1:5432/worktracker",
-        check_database_url, "a libpq connection URI or conninfo string"),
+    STRX(database_url, "WT_DATABASE_URL",
+         "postgresql://worktracker@127.0.0.1:5432/worktracker",
+         check_database_url, "a libpq connection URI or conninfo string",
+         P_SERVICES, ECHO_URL),
     STR(kafka_brokers, "WT_KAFKA_BROKERS", "127.0.0.1:9092", check_brokers,
-        "a comma-separated list of host:port"),
+        "a comma-separated list of host:port", P_SERVICES),
     STR(topic_prefix, "WT_TOPIC_PREFIX", "wt", check_topic_prefix,
-        "1..40 of [A-Za-z0-9._-]"),
+        "1..40 of [A-Za-z0-9._-]", P_SERVICES | P_DEVBROKER),
     INT(kafka_partitions, "WT_KAFKA_PARTITIONS", "6", 1, 1024,
-        "partitions of each topic created at start"),
+        "partitions of each topic created at start", P_SERVICES | P_DEVBROKER),
     INT(http_port, "WT_HTTP_PORT", "8080", 1, 65535,
-        "the gateway's HTTP and WebSocket port"),
+        "the gateway's HTTP and WebSocket port", P_GATEWAY),
     INT(metrics_port, "WT_METRICS_PORT", "9101", 0, 65535,
-        "the worker's /metrics port (0: off)"),
+        "the worker's /metrics port (0: off)", P_WORKER),
     {"WT_LOG_LEVEL", VAR_LOG_LEVEL, offsetof(wt_config, log_level), 0, "info",
-     0, 0, NULL, "debug, info, warn or error"},
+     0, 0, NULL, "debug, info, warn or error", P_SERVICES | P_DEVBROKER,
+     ECHO_VALUE},
     {"WT_LOG_SQL", VAR_BOOL, offsetof(wt_config, log_sql), 0, "0", 0, 0, NULL,
-     "1 to log every SQL statement (0/1, true/false, yes/no, on/off)"},
-    STR(jwt_alg, "WT_JWT_ALG", "HS256", check_jwt_alg, "HS256, RS256 or ES256"),
-    STR(jwt_secret, "WT_JWT_SECRET", "", check_jwt_secret,
-        "the HS256 key, at least 32 bytes"),
+     "1 to log every SQL statement (0/1, true/false, yes/no, on/off)",
+     P_SERVICES, ECHO_VALUE},
+    STR(jwt_alg, "WT_JWT_ALG", "HS256", check_jwt_alg, "HS256, RS256 or ES256",
+        P_GATEWAY),
+    STRX(jwt_secret, "WT_JWT_SECRET", "", check_jwt_secret,
+         "the HS256 key, at least 32 bytes", P_GATEWAY, ECHO_LENGTH),
     STR(jwt_public_key_file, "WT_JWT_PUBLIC_KEY_FILE", "", NULL,
-        "SPKI PEM file verifying RS256/ES256 tokens"),
+        "SPKI PEM file verifying RS256/ES256 tokens", P_GATEWAY),
     STR(jwt_private_key_file, "WT_JWT_PRIVATE_KEY_FILE", "", NULL,
-        "PEM file signing RS256/ES256 tokens at login (optional)"),
+        "PEM file signing RS256/ES256 tokens at login (optional)", P_GATEWAY),
     STR(jwt_issuer, "WT_JWT_ISSUER", "worktracker", check_nonempty,
-        "the iss claim issued and required"),
+        "the iss claim issued and required", P_GATEWAY),
     STR(jwt_audience, "WT_JWT_AUDIENCE", "worktracker", check_nonempty,
-        "the aud claim issued and required"),
+        "the aud claim issued and required", P_GATEWAY),
     INT(jwt_ttl_s, "WT_JWT_TTL", "900", 30, 86400,
-        "access token lifetime in seconds"),
+        "access token lifetime in seconds", P_GATEWAY),
     INT(jwt_refresh_ttl_s, "WT_JWT_REFRESH_TTL", "604800", 60, 7776000,
-        "refresh token lifetime in seconds"),
+        "refresh token lifetime in seconds", P_GATEWAY),
     INT(batch_max, "WT_BATCH_MAX", "1000", 1, 100000,
-        "commands per worker batch at most"),
+        "commands per worker batch at most", P_WORKER),
     INT(batch_wait_ms, "WT_BATCH_WAIT_MS", "5", 0, 10000,
-        "milliseconds a worker waits to fill a batch"),
+        "milliseconds a worker waits to fill a batch", P_WORKER),
     INT(max_log_seconds, "WT_MAX_LOG_SECONDS", "86400", 60, 31622400,
-        "the longest work log in seconds"),
+        "the longest work log in seconds", P_WORKER),
     INT(cache_projects, "WT_CACHE_PROJECTS", "100000", 16, 100000000,
-        "projects kept in the worker's membership cache"),
+        "projects kept in the worker's membership cache", P_WORKER | P_GATEWAY),
     INT(cache_logs, "WT_CACHE_LOGS", "1000000", 16, 100000000,
-        "work logs kept in the worker's log cache"),
+        "work logs kept in the worker's log cache", P_WORKER),
     INT(cache_users, "WT_CACHE_USERS", "1000000", 16, 100000000,
-        "users kept in the user caches"),
+        "users kept in the user caches", P_WORKER | P_GATEWAY),
     STR(worker_id, "WT_WORKER_ID", "", check_worker_id,
         "1..64 of [A-Za-z0-9._-], stable and unique per worker: static "
-        "group membership (unset: dynamic)"),
+        "group membership (unset: dynamic)",
+        P_WORKER),
     /* Kafka brokers accept group.min.session.timeout.ms (6000) ..
      * group.max.session.timeout.ms (1800000) by default */
     INT(worker_session_timeout_ms, "WT_WORKER_SESSION_TIMEOUT_MS", "6000", 6000,
         1800000,
-        "milliseconds before a silent worker's partitions move to others"),
+        "milliseconds before a silent worker's partitions move to others",
+        P_WORKER),
     INT(command_timeout_ms, "WT_COMMAND_TIMEOUT_MS", "5000", 100, 600000,
-        "milliseconds the gateway waits for a command's outcome"),
+        "milliseconds the gateway waits for a command's outcome", P_GATEWAY),
     INT(max_connections, "WT_MAX_CONNECTIONS", "20000", 1, 1000000,
-        "WebSocket connections at most; more get 503"),
+        "WebSocket connections at most; more get 503", P_GATEWAY),
     INT(max_frame_bytes, "WT_MAX_FRAME_BYTES", "65536", 1024, 16777216,
-        "the largest WebSocket message in bytes"),
+        "the largest WebSocket message in bytes", P_GATEWAY),
     INT(max_subscriptions, "WT_MAX_SUBSCRIPTIONS", "100", 1, 100000,
-        "subscriptions per connection at most"),
+        "subscriptions per connection at most", P_GATEWAY),
     INT(max_inflight, "WT_MAX_INFLIGHT", "64", 1, 100000,
-        "requests in flight per connection at most"),
+        "requests in flight per connection at most", P_GATEWAY),
     INT(send_queue_bytes, "WT_SEND_QUEUE_BYTES", "1048576", 4096, 1073741824,
-        "bytes queued to a slow client before it is closed with 4008"),
+        "bytes queued to a slow client before it is closed with 4008",
+        P_GATEWAY),
     INT(auth_timeout_ms, "WT_AUTH_TIMEOUT_MS", "10000", 100, 600000,
-        "milliseconds a connection has to authenticate"),
+        "milliseconds a connection has to authenticate", P_GATEWAY),
     INT(idle_timeout_s, "WT_IDLE_TIMEOUT_S", "60", 5, 86400,
-        "seconds without a pong before a connection is closed"),
+        "seconds without a pong before a connection is closed", P_GATEWAY),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -221,9 +247,28 @@ static int parse_int(const char *v, long min, long max, int *out) {
   return 0;
 }
 
+/* What an error may say of a bad value: never a secret or a password. */
+static void echo_value(const var_desc *d, const char *value, char *out,
+                       size_t out_size) {
+  switch (d->echo) {
+  case ECHO_LENGTH:
+    snprintf(out, out_size, "a value of %zu bytes", strlen(value));
+    return;
+  case ECHO_URL: {
+    char masked[WT_CONFIG_URL_MAX + 16];
+    wt_config_mask_url(value, masked, sizeof(masked));
+    snprintf(out, out_size, "\"%.80s\"", masked);
+    return;
+  }
+  case ECHO_VALUE: break;
+  }
+  snprintf(out, out_size, "\"%.80s\"", value);
+}
+
 static wt_err set_var(wt_config *cfg, const var_desc *d, const char *value,
                       char *errstr, size_t errstr_size) {
   char *field = (char *)cfg + d->offset;
+  char got[128];
   switch (d->kind) {
   case VAR_STRING:
     if (strlen(value) >= d->size) {
@@ -232,8 +277,9 @@ static wt_err set_var(wt_config *cfg, const var_desc *d, const char *value,
       return WT_ERR_CONFIG;
     }
     if (d->check && d->check(value) != 0) {
-      wt_errf(errstr, errstr_size, "%s: expected %s, got \"%.80s\"", d->name,
-              d->accepts, value);
+      echo_value(d, value, got, sizeof(got));
+      wt_errf(errstr, errstr_size, "%s: expected %s, got %s", d->name,
+              d->accepts, got);
       return WT_ERR_CONFIG;
     }
     memcpy(field, value, strlen(value) + 1);
@@ -266,16 +312,19 @@ static wt_err set_var(wt_config *cfg, const var_desc *d, const char *value,
 }
 
 /* Rules that span variables. */
-static wt_err check_cross(const wt_config *cfg, char *errstr,
+static wt_err check_cross(const wt_config *cfg, unsigned programs, char *errstr,
                           size_t errstr_size) {
-  if (strcmp(cfg->jwt_alg, "HS256") != 0 && !cfg->jwt_public_key_file[0]) {
+  if ((programs & P_GATEWAY) && strcmp(cfg->jwt_alg, "HS256") != 0 &&
+      !cfg->jwt_public_key_file[0]) {
     wt_errf(errstr, errstr_size,
             "WT_JWT_PUBLIC_KEY_FILE: required when WT_JWT_ALG is %s (an SPKI "
             "PEM file)",
             cfg->jwt_alg);
     return WT_ERR_CONFIG;
   }
-  if (cfg->metrics_port != 0 && cfg->metrics_port == cfg->http_port) {
+  /* both listen on one host when both run (make run) */
+  if ((programs & P_WORKER) && (programs & P_GATEWAY) &&
+      cfg->metrics_port != 0 && cfg->metrics_port == cfg->http_port) {
     wt_errf(errstr, errstr_size,
             "WT_METRICS_PORT: must differ from WT_HTTP_PORT (%d)",
             cfg->http_port);
@@ -284,11 +333,15 @@ static wt_err check_cross(const wt_config *cfg, char *errstr,
   return WT_OK;
 }
 
-wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
-                      char *errstr, size_t errstr_size) {
+wt_err wt_config_load_for(wt_config *cfg, unsigned programs,
+                          wt_config_lookup_fn lookup, void *ctx, char *errstr,
+                          size_t errstr_size) {
   memset(cfg, 0, sizeof(*cfg));
   for (size_t i = 0; i < NVARS; i++) {
-    const char *value = lookup ? lookup(ctx, vars[i].name) : NULL;
+    /* a variable no selected program uses keeps its default, unread */
+    const char *value = lookup && (vars[i].programs & programs)
+                            ? lookup(ctx, vars[i].name)
+                            : NULL;
     wt_err err;
     /* Defaults are checked like user values: a bad default is a bug. */
     err = set_var(cfg, &vars[i], vars[i].dflt, errstr, errstr_size);
@@ -300,7 +353,100 @@ wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
         return err;
     }
   }
-  return check_cross(cfg, errstr, errstr_size);
+  return check_cross(cfg, programs, errstr, errstr_size);
+}
+
+wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
+                      char *errstr, size_t errstr_size) {
+  return wt_config_load_for(cfg, WT_PROGRAM_ALL, lookup, ctx, errstr,
+                            errstr_size);
+}
+
+unsigned wt_config_program(const char *name) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } progs[] = {{"wt-admin", WT_PROGRAM_ADMIN},
+               {"wt-worker", WT_PROGRAM_WORKER},
+               {"wt-gateway", WT_PROGRAM_GATEWAY},
+               {"wt-devbroker", WT_PROGRAM_DEVBROKER}};
+  for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+    if (strcmp(name, progs[i].name) == 0)
+      return progs[i].bit;
+  return 0;
+}
+
+bool wt_config_is_secret(const char *name) {
+  for (size_t i = 0; i < NVARS; i++)
+    if (strcmp(vars[i].name, name) == 0)
+      return vars[i].echo != ECHO_VALUE;
+  return false;
+}
+
+/* postgresql://user:PASSWORD@host/db, ...?password=PASSWORD&..., and the
+ * conninfo form password=PASSWORD or password='PASS WORD'. */
+void wt_config_mask_url(const char *url, char *out, size_t out_size) {
+  static const char mask[] = "***";
+  size_t n = 0;
+  const char *p = url;
+  const char *scheme = strstr(url, "://");
+  if (out_size == 0)
+    return;
+#define PUT(c)                                                                 \
+  do {                                                                         \
+    if (n + 1 < out_size)                                                      \
+      out[n++] = (c);                                                          \
+  } while (0)
+  if (scheme) {
+    /* the authority ends at the first '/', '?' or '#'; its last '@' ends
+     * the user info, whose first ':' starts the password */
+    const char *auth = scheme + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memrchr(auth, '@', alen);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) {
+      while (p <= colon)
+        PUT(*p++);
+      for (const char *m = mask; *m; m++)
+        PUT(*m);
+      p = at;
+    }
+  }
+  while (*p) {
+    /* password= at the start of a conninfo keyword or a URI parameter */
+    if (strncasecmp(p, "password", 8) == 0 &&
+        (p == url || strchr(" \t?&", p[-1]))) {
+      const char *q = p + 8;
+      while (*q == ' ' || *q == '\t')
+        q++;
+      if (*q == '=') {
+        q++;
+        while (*q == ' ' || *q == '\t')
+          q++;
+        while (p < q)
+          PUT(*p++);
+        for (const char *m = mask; *m; m++)
+          PUT(*m);
+        if (*q == '\'') { /* conninfo quoting, with \' and \\ escapes */
+          q++;
+          while (*q && *q != '\'') {
+            if (*q == '\\' && q[1])
+              q++;
+            q++;
+          }
+          if (*q)
+            q++;
+        } else {
+          q += strcspn(q, " \t&#");
+        }
+        p = q;
+        continue;
+      }
+    }
+    PUT(*p++);
+  }
+#undef PUT
+  out[n] = '\0';
 }
 
 /* --- .env files ------------------------------------------------------- */
@@ -314,8 +460,10 @@ static int valid_name(const char *s, size_t n) {
   return 1;
 }
 
-/* Parses the value at p (up to the end of the line) into a new string. */
-static char *parse_value(const char *p, const char *eol, int lineno,
+/* Parses the value at p (up to the end of the line) into a new string.
+ * shell: an unquoted value is one shell word, backslash escapes included,
+ * as bash's printf %q writes it (stack.env). */
+static char *parse_value(const char *p, const char *eol, int lineno, bool shell,
                          char *errstr, size_t errstr_size) {
   char *out = malloc((size_t)(eol - p) + 1);
   size_t n = 0;
@@ -348,6 +496,20 @@ static char *parse_value(const char *p, const char *eol, int lineno,
       free(out);
       return NULL;
     }
+  } else if (shell) {
+    while (p < eol && !strchr(" \t\r", *p)) {
+      if (*p == '\\' && p + 1 < eol)
+        p++;
+      out[n++] = *p++;
+    }
+    while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
+      p++;
+    if (p < eol && *p != '#') {
+      wt_errf(errstr, errstr_size, ".env line %d: text after the value",
+              lineno);
+      free(out);
+      return NULL;
+    }
   } else {
     const char *end = eol;
     const char *hash = memchr(p, '#', (size_t)(eol - p));
@@ -363,8 +525,8 @@ static char *parse_value(const char *p, const char *eol, int lineno,
   return out;
 }
 
-wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
-                       size_t errstr_size) {
+static wt_err dotenv_parse(const char *text, bool shell, wt_dotenv *out,
+                           char *errstr, size_t errstr_size) {
   const char *p = text;
   int lineno = 0;
   memset(out, 0, sizeof(*out));
@@ -404,7 +566,7 @@ wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
               WT_DOTENV_MAX_ENTRIES);
       goto fail;
     }
-    value = parse_value(eq + 1, eol, lineno, errstr, errstr_size);
+    value = parse_value(eq + 1, eol, lineno, shell, errstr, errstr_size);
     if (!value)
       goto fail;
     out->names[out->count] = strndup(p, (size_t)(name_end - p));
@@ -420,6 +582,16 @@ wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
 fail:
   wt_dotenv_free(out);
   return WT_ERR_INVALID;
+}
+
+wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
+                       size_t errstr_size) {
+  return dotenv_parse(text, false, out, errstr, errstr_size);
+}
+
+wt_err wt_stackenv_parse(const char *text, wt_dotenv *out, char *errstr,
+                         size_t errstr_size) {
+  return dotenv_parse(text, true, out, errstr, errstr_size);
 }
 
 const char *wt_dotenv_get(const wt_dotenv *env, const char *name) {
@@ -438,9 +610,35 @@ void wt_dotenv_free(wt_dotenv *env) {
   memset(env, 0, sizeof(*env));
 }
 
-static const char *process_lookup(void *ctx, const char *name) {
+/* The environment, then .env, then (the services only) stack.env. */
+typedef struct process_sources {
+  wt_dotenv dotenv;
+  wt_dotenv stack;
+  const char *stack_path; /* NULL: no stack.env */
+  char *used_from_stack;  /* names taken from stack.env, for the log */
+  size_t used_size;
+} process_sources;
+
+static const char *env_or_dotenv(const process_sources *src, const char *name) {
   const char *v = getenv(name);
-  return v ? v : wt_dotenv_get(ctx, name);
+  return v ? v : wt_dotenv_get(&src->dotenv, name);
+}
+
+static const char *process_lookup(void *ctx, const char *name) {
+  process_sources *src = ctx;
+  const char *v = env_or_dotenv(src, name);
+  if (v || !src->stack_path)
+    return v;
+  if (strcmp(name, "WT_DATABASE_URL") != 0 &&
+      strcmp(name, "WT_KAFKA_BROKERS") != 0)
+    return NULL;
+  v = wt_dotenv_get(&src->stack, name);
+  if (v && src->used_from_stack) {
+    size_t len = strlen(src->used_from_stack);
+    snprintf(src->used_from_stack + len, src->used_size - len, "%s%s",
+             len ? " " : "", name);
+  }
+  return v;
 }
 
 static char *read_small_file(const char *path, char *errstr,
@@ -469,46 +667,117 @@ out:
   return buf;
 }
 
-wt_err wt_config_from_process(wt_config *cfg, char *errstr,
-                              size_t errstr_size) {
-  wt_dotenv env = {0};
+/* Reads and parses path into env; errors name what (the variable). */
+static wt_err read_env_file(const char *what, const char *path, bool shell,
+                            wt_dotenv *env, char *errstr, size_t errstr_size) {
+  char sub[256] = "";
+  char *text = read_small_file(path, sub, sizeof(sub));
+  wt_err err;
+  if (!text) {
+    wt_errf(errstr, errstr_size, "%s: %s", what, sub);
+    return WT_ERR_CONFIG;
+  }
+  err = dotenv_parse(text, shell, env, sub, sizeof(sub));
+  free(text);
+  if (err != WT_OK) {
+    wt_errf(errstr, errstr_size, "%s %s: %s", what, path, sub);
+    return WT_ERR_CONFIG;
+  }
+  return WT_OK;
+}
+
+wt_err wt_config_from_process_for(wt_config *cfg, unsigned programs,
+                                  char *stack_used, size_t stack_used_size,
+                                  char *errstr, size_t errstr_size) {
+  process_sources src = {.used_from_stack = stack_used,
+                         .used_size = stack_used_size};
   const char *path = getenv("WT_ENV_FILE");
-  char *text = NULL;
+  char stack_path[WT_CONFIG_URL_MAX] = "";
+  const char *v;
   wt_err err;
 
+  if (stack_used && stack_used_size)
+    stack_used[0] = '\0';
   if (!path && access(".env", R_OK) == 0)
     path = ".env";
   if (path) {
-    char sub[256] = "";
-    text = read_small_file(path, errstr, errstr_size);
-    if (!text)
-      return WT_ERR_CONFIG;
-    err = wt_dotenv_parse(text, &env, sub, sizeof(sub));
-    free(text);
-    if (err != WT_OK) {
-      wt_errf(errstr, errstr_size, "WT_ENV_FILE %s: %s", path, sub);
-      return WT_ERR_CONFIG;
+    err = read_env_file("WT_ENV_FILE", path, false, &src.dotenv, errstr,
+                        errstr_size);
+    if (err != WT_OK)
+      return err;
+  }
+  /* make run's stack.env: named by WT_STACK_ENV (empty: none), else
+   * $WT_VAR_DIR/stack.env, else var/stack.env; only a named one must
+   * exist. Needed only when a service address is not set. */
+  if ((programs & P_SERVICES) && (!env_or_dotenv(&src, "WT_DATABASE_URL") ||
+                                  !env_or_dotenv(&src, "WT_KAFKA_BROKERS"))) {
+    bool named = false;
+    if ((v = env_or_dotenv(&src, "WT_STACK_ENV"))) {
+      snprintf(stack_path, sizeof(stack_path), "%s", v);
+      named = true;
+    } else if ((v = env_or_dotenv(&src, "WT_VAR_DIR")) && *v) {
+      snprintf(stack_path, sizeof(stack_path), "%s/stack.env", v);
+    } else {
+      snprintf(stack_path, sizeof(stack_path), "var/stack.env");
+    }
+    if (stack_path[0] && (named || access(stack_path, F_OK) == 0)) {
+      err = read_env_file("WT_STACK_ENV", stack_path, true, &src.stack, errstr,
+                          errstr_size);
+      if (err != WT_OK)
+        goto out;
+      src.stack_path = stack_path;
     }
   }
-  err = wt_config_load(cfg, process_lookup, &env, errstr, errstr_size);
-  wt_dotenv_free(&env);
+  err = wt_config_load_for(cfg, programs, process_lookup, &src, errstr,
+                           errstr_size);
+  if (err == WT_OK && stack_used && stack_used[0]) {
+    size_t len = strlen(stack_used);
+    snprintf(stack_used + len, stack_used_size - len, " from %s", stack_path);
+  }
+out:
+  wt_dotenv_free(&src.dotenv);
+  wt_dotenv_free(&src.stack);
   return err;
 }
 
+wt_err wt_config_from_process(wt_config *cfg, char *errstr,
+                              size_t errstr_size) {
+  return wt_config_from_process_for(cfg, WT_PROGRAM_ALL, NULL, 0, errstr,
+                                    errstr_size);
+}
+
+static void describe_accepts(const var_desc *d, char *out, size_t size) {
+  if (d->kind == VAR_INT)
+    snprintf(out, size, "%ld..%ld: %s", d->min, d->max, d->accepts);
+  else
+    snprintf(out, size, "%s", d->accepts);
+}
+
 void wt_config_describe(FILE *out) {
-  fprintf(out, "Environment (also read from .env or $WT_ENV_FILE):\n");
-  for (size_t i = 0; i < NVARS; i++)
-    fprintf(out, "  %-24s %s (default: %s)\n", vars[i].name, vars[i].accepts,
+  fprintf(out, "Environment (also read from .env or $WT_ENV_FILE; "
+               "WT_DATABASE_URL and WT_KAFKA_BROKERS\n"
+               "also from make run's var/stack.env, see README):\n");
+  for (size_t i = 0; i < NVARS; i++) {
+    char accepts[256];
+    describe_accepts(&vars[i], accepts, sizeof(accepts));
+    fprintf(out, "  %-24s %s (default: %s)\n", vars[i].name, accepts,
             *vars[i].dflt ? vars[i].dflt : "none");
+  }
 }
 
 bool wt_config_start(const char *program, const char *component,
                      wt_config *cfg) {
   char err[1024] = "";
-  if (wt_config_from_process(cfg, err, sizeof(err)) != WT_OK) {
+  char from_stack[WT_CONFIG_URL_MAX + 64] = "";
+  unsigned programs = wt_config_program(program);
+  if (wt_config_from_process_for(cfg, programs ? programs : WT_PROGRAM_ALL,
+                                 from_stack, sizeof(from_stack), err,
+                                 sizeof(err)) != WT_OK) {
     fprintf(stderr, "%s: configuration error: %s\n", program, err);
     return false;
   }
   wt_log_init(component, cfg->log_level, stderr);
+  if (from_stack[0])
+    WT_INFO("config %s (make run's stack)", from_stack);
   return true;
 }

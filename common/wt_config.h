@@ -66,13 +66,39 @@ typedef struct wt_config {
   int idle_timeout_s;
 } wt_config;
 
+/* The programs, each of which reads and checks only the variables it uses. */
+#define WT_PROGRAM_ADMIN 0x1u
+#define WT_PROGRAM_WORKER 0x2u
+#define WT_PROGRAM_GATEWAY 0x4u
+#define WT_PROGRAM_DEVBROKER 0x8u
+#define WT_PROGRAM_ALL 0xfu
+
+/* WT_PROGRAM_* of "wt-admin", "wt-worker", "wt-gateway", "wt-devbroker";
+ * 0 for any other name. */
+unsigned wt_config_program(const char *name);
+
 /* Returns the value of a variable, or NULL when it is not set. */
 typedef const char *(*wt_config_lookup_fn)(void *ctx, const char *name);
 
 /* Fills cfg from lookup; on error returns WT_ERR_CONFIG with a message
- * such as "WT_BATCH_MAX: expected an integer in 1..100000, got \"x\"". */
+ * such as "WT_BATCH_MAX: expected an integer in 1..100000, got \"x\"".
+ * Errors never hold a secret: a bad WT_JWT_SECRET is told by its length, a
+ * bad WT_DATABASE_URL with its password masked. wt_config_load checks every
+ * variable; _for only those the programs (WT_PROGRAM_* bits) use, the others
+ * keep their defaults unread. */
 wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
                       char *errstr, size_t errstr_size);
+wt_err wt_config_load_for(wt_config *cfg, unsigned programs,
+                          wt_config_lookup_fn lookup, void *ctx, char *errstr,
+                          size_t errstr_size);
+
+/* true for a variable whose value is never printed (WT_JWT_SECRET) or
+ * printed masked (WT_DATABASE_URL). */
+bool wt_config_is_secret(const char *name);
+
+/* Copies a libpq URI or conninfo string with its password replaced by
+ * "***" (user:***@host, password=***): what logs and errors may print. */
+void wt_config_mask_url(const char *url, char *out, size_t out_size);
 
 /* Parsed .env contents: names and values are owned by the struct. */
 typedef struct wt_dotenv {
@@ -85,20 +111,35 @@ typedef struct wt_dotenv {
  * values in '' (literal) or "" (with \n \" \\ escapes). */
 wt_err wt_dotenv_parse(const char *text, wt_dotenv *out, char *errstr,
                        size_t errstr_size);
+/* The same for stack.env, which deploy/local/stack.sh writes with bash's
+ * printf %q: an unquoted value may hold backslash escapes ("a\ b"). */
+wt_err wt_stackenv_parse(const char *text, wt_dotenv *out, char *errstr,
+                         size_t errstr_size);
 const char *wt_dotenv_get(const wt_dotenv *env, const char *name);
 void wt_dotenv_free(wt_dotenv *env);
 
 /* The process' config: environment, then the .env file at $WT_ENV_FILE or
- * ./.env when present. */
+ * ./.env when present; then, for WT_DATABASE_URL and WT_KAFKA_BROKERS only,
+ * make run's stack.env: the file $WT_STACK_ENV names (it must exist; empty:
+ * none), else $WT_VAR_DIR/stack.env or ./var/stack.env when it exists.
+ * _for checks only the variables of programs; stack_used (may be NULL)
+ * gets "WT_DATABASE_URL WT_KAFKA_BROKERS from PATH" for what stack.env gave,
+ * "" when nothing. */
 wt_err wt_config_from_process(wt_config *cfg, char *errstr, size_t errstr_size);
+wt_err wt_config_from_process_for(wt_config *cfg, unsigned programs,
+                                  char *stack_used, size_t stack_used_size,
+                                  char *errstr, size_t errstr_size);
 
-/* For a program's main: wt_config_from_process, then the logger for
- * component at the configured level. false after printing "PROGRAM:
- * configuration error: ..." to stderr: exit with status 2. */
+/* For a program's main: wt_config_from_process_for the program's own
+ * variables (wt_config_program(program); all for another name), then the
+ * logger for component at the configured level, which logs at INFO what
+ * came from stack.env. false after printing "PROGRAM: configuration error:
+ * ..." to stderr: exit with status 2. */
 bool wt_config_start(const char *program, const char *component,
                      wt_config *cfg);
 
-/* Writes the table of variables, defaults and what they accept (--help). */
+/* Writes the table of variables, defaults and what they accept, ranges
+ * included (--help). */
 void wt_config_describe(FILE *out);
 
 #endif

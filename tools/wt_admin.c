@@ -1,5 +1,5 @@
 /* wt-admin: operator commands: `migrate`, `topics`, `user` (add, deactivate,
- * revoke-tokens, list) and `demo`. */
+ * revoke-tokens, list), `demo` and `config check`. */
 #include <crypt.h>
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include "wt_command.h"
 #include "wt_config.h"
 #include "wt_db.h"
+#include "wt_jwt.h"
 #include "wt_kafka.h"
 #include "wt_log.h"
 #include "wt_migrate.h"
@@ -26,24 +27,30 @@
 #endif
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "Usage: wt-admin COMMAND [OPTIONS]\n"
-          "\n"
-          "Commands:\n"
-          "  migrate [--dir DIR]  apply pending migrations (default DIR: %s)\n"
-          "  topics               create the Kafka topics that are missing\n"
-          "  user add USERNAME [--display-name NAME] [--password-stdin]\n"
-          "                       create a user; prints its id\n"
-          "  user deactivate USER_ID|USERNAME\n"
-          "  user revoke-tokens USER_ID|USERNAME\n"
-          "  user list [--json]   the users, by username\n"
-          "  demo                 demo users, project and logs (idempotent)\n"
-          "  help                 this text\n"
-          "\n"
-          "`wt-admin user --help` and `wt-admin demo --help` tell more.\n"
-          "Exit status: 0 done, 1 failed, 2 bad usage or configuration.\n"
-          "\n",
-          WT_MIGRATIONS_DIR);
+  fprintf(
+      out,
+      "Usage: wt-admin COMMAND [OPTIONS]\n"
+      "\n"
+      "Commands:\n"
+      "  migrate [--dir DIR]  apply pending migrations (default DIR: %s)\n"
+      "  topics               create the Kafka topics that are missing\n"
+      "  user add USERNAME [--display-name NAME] [--password-stdin]\n"
+      "                       create a user; prints its id\n"
+      "  user deactivate USER_ID|USERNAME\n"
+      "  user revoke-tokens USER_ID|USERNAME\n"
+      "  user list [--json]   the users, by username\n"
+      "  demo                 demo users, project and logs (idempotent)\n"
+      "  config check [PROGRAM...]\n"
+      "                       check the configuration of each PROGRAM\n"
+      "                       (wt-admin, wt-worker, wt-gateway, wt-devbroker;\n"
+      "                       default: the first three), each against the\n"
+      "                       variables it uses, keys read; connects nowhere\n"
+      "  help                 this text\n"
+      "\n"
+      "`wt-admin user --help` and `wt-admin demo --help` tell more.\n"
+      "Exit status: 0 done, 1 failed, 2 bad usage or configuration.\n"
+      "\n",
+      WT_MIGRATIONS_DIR);
   wt_config_describe(out);
 }
 
@@ -114,6 +121,66 @@ static int cmd_topics(const wt_config *cfg) {
   return rc;
 }
 
+/* `config check`: what each program would say at start, before anything
+ * starts (deploy/local/run.sh runs it first). */
+static int cmd_config(int argc, char **argv) {
+  static const char *const dflt[] = {"wt-admin", "wt-worker", "wt-gateway"};
+  const char *const *names = dflt;
+  size_t n = sizeof(dflt) / sizeof(dflt[0]);
+  unsigned all = 0;
+  wt_config cfg;
+  char err[1024];
+  int rc = 0;
+
+  if (argc < 2 || strcmp(argv[1], "check") != 0) {
+    fprintf(stderr, "usage: wt-admin config check [PROGRAM...]\n");
+    return 2;
+  }
+  if (argc > 2) {
+    names = (const char *const *)(argv + 2);
+    n = (size_t)argc - 2;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned bit = wt_config_program(names[i]);
+    if (!bit) {
+      fprintf(stderr,
+              "wt-admin config check: unknown program \"%s\" (wt-admin, "
+              "wt-worker, wt-gateway or wt-devbroker)\n",
+              names[i]);
+      return 2;
+    }
+    all |= bit;
+    if (wt_config_from_process_for(&cfg, bit, NULL, 0, err, sizeof(err)) !=
+        WT_OK) {
+      fprintf(stderr, "wt-admin config check: %s: %s\n", names[i], err);
+      rc = 2;
+      continue;
+    }
+    if (bit == WT_PROGRAM_GATEWAY) {
+      wt_jwt *jwt = NULL;
+      if (wt_jwt_new(&cfg, &jwt, err, sizeof(err)) != WT_OK) {
+        fprintf(stderr, "wt-admin config check: %s: %s\n", names[i], err);
+        rc = 2;
+        continue;
+      }
+      wt_jwt_destroy(jwt);
+    }
+  }
+  /* what the programs share on one host (ports) */
+  if (rc == 0 && wt_config_from_process_for(&cfg, all, NULL, 0, err,
+                                            sizeof(err)) != WT_OK) {
+    fprintf(stderr, "wt-admin config check: %s\n", err);
+    rc = 2;
+  }
+  if (rc == 0) {
+    printf("config ok:");
+    for (size_t i = 0; i < n; i++)
+      printf(" %s", names[i]);
+    printf("\n");
+  }
+  return rc;
+}
+
 int main(int argc, char **argv) {
   wt_config cfg;
   const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -123,6 +190,8 @@ int main(int argc, char **argv) {
     usage(cmd ? stdout : stderr);
     return cmd ? 0 : 2;
   }
+  if (strcmp(cmd, "config") == 0)
+    return cmd_config(argc - 1, argv + 1);
   if (!wt_config_start("wt-admin", "admin", &cfg))
     return 2;
   if (strcmp(cmd, "migrate") == 0)

@@ -17,6 +17,13 @@ note() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 warn() { note "$@"; }
 die() { warn "$*"; exit 1; }
 
+# mask_url: stdin to stdout with the passwords of PostgreSQL URLs and conninfo strings
+# replaced by *** (user:***@host, password=***), for whatever prints a WT_DATABASE_URL.
+mask_url() {
+    sed -E -e 's#(://[^:/?@[:space:]]*:)[^@/?[:space:]]*@#\1***@#g' \
+        -e "s#(^|[[:space:]?&])(password[[:space:]]*=[[:space:]]*)('([^'\\\\]|\\\\.)*'|[^[:space:]&']*)#\\1\\2***#g"
+}
+
 # port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -145,7 +145,7 @@ stop() {
 status() {
     local pg=no broker=no
     if [[ -f $STACK_ENV ]] && grep -q '^WT_STACK_POSTGRES=external' "$STACK_ENV"; then
-        say "PostgreSQL external: $(grep '^WT_DATABASE_URL=' "$STACK_ENV")"
+        say "PostgreSQL external: $(grep '^WT_DATABASE_URL=' "$STACK_ENV" | mask_url)"
         pg=yes
     elif "$HERE/pg.sh" status; then pg=yes; fi
     if [[ -f $STACK_ENV ]] && grep -q '^WT_STACK_KAFKA=external' "$STACK_ENV"; then

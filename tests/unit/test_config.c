@@ -122,6 +122,7 @@ static bad_case bad_cases[] = {
     {"WT_TOPIC_PREFIX", "a/b", "1..40"},
     {"WT_TOPIC_PREFIX", "0123456789012345678901234567890123456789x", "1..40"},
     {"WT_JWT_SECRET", "short", "at least 32 bytes"},
+    {"WT_JWT_SECRET", "a-31-byte-secret-never-printed", "at least 32 bytes"},
     {"WT_JWT_ALG", "none", "HS256, RS256 or ES256"},
     {"WT_JWT_ALG", "RS256", "WT_JWT_PUBLIC_KEY_FILE"},
     {"WT_JWT_ISSUER", "", "iss"},
@@ -155,6 +156,200 @@ static void test_bad_value(void **state) {
   /* ...with what it accepts */
   if (!strstr(err, bc->expect))
     fail_msg("message \"%s\" lacks \"%s\"", err, bc->expect);
+  /* ...and never the value of a secret */
+  if (strcmp(bc->name, "WT_JWT_SECRET") == 0 && strlen(bc->value) >= 4 &&
+      strstr(err, bc->value))
+    fail_msg("message \"%s\" shows the secret", err);
+}
+
+/* Issue 12, item 3: errors never print a secret or a password. */
+static void test_secrets_never_printed(void **state) {
+  static const struct {
+    const char *name, *value, *secret;
+  } cases[] = {
+      {"WT_JWT_SECRET", "short-jwt-secret", "short-jwt-secret"},
+      {"WT_DATABASE_URL", "postgresql://u:pw-s3cret@h:5432/db?bogus=1",
+       "pw-s3cret"},
+      {"WT_DATABASE_URL", "postgresql://u:pw-s3cret%zz@h/db", "pw-s3cret"},
+      {"WT_DATABASE_URL", "host=h password=pw-s3cret bogus=1", "pw-s3cret"},
+      {"WT_DATABASE_URL", "host=h password='pw s3cret' bogus=1", "s3cret"},
+      {"WT_DATABASE_URL", "postgresql://h/db?password=pw-s3cret&bogus=1",
+       "pw-s3cret"},
+  };
+  (void)state;
+  assert_true(wt_config_is_secret("WT_JWT_SECRET"));
+  assert_true(wt_config_is_secret("WT_DATABASE_URL"));
+  assert_false(wt_config_is_secret("WT_BATCH_MAX"));
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    kv vals[] = {{cases[i].name, cases[i].value}, {NULL, NULL}};
+    wt_config c;
+    char err[512] = "";
+    assert_int_equal(wt_config_load(&c, table_lookup, vals, err, sizeof(err)),
+                     WT_ERR_CONFIG);
+    assert_int_equal(strncmp(err, cases[i].name, strlen(cases[i].name)), 0);
+    if (strstr(err, cases[i].secret))
+      fail_msg("case %zu: \"%s\" shows the secret", i, err);
+  }
+}
+
+static void test_mask_url(void **state) {
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"postgresql://worktracker@127.0.0.1:5432/worktracker",
+       "postgresql://worktracker@127.0.0.1:5432/worktracker"},
+      {"postgresql://u:pw@h/db", "postgresql://u:***@h/db"},
+      {"postgres://u:p%40w:x@h:1/db?sslmode=require",
+       "postgres://u:***@h:1/db?sslmode=require"},
+      {"postgresql://u:p@w@h/db", "postgresql://u:***@h/db"},
+      {"postgresql://h/db?user=u&password=pw&sslmode=require",
+       "postgresql://h/db?user=u&password=***&sslmode=require"},
+      {"host=h user=u password=pw dbname=d",
+       "host=h user=u password=*** dbname=d"},
+      {"password = 'p w\\'x' host=h", "password = *** host=h"},
+      {"host=h passwordx=1", "host=h passwordx=1"},
+      {"postgresql://h:5432/db@x", "postgresql://h:5432/db@x"},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char out[256];
+    wt_config_mask_url(cases[i].in, out, sizeof(out));
+    assert_string_equal(out, cases[i].out);
+  }
+}
+
+/* Issue 12, item 9: each program checks only what it uses. */
+static void test_load_for_program(void **state) {
+  kv vals[] = {{"WT_BATCH_MAX", "abc"}, {"WT_HTTP_PORT", "9101"}, {NULL, NULL}};
+  wt_config c;
+  char err[512] = "";
+  (void)state;
+  assert_int_equal(wt_config_program("wt-worker"), WT_PROGRAM_WORKER);
+  assert_int_equal(wt_config_program("wt-nothing"), 0);
+  assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_ADMIN, table_lookup, vals,
+                                      err, sizeof(err)),
+                   WT_OK);
+  assert_int_equal(c.batch_max, 1000); /* unread: the default */
+  assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_GATEWAY, table_lookup,
+                                      vals, err, sizeof(err)),
+                   WT_OK);
+  assert_int_equal(c.http_port, 9101);
+  assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_WORKER, table_lookup, vals,
+                                      err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "WT_BATCH_MAX"));
+  /* worker and gateway together: the ports must differ */
+  vals[0].value = "10";
+  assert_int_equal(wt_config_load_for(&c,
+                                      WT_PROGRAM_WORKER | WT_PROGRAM_GATEWAY,
+                                      table_lookup, vals, err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "WT_METRICS_PORT"));
+}
+
+static void test_stackenv_parse(void **state) {
+  wt_dotenv env;
+  char err[256] = "";
+  (void)state;
+  /* what bash's printf '%s=%q\n' writes */
+  assert_int_equal(
+      wt_stackenv_parse("WT_DATABASE_URL=postgresql://u@h:1/d\\?a=b\\&c=d\n"
+                        "WT_STACK_POSTGRES=PostgreSQL\\ 15.4\n"
+                        "WT_Q='x y'\n",
+                        &env, err, sizeof(err)),
+      WT_OK);
+  assert_string_equal(wt_dotenv_get(&env, "WT_DATABASE_URL"),
+                      "postgresql://u@h:1/d?a=b&c=d");
+  assert_string_equal(wt_dotenv_get(&env, "WT_STACK_POSTGRES"),
+                      "PostgreSQL 15.4");
+  assert_string_equal(wt_dotenv_get(&env, "WT_Q"), "x y");
+  wt_dotenv_free(&env);
+  assert_int_equal(wt_stackenv_parse("WT_STACK_POSTGRES=PostgreSQL 15.4\n",
+                                     &env, err, sizeof(err)),
+                   WT_ERR_INVALID);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs(text, f) >= 0, 1);
+  fclose(f);
+}
+
+/* Issue 12, item 8: make run's stack.env supplies the service addresses
+ * that neither the environment nor .env sets. */
+static void test_process_stack_env(void **state) {
+  char dir[] = "/tmp/wt-test-stackenv-XXXXXX";
+  char stack[128], dotenv[128], used[256];
+  wt_config c;
+  char err[512] = "";
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(stack, sizeof(stack), "%s/stack.env", dir);
+  snprintf(dotenv, sizeof(dotenv), "%s/.env", dir);
+  write_file(stack, "WT_DATABASE_URL=postgresql://worktracker@127.0.0.1:"
+                    "41234/worktracker\n"
+                    "WT_KAFKA_BROKERS=127.0.0.1:41235\n"
+                    "WT_STACK_POSTGRES=PostgreSQL\\ 15.4\n"
+                    "WT_STACK_KAFKA=apache-kafka\\ 3.9.1\n");
+  write_file(dotenv, "WT_KAFKA_BROKERS=dotenv:9092\n");
+  unsetenv("WT_DATABASE_URL");
+  unsetenv("WT_KAFKA_BROKERS");
+  unsetenv("WT_STACK_ENV");
+  setenv("WT_ENV_FILE", "/dev/null", 1);
+
+  /* found through WT_VAR_DIR */
+  setenv("WT_VAR_DIR", dir, 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_ADMIN, used,
+                                              sizeof(used), err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.database_url,
+                      "postgresql://worktracker@127.0.0.1:41234/worktracker");
+  assert_string_equal(c.kafka_brokers, "127.0.0.1:41235");
+  assert_non_null(strstr(used, "WT_DATABASE_URL WT_KAFKA_BROKERS from "));
+  assert_non_null(strstr(used, stack));
+
+  /* the environment and .env win, each variable on its own */
+  setenv("WT_DATABASE_URL", "postgresql://env@h/db", 1);
+  setenv("WT_ENV_FILE", dotenv, 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_ADMIN, used,
+                                              sizeof(used), err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.database_url, "postgresql://env@h/db");
+  assert_string_equal(c.kafka_brokers, "dotenv:9092");
+  assert_string_equal(used, "");
+  unsetenv("WT_DATABASE_URL");
+  setenv("WT_ENV_FILE", "/dev/null", 1);
+
+  /* named by WT_STACK_ENV: it must exist; empty: none */
+  unsetenv("WT_VAR_DIR");
+  setenv("WT_STACK_ENV", stack, 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_brokers, "127.0.0.1:41235");
+  setenv("WT_STACK_ENV", "", 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_brokers, "127.0.0.1:9092");
+  unlink(stack);
+  setenv("WT_STACK_ENV", stack, 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "WT_STACK_ENV"));
+  /* WT_VAR_DIR's, absent: the defaults, no error */
+  unsetenv("WT_STACK_ENV");
+  setenv("WT_VAR_DIR", dir, 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_brokers, "127.0.0.1:9092");
+  unsetenv("WT_VAR_DIR");
+  unsetenv("WT_ENV_FILE");
+  unlink(dotenv);
+  rmdir(dir);
 }
 
 static void test_string_too_long(void **state) {
@@ -249,7 +444,7 @@ static void test_process_env_over_dotenv(void **state) {
 int main(void) {
   enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
   static char names[NBAD][96];
-  struct CMUnitTest tests[NBAD + 7];
+  struct CMUnitTest tests[NBAD + 12];
   size_t n = 0;
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
@@ -259,6 +454,11 @@ int main(void) {
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dotenv_quoted_values);
   tests[n++] =
       (struct CMUnitTest)cmocka_unit_test(test_process_env_over_dotenv);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_secrets_never_printed);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_mask_url);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_load_for_program);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_stackenv_parse);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_process_stack_env);
   for (size_t i = 0; i < NBAD; i++) {
     snprintf(names[i], sizeof(names[i]), "bad_value %s=\"%.20s\"",
              bad_cases[i].name, bad_cases[i].value);
