@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make run`: start the local stack (unless WT_DATABASE_URL / WT_KAFKA_BROKERS
-# point elsewhere), migrate, create the topics, start every Worktracker
-# program that is built, print what runs where, and stop all of it on Ctrl-C.
+# `make run`: check the configuration of every program it will start (and
+# stop at once, exit 2, when a value is bad), start the local stack (unless
+# WT_DATABASE_URL / WT_KAFKA_BROKERS point elsewhere), migrate, create the
+# topics, start every Worktracker program that is built, print what runs
+# where, and stop all of it on Ctrl-C.
 #   deploy/local/run.sh BUILD_DIR
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 build="${1:-$repo/build/release}"
 export WT_VAR_DIR="${WT_VAR_DIR:-$repo/var}"
 export WT_DEVBROKER_BIN="${WT_DEVBROKER_BIN:-$build/tools/wt-devbroker}"
@@ -20,6 +22,30 @@ if [[ -f "${WT_ENV_FILE:-$repo/.env}" ]]; then
     if [[ "$v" =~ ^\"(.*)\"$ || "$v" =~ ^\'(.*)\'$ ]]; then v="${BASH_REMATCH[1]}"; fi
     if [[ -z "${!k+x}" ]]; then export "$k=$v"; fi
   done < "${WT_ENV_FILE:-$repo/.env}"
+fi
+
+# shellcheck source=lib.sh
+source "$here/lib.sh" # mask_url
+
+# the gateway signs tokens with WT_JWT_SECRET: a local one is made once and
+# kept in var/, so that tokens survive a restart of `make run`
+if [[ -z "${WT_JWT_SECRET:-}" && "${WT_JWT_ALG:-HS256}" == HS256 ]]; then
+  mkdir -p "$WT_VAR_DIR"
+  if [[ ! -s "$WT_VAR_DIR/jwt-secret" ]]; then
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$WT_VAR_DIR/jwt-secret")
+  fi
+  WT_JWT_SECRET="$(cat "$WT_VAR_DIR/jwt-secret")"
+  export WT_JWT_SECRET
+fi
+
+# every program's configuration, before anything starts: a bad value stops
+# here, named, instead of after PostgreSQL and Kafka came up
+programs=(wt-admin)
+[[ -x "$build/worker/wt-worker" ]] && programs+=(wt-worker)
+[[ -x "$build/ws-gateway/wt-gateway" ]] && programs+=(wt-gateway)
+if ! "$build/tools/wt-admin" config check "${programs[@]}" >/dev/null; then
+  echo "run: configuration error (above); nothing was started" >&2
+  exit 2
 fi
 
 pids=()
@@ -36,17 +62,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'stop_note="stopping on request"; exit 130' INT TERM
-
-# the gateway signs tokens with WT_JWT_SECRET: a local one is made once and
-# kept in var/, so that tokens survive a restart of `make run`
-if [[ -z "${WT_JWT_SECRET:-}" && "${WT_JWT_ALG:-HS256}" == HS256 ]]; then
-  mkdir -p "$WT_VAR_DIR"
-  if [[ ! -s "$WT_VAR_DIR/jwt-secret" ]]; then
-    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$WT_VAR_DIR/jwt-secret")
-  fi
-  WT_JWT_SECRET="$(cat "$WT_VAR_DIR/jwt-secret")"
-  export WT_JWT_SECRET
-fi
 
 "$here/stack.sh" start
 eval "$("$here/stack.sh" env --export)"
@@ -79,7 +94,7 @@ fi
 
 echo
 echo "Worktracker is running:"
-echo "  PostgreSQL   $WT_DATABASE_URL   (${WT_STACK_POSTGRES:-external})"
+echo "  PostgreSQL   $(mask_url <<<"$WT_DATABASE_URL")   (${WT_STACK_POSTGRES:-external})"
 echo "  Kafka        $WT_KAFKA_BROKERS   (${WT_STACK_KAFKA:-external})"
 if [[ ${#started[@]} -eq 0 ]]; then
   echo "  programs     none built yet besides wt-admin"
