@@ -108,6 +108,9 @@ if [[ -n "$demo" ]]; then
   echo "Demo data:"
   sed 's/^/  /' <<<"$demo"
 fi
+echo "In another shell, from $repo (the programs read WT_DATABASE_URL and WT_KAFKA_BROKERS"
+echo "from $WT_VAR_DIR/stack.env; or: . $WT_VAR_DIR/stack.env):"
+echo "  ${build#"$repo"/}/tools/wt-admin user list"
 echo "Press Ctrl-C to stop all of it."
 if [[ ${#pids[@]} -gt 0 ]]; then
   status=0

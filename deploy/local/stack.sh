@@ -11,12 +11,15 @@ usage_if_help "usage: ${0##*/} start|stop|status|env
           or reuse the running ones; wait until they answer; write \$WT_VAR_DIR/stack.env:
             WT_DATABASE_URL=postgresql://worktracker@127.0.0.1:PORT/worktracker
             WT_KAFKA_BROKERS=127.0.0.1:PORT
-            WT_STACK_POSTGRES=PostgreSQL 15.x      (or: external)
-            WT_STACK_KAFKA=apache-kafka 3.9.1      (or: devbroker, external)
-          (KEY=VALUE lines, values unquoted: split each line at the first '=')
+            WT_STACK_POSTGRES=PostgreSQL\\ 15.x     (or: external)
+            WT_STACK_KAFKA=apache-kafka\\ 3.9.1     (or: devbroker, external)
+          (KEY=VALUE lines, values quoted by bash's printf %q: \`. stack.env\` works; mode 600,
+          since an external WT_DATABASE_URL may hold a password). Every Worktracker program
+          reads WT_DATABASE_URL and WT_KAFKA_BROKERS from var/stack.env when neither the
+          environment nor .env sets them (see the README's Configuration).
   stop    stop all of it, wait for the processes to exit; safe when nothing runs
-  status  print what runs (exit 0 when PostgreSQL and a broker run, else 3)
-  env     print stack.env (env --export: as export lines for eval, values quoted)
+  status  print what runs (exit 0 when PostgreSQL and a broker run, else 3); passwords masked
+  env     print stack.env (env --export: as export lines for eval)
 
 Environment:
   WT_VAR_DIR        state directory (default <repo>/var)
@@ -98,6 +101,17 @@ devbroker_stop() {
     rm -f "$DEV_DIR/devbroker.pid"
 }
 
+# env_line NAME VALUE: one stack.env line; env_lines: the same for the
+# unquoted NAME=VALUE lines of pg/env, kafka/env, devbroker/env on stdin.
+env_line() {
+    [[ $2 != *[[:cntrl:]]* ]] || die "$1: a control character in the value"
+    printf '%s=%q\n' "$1" "$2"
+}
+env_lines() {
+    local k v
+    while IFS='=' read -r k v; do [[ -z $k ]] || env_line "$k" "$v"; done
+}
+
 start() {
     local broker=external pg_pid="" broker_pid="" ok=yes
     mkdir -p "$WT_VAR_DIR"
@@ -118,16 +132,24 @@ start() {
     if [[ -n $pg_pid ]] && ! wait "$pg_pid"; then ok=no; fi
     if [[ -n $broker_pid ]] && ! wait "$broker_pid"; then ok=no; fi
     [[ $ok == yes ]] || die "the stack did not start (see above); '$0 stop' stops what did"
-    {
-        if [[ -n $pg_pid ]]; then cat "$WT_VAR_DIR/pg/env"; else
-            printf 'WT_DATABASE_URL=%s\nWT_STACK_POSTGRES=external\n' "$WT_DATABASE_URL"
-        fi
-        case $broker in
-            kafka) cat "$WT_VAR_DIR/kafka/env" ;;
-            devbroker) cat "$DEV_DIR/env" ;;
-            external) printf 'WT_KAFKA_BROKERS=%s\nWT_STACK_KAFKA=external\n' "$WT_KAFKA_BROKERS" ;;
-        esac
-    } >"$STACK_ENV.tmp"
+    # values quoted as bash quotes them (printf %q), for `. stack.env` and for
+    # wt_config, which reads the same quoting; 600: a password may be in it
+    (
+        umask 077
+        {
+            if [[ -n $pg_pid ]]; then env_lines <"$WT_VAR_DIR/pg/env"; else
+                env_line WT_DATABASE_URL "$WT_DATABASE_URL"
+                env_line WT_STACK_POSTGRES external
+            fi
+            case $broker in
+                kafka) env_lines <"$WT_VAR_DIR/kafka/env" ;;
+                devbroker) env_lines <"$DEV_DIR/env" ;;
+                external)
+                    env_line WT_KAFKA_BROKERS "$WT_KAFKA_BROKERS"
+                    env_line WT_STACK_KAFKA external ;;
+            esac
+        } >"$STACK_ENV.tmp"
+    )
     mv -f "$STACK_ENV.tmp" "$STACK_ENV"
     note "wrote $STACK_ENV"
 }
@@ -164,8 +186,7 @@ status() {
 print_env() {
     [[ -f $STACK_ENV ]] || die "no $STACK_ENV: the stack is not started ($0 start)"
     if [[ ${1:-} != --export ]]; then cat "$STACK_ENV"; return 0; fi
-    local k v
-    while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done <"$STACK_ENV"
+    sed 's/^/export /' "$STACK_ENV" # quoted already
 }
 
 case "$1" in
