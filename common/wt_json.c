@@ -17,7 +17,8 @@ typedef struct scanner {
    * root: the key of the member being scanned, or the item's index) and
    * what it found */
   wt_json_flaw *flaw;
-  const wt_json_span *level_key[PATH_LEVELS];
+  wt_json_span level_key[PATH_LEVELS]; /* the member's key, when is_key */
+  bool level_is_key[PATH_LEVELS];
   size_t level_index[PATH_LEVELS];
 } scanner;
 
@@ -197,8 +198,8 @@ static bool check_fail(scanner *sc, int levels) {
     int w;
     if (l >= PATH_LEVELS) {
       w = snprintf(f->path + n, sizeof(f->path) - n, "...");
-    } else if (sc->level_key[l]) {
-      size_t k = wt_json_string(sc->level_key[l], key, sizeof(key), NULL);
+    } else if (sc->level_is_key[l]) {
+      size_t k = wt_json_string(&sc->level_key[l], key, sizeof(key), NULL);
       if (k >= sizeof(key)) { /* cut: not inside a UTF-8 sequence */
         k = sizeof(key) - 1;
         while (k > 0 && wt_utf8_chars(key, k) < 0)
@@ -216,20 +217,22 @@ static bool check_fail(scanner *sc, int levels) {
   return fail(sc, f->why);
 }
 
-/* wt_json_check's look at a scanned string or integer (levels: the
- * containers it is in). */
-static bool check_value(scanner *sc, const wt_json_span *v, int levels,
-                        const char *what) {
+/* wt_json_check's look at a scanned string (levels: the containers it is
+ * in; what: "a key: " for a key). */
+static bool check_string(scanner *sc, const wt_json_span *v, int levels,
+                         const char *what) {
+  char why[sizeof(sc->flaw->why) - 8];
+  if (!sc->flaw || !v->escaped || !wt_json_string_flaw(v, why, sizeof(why)))
+    return true;
+  snprintf(sc->flaw->why, sizeof(sc->flaw->why), "%s%s", what, why);
+  return check_fail(sc, levels);
+}
+
+/* wt_json_check's look at a scanned number. */
+static bool check_number(scanner *sc, const wt_json_span *v, int levels) {
   int64_t x;
   if (!sc->flaw)
     return true;
-  if (v->type == WT_JSON_STRING && v->escaped) {
-    char why[sizeof(sc->flaw->why) - 8];
-    if (!wt_json_string_flaw(v, why, sizeof(why)))
-      return true;
-    snprintf(sc->flaw->why, sizeof(sc->flaw->why), "%s%s", what, why);
-    return check_fail(sc, levels);
-  }
   if (v->type == WT_JSON_INT && wt_json_int64(v, &x) != 0) {
     snprintf(sc->flaw->why, sizeof(sc->flaw->why),
              "%.*s%s is out of range "
@@ -275,15 +278,17 @@ static bool scan_container(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
           return fail(sc, sc->pos >= sc->len ? "unexpected end of data"
                                              : "expected a key");
         if (!scan_string(sc, &key) ||
-            !check_value(sc, &key, sc->depth - 1, "a key: "))
+            !check_string(sc, &key, sc->depth - 1, "a key: "))
           return false;
         skip_ws(sc);
         if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
           return fail(sc, "expected ':'");
         sc->pos++;
       }
-      if (sc->depth <= PATH_LEVELS) {
-        sc->level_key[sc->depth - 1] = object ? &key : NULL;
+      if (sc->flaw && sc->depth <= PATH_LEVELS) {
+        sc->level_is_key[sc->depth - 1] = object;
+        if (object)
+          sc->level_key[sc->depth - 1] = key;
         sc->level_index[sc->depth - 1] = index;
       }
       if (object && sc->depth == 1 && sc->nested && is_nested_key(sc, &key)) {
@@ -326,13 +331,13 @@ static bool scan_value(scanner *sc, wt_json_span *v, wt_json_member_fn fn,
   switch (c) {
   case '{':
   case '[': return scan_container(sc, v, fn, ctx);
-  case '"': return scan_string(sc, v) && check_value(sc, v, sc->depth, "");
+  case '"': return scan_string(sc, v) && check_string(sc, v, sc->depth, "");
   case 't': return scan_literal(sc, v, "true", WT_JSON_BOOL);
   case 'f': return scan_literal(sc, v, "false", WT_JSON_BOOL);
   case 'n': return scan_literal(sc, v, "null", WT_JSON_NULL);
   default:
     if (c == '-' || (c >= '0' && c <= '9'))
-      return scan_number(sc, v) && check_value(sc, v, sc->depth, "");
+      return scan_number(sc, v) && check_number(sc, v, sc->depth);
     return fail(sc, "unexpected character");
   }
 }

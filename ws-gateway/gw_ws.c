@@ -250,8 +250,7 @@ static const char *build_log(gw *g, wt_command *c, json_object *req) {
   /* update and delete: only if the log is still at that version */
   if (json_object_object_get_ex(req, "expected_version", &v) &&
       !json_object_is_type(v, json_type_null)) {
-    if (!json_object_is_type(v, json_type_int) ||
-        json_object_get_int64(v) < 1)
+    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
       return "expected_version: expected an integer >= 1";
     c->expected_version = json_object_get_int64(v);
     c->fields |= WT_F_EXPECTED_VERSION;

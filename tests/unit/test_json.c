@@ -355,7 +355,8 @@ static void test_check(void **state) {
     if (rc != WT_ERR_INVALID)
       fail_msg("case %zu %s: taken", i, c->json);
     if (long_key) {
-      if (strcmp(f.path, KEY39) != 0 || strcmp(f.why, "NUL is not allowed"))
+      if (strcmp(f.path, KEY39) != 0 ||
+          strcmp(f.why, "NUL is not allowed") != 0)
         fail_msg("case %zu: path \"%s\" why \"%s\"", i, f.path, f.why);
     } else if (strcmp(f.path, c->path) != 0 || !strstr(f.why, c->why)) {
       fail_msg("case %zu %s: path \"%s\" why \"%s\", wanted \"%s\" \"%s\"", i,
@@ -376,8 +377,7 @@ static void test_check_deep_path(void **state) {
   (void)state;
   for (int i = 0; i < 20; i++)
     text[n++] = '[';
-  memcpy(text + n, "\"\\u0000\"", 8);
-  n += 8;
+  n += (size_t)snprintf(text + n, sizeof(text) - n, "\"\\u0000\"");
   for (int i = 0; i < 20; i++)
     text[n++] = ']';
   assert_int_equal(wt_json_check(text, n, 32, &f), WT_ERR_INVALID);
