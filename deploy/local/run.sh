@@ -108,9 +108,12 @@ if [[ -n "$demo" ]]; then
   echo "Demo data:"
   sed 's/^/  /' <<<"$demo"
 fi
-echo "In another shell, from $repo (the programs read WT_DATABASE_URL and WT_KAFKA_BROKERS"
+# the programs find the stack through var/stack.env (or $WT_VAR_DIR's)
+var_prefix=""
+[[ "$(realpath -m "$WT_VAR_DIR")" == "$(realpath -m "$repo/var")" ]] || var_prefix="WT_VAR_DIR=$WT_VAR_DIR "
+echo "In another shell, from $repo (the programs take WT_DATABASE_URL and WT_KAFKA_BROKERS"
 echo "from $WT_VAR_DIR/stack.env; or: . $WT_VAR_DIR/stack.env):"
-echo "  ${build#"$repo"/}/tools/wt-admin user list"
+echo "  $var_prefix${build#"$repo"/}/tools/wt-admin user list"
 echo "Press Ctrl-C to stop all of it."
 if [[ ${#pids[@]} -gt 0 ]]; then
   status=0
