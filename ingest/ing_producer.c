@@ -420,6 +420,8 @@ wt_err ing_outcome_parse(const char *json, ing_outcome *out, char *errstr,
   }
   memcpy(out->command_id, s, WT_UUID_STR);
   s = get_string(root, "project_id");
+  if (!wt_uuid_valid(s))
+    s = get_string(root, "user_id"); /* a user.* event's stream */
   if (wt_uuid_valid(s))
     memcpy(out->project_id, s, WT_UUID_STR);
   out->applied = strcmp(kind, "event") == 0;

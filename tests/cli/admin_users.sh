@@ -59,6 +59,10 @@ rc=$?
 id="$(sql "SELECT id FROM users WHERE username = 'tester'")"
 if [[ $rc -eq 0 && "$out" == "$id" && -n "$id" ]]; then ok "user add prints the id"; else
   fail "user add" "rc=$rc out=$out id=$id" "$(cat "$tmp/add.err")"; fi
+# the outcome it waited for names the user's stream (user.* events carry user_id)
+if grep -q "command applied type=user.create .* stream=$id seq=1" "$tmp/add.err"; then
+  ok "user add logs the user's stream"; else
+  fail "user add stream" "$(grep 'command applied' "$tmp/add.err")"; fi
 
 out="$(printf 'other\n' | "$admin" user add tester --password-stdin "${timeout[@]}" 2>&1)"
 rc=$?
