@@ -56,6 +56,7 @@ struct wt_http_metrics {
   int wake_rd, wake_wr; /* self-pipe: stop writes one byte */
   int port;
   wt_metrics_render_fn *render;
+  wt_ready_fn *ready; /* NULL: no /readyz */
   void *ctx;
   size_t render_hint; /* what the last render needed */
   size_t out_bytes;   /* allocated for every conn's body */
@@ -217,7 +218,11 @@ static void conn_handle_request(wt_http_metrics *m, conn *c, size_t end,
     conn_respond_metrics(m, c, now);
   else if (token_equal(path, plen, "/healthz"))
     conn_respond_text(c, 200, "ok\n", now);
-  else
+  else if (m->ready && token_equal(path, plen, "/readyz")) {
+    bool ready = m->ready(m->ctx);
+    conn_respond_text(c, ready ? 200 : 503, ready ? "ready\n" : "not ready\n",
+                      now);
+  } else
     conn_respond_text(c, 404, "not found\n", now);
 }
 
@@ -479,6 +484,15 @@ wt_err wt_http_metrics_start(const char *bind_addr, int port,
                              wt_metrics_render_fn *render, void *ctx,
                              wt_http_metrics **out, char *errstr,
                              size_t errstr_size) {
+  return wt_http_metrics_start_ready(bind_addr, port, render, NULL, ctx, out,
+                                     errstr, errstr_size);
+}
+
+wt_err wt_http_metrics_start_ready(const char *bind_addr, int port,
+                                   wt_metrics_render_fn *render,
+                                   wt_ready_fn *ready, void *ctx,
+                                   wt_http_metrics **out, char *errstr,
+                                   size_t errstr_size) {
   wt_http_metrics *m = NULL;
   int pipefd[2];
   sigset_t all, old;
@@ -500,6 +514,7 @@ wt_err wt_http_metrics_start(const char *bind_addr, int port,
   for (size_t i = 0; i < WT_HTTP_METRICS_CLIENTS_MAX; i++)
     m->conns[i].fd = -1;
   m->render = render;
+  m->ready = ready;
   m->ctx = ctx;
   err = listen_on(m, bind_addr, port, errstr, errstr_size);
   if (err != WT_OK)

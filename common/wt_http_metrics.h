@@ -4,6 +4,8 @@
  *   GET /metrics  200, Content-Type: text/plain; version=0.0.4, the text of
  *                 the render callback
  *   GET /healthz  200 "ok\n"
+ *   GET /readyz   200 "ready\n" or 503 "not ready\n" as the ready callback
+ *                 says (wt_http_metrics_start_ready; without one: 404)
  *   other paths   404; other methods 405; a malformed request 400; request
  *                 headers over WT_HTTP_METRICS_HEADER_MAX 431
  *
@@ -23,6 +25,7 @@
 #ifndef WT_HTTP_METRICS_H
 #define WT_HTTP_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wt_err.h"
@@ -41,6 +44,11 @@ typedef struct wt_http_metrics wt_http_metrics;
  * length of the whole text, like snprintf. */
 typedef size_t(wt_metrics_render_fn)(void *ctx, char *buf, size_t size);
 
+/* Readiness for GET /readyz: runs on the server thread like the render
+ * callback, with the same ctx, and must be thread-safe; a slow check holds
+ * up the other requests, so it bounds its own waits. */
+typedef bool(wt_ready_fn)(void *ctx);
+
 /* Binds bind_addr:port (a numeric IPv4 or IPv6 address; NULL means
  * "127.0.0.1"; port 0 picks a free port) and starts the server thread.
  * WT_OK and *out; WT_ERR_INVALID for a bad address or port; WT_ERR_IO when
@@ -49,6 +57,13 @@ wt_err wt_http_metrics_start(const char *bind_addr, int port,
                              wt_metrics_render_fn *render, void *ctx,
                              wt_http_metrics **out, char *errstr,
                              size_t errstr_size);
+
+/* wt_http_metrics_start, with GET /readyz answered by ready (NULL: 404). */
+wt_err wt_http_metrics_start_ready(const char *bind_addr, int port,
+                                   wt_metrics_render_fn *render,
+                                   wt_ready_fn *ready, void *ctx,
+                                   wt_http_metrics **out, char *errstr,
+                                   size_t errstr_size);
 
 /* The bound port (useful after port 0). */
 int wt_http_metrics_port(const wt_http_metrics *m);

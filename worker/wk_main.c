@@ -491,6 +491,11 @@ static bool worker_ready(worker *w) {
   return true;
 }
 
+/* GET /readyz (wt_http_metrics' ready callback). */
+static bool ready_probe(void *ctx) {
+  return worker_ready(ctx);
+}
+
 /* /metrics: the worker's metrics, the process's, and wt_worker_ready. */
 static size_t render_metrics(void *ctx, char *buf, size_t size) {
   worker *w = ctx;
@@ -542,8 +547,9 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (w.cfg.metrics_port &&
-      wt_http_metrics_start("0.0.0.0", w.cfg.metrics_port, render_metrics, &w,
-                            &http, err, sizeof(err)) != WT_OK) {
+      wt_http_metrics_start_ready("0.0.0.0", w.cfg.metrics_port, render_metrics,
+                                  ready_probe, &w, &http, err,
+                                  sizeof(err)) != WT_OK) {
     WT_ERROR("metrics listener error=\"%s\"", err);
     goto out;
   }

@@ -859,6 +859,18 @@ static void test_build_info_process_metrics_ready(void **state) {
   start_worker(e);
   seed(e, &w, 1); /* the worker has joined and works */
   wait_metrics_names(e, e->metrics_port, want, sizeof(want) / sizeof(*want));
+  {
+    char *headers = NULL, *body = NULL;
+    int status = 0;
+    assert_int_equal(wt_http_request("127.0.0.1", e->metrics_port, "GET",
+                                     "/readyz", NULL, NULL, 10000, &status,
+                                     &headers, &body),
+                     0);
+    assert_int_equal(status, 200);
+    assert_string_equal(body, "ready\n");
+    free(headers);
+    free(body);
+  }
   gateway = start_gateway(e, gw_port);
   /* the gateway's: the same less the worker's gauge */
   wait_metrics_names(e, gw_port, want, sizeof(want) / sizeof(*want) - 1);

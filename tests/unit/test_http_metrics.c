@@ -204,6 +204,46 @@ static void test_healthz(void **state) {
   wt_http_metrics_stop(m);
 }
 
+static bool ready_flag(void *ctx) {
+  return atomic_load((atomic_bool *)ctx);
+}
+
+static size_t render_none(void *ctx, char *buf, size_t size) {
+  (void)ctx;
+  if (size)
+    buf[0] = '\0';
+  return 0;
+}
+
+/* GET /readyz: 200 or 503 as the callback says; 404 without one. */
+static void test_readyz(void **state) {
+  wt_http_metrics *m = NULL, *plain = start(&small_text);
+  atomic_bool ready = true;
+  char err[256] = "";
+  response r;
+  (void)state;
+  assert_int_equal(wt_http_metrics_start_ready(NULL, 0, render_none, ready_flag,
+                                               &ready, &m, err, sizeof(err)),
+                   WT_OK);
+  request(wt_http_metrics_port(m), "GET /readyz HTTP/1.1\r\n\r\n", &r);
+  assert_int_equal(r.status, 200);
+  check_framing(&r);
+  assert_int_equal(r.body_len, 6);
+  assert_memory_equal(r.body, "ready\n", 6);
+  response_free(&r);
+  atomic_store(&ready, false);
+  request(wt_http_metrics_port(m), "GET /readyz HTTP/1.1\r\n\r\n", &r);
+  assert_int_equal(r.status, 503);
+  assert_int_equal(r.body_len, 10);
+  assert_memory_equal(r.body, "not ready\n", 10);
+  response_free(&r);
+  request(wt_http_metrics_port(plain), "GET /readyz HTTP/1.1\r\n\r\n", &r);
+  assert_int_equal(r.status, 404);
+  response_free(&r);
+  wt_http_metrics_stop(m);
+  wt_http_metrics_stop(plain);
+}
+
 static void test_not_found_and_method(void **state) {
   wt_http_metrics *m = start(&small_text);
   int port = wt_http_metrics_port(m);
@@ -526,6 +566,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_healthz),
+      cmocka_unit_test(test_readyz),
       cmocka_unit_test(test_not_found_and_method),
       cmocka_unit_test(test_header_cap),
       cmocka_unit_test(test_silent_client),
