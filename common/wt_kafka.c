@@ -84,7 +84,11 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
   char err[256];
   if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) !=
       RD_KAFKA_CONF_OK) {
-    wt_errf(errstr, errstr_size, "kafka config %s=%s: %s", name, value, err);
+    /* a password or key is never printed, only that it was refused */
+    bool secret = strstr(name, "password") || strstr(name, "secret") ||
+                  strstr(name, ".key") || strstr(name, "token");
+    wt_errf(errstr, errstr_size, "kafka config %s=%s: %s", name,
+            secret ? "(not shown)" : value, err);
     return -1;
   }
   return 0;

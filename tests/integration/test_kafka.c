@@ -263,6 +263,20 @@ static void test_manual_commit_resumes_after_committed(void **state) {
     assert_int_equal(second[i], 12 + i);
 }
 
+/* A refused setting is named, but a password's or key's value is never
+ * printed (issue 12: no error may contain a secret). */
+static void test_refused_secret_setting_not_printed(void **state) {
+  const char *const extra[] = {"ssl.key.password.typo", "hunter2-secret", NULL};
+  char err[512] = "";
+  rd_kafka_t *rk;
+  (void)state;
+  rk = wt_kafka_consumer_new("127.0.0.1:1", "g", "t", extra, NULL, NULL, err,
+                             sizeof(err));
+  assert_null(rk);
+  assert_non_null(strstr(err, "ssl.key.password.typo"));
+  assert_null(strstr(err, "hunter2"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_broker_is_apache_kafka_3_9),
@@ -270,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_producer_is_idempotent),
       cmocka_unit_test(test_keys_keep_partition_and_order),
       cmocka_unit_test(test_manual_commit_resumes_after_committed),
+      cmocka_unit_test(test_refused_secret_setting_not_printed),
   };
   return cmocka_run_group_tests_name("kafka", tests, NULL, NULL);
 }
