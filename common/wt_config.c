@@ -3,6 +3,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +218,12 @@ static const var_desc vars[] = {
         "milliseconds a connection has to authenticate", P_GATEWAY),
     INT(idle_timeout_s, "WT_IDLE_TIMEOUT_S", "60", 5, 86400,
         "seconds without a pong before a connection is closed", P_GATEWAY),
+    STR(tls_cert_file, "WT_TLS_CERT_FILE", "", NULL,
+        "PEM certificate (chain) file: wss:// and https:// on WT_HTTP_PORT, "
+        "with WT_TLS_KEY_FILE (unset: plain ws:// and http://)",
+        P_GATEWAY),
+    STR(tls_key_file, "WT_TLS_KEY_FILE", "", NULL,
+        "unencrypted PEM private key file of WT_TLS_CERT_FILE", P_GATEWAY),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -311,6 +321,80 @@ static wt_err set_var(wt_config *cfg, const var_desc *d, const char *value,
   return WT_ERR_INVALID;
 }
 
+/* An encrypted key is refused, never prompted for on a terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u) {
+  (void)buf;
+  (void)size;
+  (void)rwflag;
+  (void)u;
+  return -1;
+}
+
+static FILE *open_readable(const char *var, const char *path, char *errstr,
+                           size_t errstr_size) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    wt_errf(errstr, errstr_size, "%s: cannot read %s: %s", var, path,
+            strerror(errno));
+  return f;
+}
+
+/* WT_TLS_CERT_FILE and WT_TLS_KEY_FILE: both or neither; readable now, a
+ * PEM certificate and the unencrypted PEM key that matches it, so that a
+ * bad file stops `wt-admin config check` rather than the gateway's listen.
+ * Errors name the files, never what is in them. */
+static wt_err check_tls_files(const wt_config *cfg, char *errstr,
+                              size_t errstr_size) {
+  FILE *f = NULL;
+  X509 *cert = NULL;
+  EVP_PKEY *key = NULL;
+  wt_err err = WT_ERR_CONFIG;
+  if (!cfg->tls_cert_file[0] && !cfg->tls_key_file[0])
+    return WT_OK;
+  if (!cfg->tls_cert_file[0] || !cfg->tls_key_file[0]) {
+    wt_errf(errstr, errstr_size,
+            "%s: required with %s (TLS takes both files or neither)",
+            cfg->tls_cert_file[0] ? "WT_TLS_KEY_FILE" : "WT_TLS_CERT_FILE",
+            cfg->tls_cert_file[0] ? "WT_TLS_CERT_FILE" : "WT_TLS_KEY_FILE");
+    return WT_ERR_CONFIG;
+  }
+  f = open_readable("WT_TLS_CERT_FILE", cfg->tls_cert_file, errstr,
+                    errstr_size);
+  if (!f)
+    goto out;
+  cert = PEM_read_X509(f, NULL, no_passphrase, NULL);
+  fclose(f);
+  if (!cert) {
+    wt_errf(errstr, errstr_size,
+            "WT_TLS_CERT_FILE: %s holds no PEM certificate",
+            cfg->tls_cert_file);
+    goto out;
+  }
+  f = open_readable("WT_TLS_KEY_FILE", cfg->tls_key_file, errstr, errstr_size);
+  if (!f)
+    goto out;
+  key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+  fclose(f);
+  if (!key) {
+    wt_errf(errstr, errstr_size,
+            "WT_TLS_KEY_FILE: %s holds no unencrypted PEM private key",
+            cfg->tls_key_file);
+    goto out;
+  }
+  if (X509_check_private_key(cert, key) != 1) {
+    wt_errf(errstr, errstr_size,
+            "WT_TLS_KEY_FILE: %s is not the key of the certificate in %s",
+            cfg->tls_key_file, cfg->tls_cert_file);
+    goto out;
+  }
+  err = WT_OK;
+out:
+  ERR_clear_error(); /* nothing of OpenSSL's queue for a later caller */
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return err;
+}
+
 /* Rules that span variables. */
 static wt_err check_cross(const wt_config *cfg, unsigned programs, char *errstr,
                           size_t errstr_size) {
@@ -322,6 +406,9 @@ static wt_err check_cross(const wt_config *cfg, unsigned programs, char *errstr,
             cfg->jwt_alg);
     return WT_ERR_CONFIG;
   }
+  if ((programs & P_GATEWAY) &&
+      check_tls_files(cfg, errstr, errstr_size) != WT_OK)
+    return WT_ERR_CONFIG;
   /* both listen on one host when both run (make run) */
   if ((programs & P_WORKER) && (programs & P_GATEWAY) &&
       cfg->metrics_port != 0 && cfg->metrics_port == cfg->http_port) {

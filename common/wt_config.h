@@ -64,6 +64,9 @@ typedef struct wt_config {
   int send_queue_bytes;
   int auth_timeout_ms;
   int idle_timeout_s;
+  /* TLS on WT_HTTP_PORT: both set (wss://, https://) or neither (plain) */
+  char tls_cert_file[WT_CONFIG_URL_MAX];
+  char tls_key_file[WT_CONFIG_URL_MAX];
 } wt_config;
 
 /* The programs, each of which reads and checks only the variables it uses. */
@@ -83,9 +86,12 @@ typedef const char *(*wt_config_lookup_fn)(void *ctx, const char *name);
 /* Fills cfg from lookup; on error returns WT_ERR_CONFIG with a message
  * such as "WT_BATCH_MAX: expected an integer in 1..100000, got \"x\"".
  * Errors never hold a secret: a bad WT_JWT_SECRET is told by its length, a
- * bad WT_DATABASE_URL with its password masked. wt_config_load checks every
- * variable; _for only those the programs (WT_PROGRAM_* bits) use, the others
- * keep their defaults unread. */
+ * bad WT_DATABASE_URL with its password masked. The one check that reads
+ * files: for the gateway, WT_TLS_CERT_FILE and WT_TLS_KEY_FILE (both or
+ * neither) must be a PEM certificate and the unencrypted PEM private key
+ * that matches it; errors name the file, never what is in it. wt_config_load
+ * checks every variable; _for only those the programs (WT_PROGRAM_* bits) use,
+ * the others keep their defaults unread. */
 wt_err wt_config_load(wt_config *cfg, wt_config_lookup_fn lookup, void *ctx,
                       char *errstr, size_t errstr_size);
 wt_err wt_config_load_for(wt_config *cfg, unsigned programs,

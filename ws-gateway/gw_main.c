@@ -6,6 +6,7 @@
  * streams), GW_POOL_THREADS pool threads (DB reads, password hashes), the
  * events consumer, and librdkafka's own. */
 #include <ev.h>
+#include <openssl/ssl.h> /* SSL_OP_* for lws's TLS options */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,7 @@ static void usage(FILE *out) {
           "dashboard).\n"
           "Needs WT_JWT_SECRET (HS256, >= 32 bytes) or WT_JWT_PUBLIC_KEY_FILE "
           "(+ WT_JWT_PRIVATE_KEY_FILE to issue tokens).\n"
+          "WT_TLS_CERT_FILE + WT_TLS_KEY_FILE: wss:// and https:// instead.\n"
           "SIGTERM/SIGINT: close and exit 0.\n\n");
   wt_config_describe(out);
 }
@@ -321,13 +323,25 @@ int main(int argc, char **argv) {
    * contract answers a bad frame with an error and keeps the connection
    * (the JSON tokener validates UTF-8) */
   info.options = LWS_SERVER_OPTION_LIBEV;
+  if (g.cfg.tls_cert_file[0]) {
+    /* lws's own TLS (OpenSSL): wss:// and https:// only, a plaintext
+     * client fails its handshake; wt_config checked both files at start.
+     * gw_rxguard sees no frames here: OpenSSL reads the socket with
+     * read(2) and lws gets them from SSL_read. */
+    info.ssl_cert_filepath = g.cfg.tls_cert_file;
+    info.ssl_private_key_filepath = g.cfg.tls_key_file;
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* TLS 1.2 and 1.3 only, whatever the system's OpenSSL settings */
+    info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+  }
   info.foreign_loops = foreign_loops;
   info.max_http_header_data = 8192 + 512; /* a Bearer token fits */
   info.timeout_secs = 10;
   gw_rxguard_init_thread(); /* lws reads on this thread */
   g.ctx = lws_create_context(&info);
   if (!g.ctx) {
-    WT_ERROR("cannot listen port=%d", g.cfg.http_port);
+    WT_ERROR("cannot listen port=%d%s", g.cfg.http_port,
+             g.cfg.tls_cert_file[0] ? " or set up TLS" : "");
     goto out;
   }
   gw_pool_set_context(g.pool, g.ctx);
@@ -336,8 +350,10 @@ int main(int argc, char **argv) {
     goto out;
   }
   lws_sul_schedule(g.ctx, 0, &g.tick, on_tick, TICK_US);
-  WT_INFO("gateway listening port=%d topic_prefix=%s max_connections=%d",
-          g.cfg.http_port, g.cfg.topic_prefix, g.cfg.max_connections);
+  WT_INFO("gateway listening port=%d tls=%s topic_prefix=%s "
+          "max_connections=%d",
+          g.cfg.http_port, g.cfg.tls_cert_file[0] ? "on" : "off",
+          g.cfg.topic_prefix, g.cfg.max_connections);
   ev_run(loop, 0); /* until on_tick sees a stop requested */
   WT_INFO("stopping");
   rc = 0;

@@ -13,7 +13,9 @@
  * and log.delete.
  * A second gateway with small limits and no worker behind its topics
  * checks the connection cap (503), the in-flight cap (rate_limited), the
- * command timeout (unavailable) and the subscription cap.
+ * command timeout (unavailable) and the subscription cap. A third one
+ * serves TLS only (WT_TLS_CERT_FILE, WT_TLS_KEY_FILE) with a self-signed
+ * certificate made at run time: https:// and wss:// work, plaintext fails.
  *
  * One environment for the whole file (a fresh database, a unique topic
  * prefix, the two programs); the tests run in order and build on each
@@ -95,6 +97,11 @@ typedef struct env {
   pid_t gateway2;
   int port2;
   char projects2[3][WT_UUID_STR]; /* alice's, for the subscription cap */
+  /* the TLS gateway: the same topics, its certificate in tls_dir */
+  char tls_dir[64];
+  char gateway_tls_log[256];
+  pid_t gateway_tls;
+  int port_tls;
 } env;
 
 static env E;
@@ -107,9 +114,9 @@ static double now_s(void) {
 }
 
 static void dump_logs(void) {
-  char cmd[1000];
-  snprintf(cmd, sizeof(cmd), "tail -n 30 %s %s %s >&2", E.worker_log,
-           E.gateway_log, E.gateway2_log);
+  char cmd[1200];
+  snprintf(cmd, sizeof(cmd), "tail -n 30 %s %s %s %s >&2", E.worker_log,
+           E.gateway_log, E.gateway2_log, E.gateway_tls_log);
   if (system(cmd) != 0)
     fprintf(stderr, "(no logs)\n");
 }
@@ -211,24 +218,34 @@ static bool port_listening(int port) {
   return ok;
 }
 
-/* Starts a gateway and waits up to T_PROC_S for its /readyz. The port
+/* Whether /readyz answers 200: over https:// with ca_file (trusted), else
+ * over http://. */
+static bool ready(int port, const char *ca_file) {
+  int st = 0;
+  int rc = ca_file ? wt_https_request(HOST, port, ca_file, "GET", "/readyz",
+                                      NULL, NULL, 2000, &st, NULL, NULL)
+                   : wt_http_request(HOST, port, "GET", "/readyz", NULL, NULL,
+                                     2000, &st, NULL, NULL);
+  return rc == 0 && st == 200;
+}
+
+/* Starts a gateway and waits up to T_PROC_S for its /readyz (over TLS with
+ * ca_file, see ready()). The port
  * comes from wt_test_free_port, which only saw it free: a connection's
  * local port can take it before the gateway listens (it connects to Kafka
  * and PostgreSQL first), and the gateway then exits "cannot listen"; it
  * is started again on another port. 0, or -1 with the logs shown. */
 static int gateway_start(pid_t *pid, int *port, const char *log_path,
-                         const char *prefix, const char *const *extra) {
+                         const char *prefix, const char *const *extra,
+                         const char *ca_file) {
   for (int attempt = 0; attempt < 5; attempt++) {
     double deadline = now_s() + T_PROC_S;
     char refused[64];
     *port = wt_test_free_port();
     *pid = spawn_ex(WT_GATEWAY_BIN, log_path, true, prefix, *port, extra);
     for (;;) {
-      int st = 0, status = 0;
-      if (port_listening(*port) &&
-          wt_http_request(HOST, *port, "GET", "/readyz", NULL, NULL, 2000, &st,
-                          NULL, NULL) == 0 &&
-          st == 200)
+      int status = 0;
+      if (port_listening(*port) && ready(*port, ca_file))
         return 0;
       if (waitpid(*pid, &status, WNOHANG) == *pid) {
         *pid = 0;
@@ -547,7 +564,8 @@ static int group_setup(void **state) {
   for (int i = 0; i < 5; i++)
     create_user(all[i]);
   wait_sql("SELECT count(*) FROM users", 5);
-  return gateway_start(&E.gateway, &E.port, E.gateway_log, E.prefix, NULL);
+  return gateway_start(&E.gateway, &E.port, E.gateway_log, E.prefix, NULL,
+                       NULL);
 }
 
 static int group_teardown(void **state) {
@@ -558,17 +576,29 @@ static int group_teardown(void **state) {
   if (E.gateway2 > 0 && (rc = stop(&E.gateway2, SIGTERM)) != 0)
     fprintf(stderr, "the second wt-gateway did not exit 0 on SIGTERM: %d\n",
             rc);
+  if (E.gateway_tls > 0 && (rc = stop(&E.gateway_tls, SIGTERM)) != 0)
+    fprintf(stderr, "the TLS wt-gateway did not exit 0 on SIGTERM: %d\n", rc);
   if (E.worker > 0)
     stop(&E.worker, SIGTERM);
   if (E.producer)
     rd_kafka_destroy(E.producer);
   if (E.dbname[0])
     wt_test_drop_database(E.dbname);
+  if (E.tls_dir[0]) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cert.pem", E.tls_dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/key.pem", E.tls_dir);
+    unlink(path);
+    rmdir(E.tls_dir);
+  }
   if (!getenv("WT_TEST_KEEP_LOGS")) {
     unlink(E.worker_log);
     unlink(E.gateway_log);
     if (E.gateway2_log[0])
       unlink(E.gateway2_log);
+    if (E.gateway_tls_log[0])
+      unlink(E.gateway_tls_log);
   }
   return 0;
 }
@@ -1502,8 +1532,8 @@ static void gateway2_start(void) {
     fail_msg("topics: %s", err);
   snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
            E.prefix);
-  if (gateway_start(&E.gateway2, &E.port2, E.gateway2_log, E.prefix2, extra) !=
-      0)
+  if (gateway_start(&E.gateway2, &E.port2, E.gateway2_log, E.prefix2, extra,
+                    NULL) != 0)
     fail_msg("the second gateway is not ready");
 }
 
@@ -1831,6 +1861,110 @@ static void test_token_close_reasons(void **state) {
   wt_ws_close(ws);
 }
 
+/* Issue 12, item 2: wss:// and https:// with libwebsockets' own TLS. A
+ * self-signed certificate for 127.0.0.1, made here with the openssl
+ * command; a gateway on the main topics with WT_TLS_CERT_FILE and
+ * WT_TLS_KEY_FILE (readiness is polled over https://). The test client
+ * trusts only that certificate and checks that it names 127.0.0.1. */
+static void test_tls(void **state) {
+  char cert[128], key[128], cmd[1024], err[256], body[256];
+  char *out = NULL, *headers = NULL, *tok;
+  const char *extra[] = {"WT_TLS_CERT_FILE", cert, "WT_TLS_KEY_FILE", key,
+                         NULL};
+  int status = 0;
+  wt_ws *ws;
+  json_object *o, *items;
+  (void)state;
+  snprintf(E.tls_dir, sizeof(E.tls_dir), "/tmp/wt-test-gwtls-XXXXXX");
+  assert_non_null(mkdtemp(E.tls_dir));
+  snprintf(cert, sizeof(cert), "%s/cert.pem", E.tls_dir);
+  snprintf(key, sizeof(key), "%s/key.pem", E.tls_dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+           "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
+           "-addext subjectAltName=IP:127.0.0.1,DNS:localhost 2>&1",
+           key, cert);
+  if (system(cmd) != 0)
+    fail_msg("openssl could not make the certificate");
+  snprintf(E.gateway_tls_log, sizeof(E.gateway_tls_log),
+           "/tmp/%s-gateway-tls.log", E.prefix);
+  if (gateway_start(&E.gateway_tls, &E.port_tls, E.gateway_tls_log, E.prefix,
+                    extra, cert) != 0)
+    fail_msg("the TLS gateway is not ready");
+  assert_true(log_has(E.gateway_tls_log, "tls=on"));
+
+  /* https:// */
+  assert_int_equal(wt_https_request(HOST, E.port_tls, cert, "GET", "/healthz",
+                                    NULL, NULL, T_READ, &status, &headers,
+                                    &out),
+                   0);
+  assert_int_equal(status, 200);
+  free(headers);
+  free(out);
+  out = NULL;
+  snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
+           E.alice.name, E.alice.password);
+  assert_int_equal(wt_https_request(HOST, E.port_tls, cert, "POST",
+                                    "/api/login", "application/json", body,
+                                    T_READ, &status, NULL, &out),
+                   0);
+  if (status != 200)
+    fail_msg("login over https: %d %s", status, out ? out : "");
+  o = parse(out);
+  free(out);
+  tok = strdup(jstr(o, "access_token"));
+  json_object_put(o);
+
+  /* wss://: authenticates, and a read is answered */
+  ws = wt_wss_connect(HOST, E.port_tls, cert, "/ws", "worktracker.v1", NULL,
+                      T_READ, &status, err, sizeof(err));
+  if (!ws)
+    fail_msg("wss connect: %s (status %d)", err, status);
+  sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+  free(tok);
+  o = expect(ws, "auth_ok", T_READ);
+  assert_string_equal(jstr(o, "user_id"), E.alice.id);
+  json_object_put(o);
+  o = reply(ws, request(ws, "\"type\":\"projects\""), T_READ);
+  expect_reply_type(o, "result");
+  assert_true(json_object_object_get_ex(o, "items", &items));
+  assert_true(json_object_array_length(items) >= 1);
+  json_object_put(o);
+  wt_ws_close(ws);
+
+  /* TLS 1.2 and 1.3 only: openssl s_client, willing to speak TLS 1.1 (its
+   * security level 0), is refused it */
+  snprintf(cmd, sizeof(cmd),
+           "openssl s_client -connect %s:%d -CAfile %s -verify_return_error "
+           "%s </dev/null >/dev/null 2>&1",
+           HOST, E.port_tls, cert, "-tls1_2");
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof(cmd),
+           "openssl s_client -connect %s:%d -CAfile %s -verify_return_error "
+           "%s </dev/null >/dev/null 2>&1",
+           HOST, E.port_tls, cert, "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+  assert_int_not_equal(system(cmd), 0);
+
+  /* plaintext on the TLS port: no HTTP answer, no upgrade */
+  out = NULL;
+  status = 0;
+  assert_int_not_equal(wt_http_request(HOST, E.port_tls, "GET", "/healthz",
+                                       NULL, NULL, T_READ, &status, NULL, &out),
+                       0);
+  assert_int_equal(status, 0);
+  free(out);
+  ws = wt_ws_connect(HOST, E.port_tls, "/ws", "worktracker.v1", NULL, T_READ,
+                     &status, err, sizeof(err));
+  assert_null(ws);
+  assert_int_equal(status, 0);
+  /* and the plain gateway speaks no TLS */
+  assert_int_not_equal(wt_https_request(HOST, E.port, cert, "GET", "/healthz",
+                                        NULL, NULL, T_READ, &status, NULL,
+                                        NULL),
+                       0);
+  assert_int_equal(stop(&E.gateway_tls, SIGTERM), 0);
+}
+
 /* Both gateways exit 0 on SIGTERM, within T_PROC_S (stop() says how long
  * they took); the second one has had commands time out in flight. */
 static void test_sigterm(void **state) {
@@ -1864,6 +1998,7 @@ int main(void) {
       cmocka_unit_test(test_rename_update_delete),
       cmocka_unit_test(test_not_text_refused),
       cmocka_unit_test(test_token_close_reasons),
+      cmocka_unit_test(test_tls),
       cmocka_unit_test(test_sigterm),
   };
   signal(SIGPIPE, SIG_IGN);

@@ -1,13 +1,18 @@
 #include "wt_wsclient.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,6 +36,7 @@
 
 struct wt_ws {
   int fd;
+  SSL *ssl;          /* wss://: the TLS session over fd, else NULL */
   int io_timeout_ms; /* for sends */
   wt_buf in;         /* bytes read; [in_pos, in.len) not parsed yet */
   size_t in_pos;
@@ -134,9 +140,55 @@ static int tcp_connect(const char *host, int port, int64_t deadline, char *err,
   return fd;
 }
 
-static int send_all(int fd, const void *data, size_t len, int64_t deadline,
-                    char *err, size_t err_size) {
+/* OpenSSL's reason for the last error, or dflt; clears the queue. */
+static const char *tls_reason(const char *dflt) {
+  const char *r = ERR_reason_error_string(ERR_peek_last_error());
+  ERR_clear_error();
+  return r ? r : dflt; /* a static string of OpenSSL's */
+}
+
+/* TLS: how to wait after SSL_read/SSL_write/SSL_connect returned rc <= 0:
+ * POLLIN or POLLOUT, or 0 when the session failed (or, for reads, ended). */
+static short tls_wait_events(SSL *ssl, int rc) {
+  switch (SSL_get_error(ssl, rc)) {
+  case SSL_ERROR_WANT_READ: return POLLIN;
+  case SSL_ERROR_WANT_WRITE: return POLLOUT;
+  default: return 0;
+  }
+}
+
+static int tls_send_all(int fd, SSL *ssl, const char *p, size_t len,
+                        int64_t deadline, char *err, size_t err_size) {
+  while (len > 0) {
+    /* after WANT_*, the same buffer and length again */
+    int n = SSL_write(ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+    short ev;
+    int rc;
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    ev = tls_wait_events(ssl, n);
+    if (!ev) {
+      snprintf(err, err_size, "send: TLS: %s", tls_reason("session failed"));
+      return -1;
+    }
+    rc = wait_fd(fd, ev, deadline);
+    if (rc <= 0) {
+      snprintf(err, err_size, "send: %s",
+               rc == 0 ? "timed out" : strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int send_all(int fd, SSL *ssl, const void *data, size_t len,
+                    int64_t deadline, char *err, size_t err_size) {
   const char *p = data;
+  if (ssl)
+    return tls_send_all(fd, ssl, p, len, deadline, err, err_size);
   while (len > 0) {
     ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
     if (n > 0) {
@@ -161,8 +213,33 @@ static int send_all(int fd, const void *data, size_t len, int64_t deadline,
 
 /* Appends what arrives to b: >0 bytes read, 0 EOF, -1 error (also when b
  * is full), -2 timeout. */
-static ssize_t recv_some(int fd, wt_buf *b, int64_t deadline) {
+static ssize_t tls_recv_some(int fd, SSL *ssl, wt_buf *b, int64_t deadline) {
   char chunk[READ_CHUNK];
+  for (;;) {
+    int n = SSL_read(ssl, chunk, (int)sizeof(chunk));
+    short ev;
+    if (n > 0) {
+      wt_buf_append(b, chunk, (size_t)n);
+      return wt_buf_ok(b) ? n : -1;
+    }
+    /* SSL_OP_IGNORE_UNEXPECTED_EOF: an EOF without close_notify is an end
+     * like a close_notify */
+    if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN)
+      return 0;
+    ev = tls_wait_events(ssl, n);
+    ERR_clear_error();
+    if (!ev)
+      return -1;
+    n = wait_fd(fd, ev, deadline);
+    if (n <= 0)
+      return n == 0 ? -2 : -1;
+  }
+}
+
+static ssize_t recv_some(int fd, SSL *ssl, wt_buf *b, int64_t deadline) {
+  char chunk[READ_CHUNK];
+  if (ssl)
+    return tls_recv_some(fd, ssl, b, deadline);
   for (;;) {
     ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
     if (n > 0) {
@@ -179,6 +256,81 @@ static ssize_t recv_some(int fd, wt_buf *b, int64_t deadline) {
     if (n <= 0)
       return n == 0 ? -2 : -1;
   }
+}
+
+/* --- TLS ------------------------------------------------------------------ */
+
+/* What to connect with: NULL for plain TCP. */
+typedef struct tls_opts {
+  const char *ca_file; /* NULL: the server's certificate is not verified */
+} tls_opts;
+
+static void tls_end(SSL *ssl) {
+  if (!ssl)
+    return;
+  SSL_shutdown(ssl); /* best effort: our close_notify, no wait for theirs */
+  SSL_free(ssl);
+  ERR_clear_error();
+}
+
+/* The TLS client handshake on a connected non-blocking socket; with a
+ * ca_file, the server's certificate must chain to it and name host (a DNS
+ * name, or an IP address in its subjectAltName). NULL with err. */
+static SSL *tls_start(int fd, const char *host, const tls_opts *tls,
+                      int64_t deadline, char *err, size_t err_size) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *ssl = NULL;
+  unsigned char addr[16];
+  bool ip = inet_pton(AF_INET, host, addr) == 1 ||
+            inet_pton(AF_INET6, host, addr) == 1;
+  snprintf(err, err_size, "TLS: cannot set up a session");
+  if (!ctx)
+    goto fail;
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (tls->ca_file) {
+    if (SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL) != 1) {
+      snprintf(err, err_size, "TLS: cannot load CA file %s", tls->ca_file);
+      goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  }
+  ssl = SSL_new(ctx); /* holds its own reference to ctx */
+  if (!ssl || SSL_set_fd(ssl, fd) != 1)
+    goto fail;
+  if (!ip)
+    SSL_set_tlsext_host_name(ssl, host);
+  if (tls->ca_file &&
+      (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
+          : SSL_set1_host(ssl, host)) != 1)
+    goto fail;
+  for (;;) {
+    int rc = SSL_connect(ssl);
+    short ev;
+    if (rc == 1)
+      break;
+    ev = tls_wait_events(ssl, rc);
+    if (!ev) {
+      long verify = SSL_get_verify_result(ssl);
+      snprintf(err, err_size, "TLS handshake with %s failed: %s", host,
+               verify != X509_V_OK ? X509_verify_cert_error_string(verify)
+                                   : tls_reason("connection closed"));
+      goto fail;
+    }
+    rc = wait_fd(fd, ev, deadline);
+    if (rc <= 0) {
+      snprintf(err, err_size, "TLS handshake with %s: %s", host,
+               rc == 0 ? "timed out" : strerror(errno));
+      goto fail;
+    }
+  }
+  SSL_CTX_free(ctx);
+  return ssl;
+fail:
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return NULL;
 }
 
 /* --- HTTP heads ---------------------------------------------------------- */
@@ -228,11 +380,17 @@ static int parse_status(const char *head) {
 /* Connects, sends req and reads the answer's head into resp: the head is
  * NUL-terminated at *head_len - 2 (its lines, each with its CRLF), the body
  * starts at *head_len. The socket, or -1 with err. */
-static int http_exchange(const char *host, int port, const wt_buf *req,
-                         int64_t deadline, wt_buf *resp, size_t *head_len,
-                         int *status, char *err, size_t err_size) {
+static int http_exchange(const char *host, int port, const tls_opts *tls,
+                         SSL **ssl, const wt_buf *req, int64_t deadline,
+                         wt_buf *resp, size_t *head_len, int *status, char *err,
+                         size_t err_size) {
   int fd = tcp_connect(host, port, deadline, err, err_size);
-  if (fd < 0 || send_all(fd, req->data, req->len, deadline, err, err_size))
+  *ssl = NULL;
+  if (fd < 0)
+    goto fail;
+  if (tls && !(*ssl = tls_start(fd, host, tls, deadline, err, err_size)))
+    goto fail;
+  if (send_all(fd, *ssl, req->data, req->len, deadline, err, err_size))
     goto fail;
   for (;;) {
     const char *end =
@@ -250,7 +408,7 @@ static int http_exchange(const char *host, int port, const wt_buf *req,
       snprintf(err, err_size, "answer head over %zu bytes", HEAD_MAX);
       goto fail;
     }
-    n = recv_some(fd, resp, deadline);
+    n = recv_some(fd, *ssl, resp, deadline);
     if (n <= 0) {
       snprintf(err, err_size, "reading the answer: %s",
                n == 0    ? "connection closed"
@@ -260,6 +418,8 @@ static int http_exchange(const char *host, int port, const wt_buf *req,
     }
   }
 fail:
+  tls_end(*ssl);
+  *ssl = NULL;
   if (fd >= 0)
     close(fd);
   return -1;
@@ -419,10 +579,11 @@ static int fail(wt_ws *ws, const char *fmt, ...) {
   return WT_WS_ERROR;
 }
 
-wt_ws *wt_ws_connect(const char *host, int port, const char *path,
-                     const char *subprotocol, const char *extra_headers,
-                     int timeout_ms, int *http_status_out, char *errstr,
-                     size_t errstr_size) {
+static wt_ws *ws_connect(const char *host, int port, const tls_opts *tls,
+                         const char *path, const char *subprotocol,
+                         const char *extra_headers, int timeout_ms,
+                         int *http_status_out, char *errstr,
+                         size_t errstr_size) {
   int64_t deadline = deadline_of(timeout_ms);
   unsigned char nonce[16], digest[EVP_MAX_MD_SIZE];
   char key[32], keyguid[80], want[64], value[256];
@@ -476,8 +637,8 @@ wt_ws *wt_ws_connect(const char *host, int port, const char *path,
     goto err;
   }
 
-  ws->fd = http_exchange(host, port, &req, deadline, &resp, &head_len, &status,
-                         err, sizeof(err));
+  ws->fd = http_exchange(host, port, tls, &ws->ssl, &req, deadline, &resp,
+                         &head_len, &status, err, sizeof(err));
   if (ws->fd < 0)
     goto err;
   if (status != 101) {
@@ -524,6 +685,23 @@ err:
   return ws;
 }
 
+wt_ws *wt_ws_connect(const char *host, int port, const char *path,
+                     const char *subprotocol, const char *extra_headers,
+                     int timeout_ms, int *http_status_out, char *errstr,
+                     size_t errstr_size) {
+  return ws_connect(host, port, NULL, path, subprotocol, extra_headers,
+                    timeout_ms, http_status_out, errstr, errstr_size);
+}
+
+wt_ws *wt_wss_connect(const char *host, int port, const char *ca_file,
+                      const char *path, const char *subprotocol,
+                      const char *extra_headers, int timeout_ms,
+                      int *http_status_out, char *errstr, size_t errstr_size) {
+  tls_opts tls = {.ca_file = ca_file};
+  return ws_connect(host, port, &tls, path, subprotocol, extra_headers,
+                    timeout_ms, http_status_out, errstr, errstr_size);
+}
+
 void wt_ws_close(wt_ws *ws) {
   if (!ws)
     return;
@@ -532,6 +710,7 @@ void wt_ws_close(wt_ws *ws) {
       ws->io_timeout_ms = 100;
       wt_ws_send_close(ws, 1000);
     }
+    tls_end(ws->ssl);
     close(ws->fd);
   }
   wt_buf_free(&ws->in);
@@ -543,8 +722,8 @@ void wt_ws_close(wt_ws *ws) {
 }
 
 int wt_ws_send_raw(wt_ws *ws, const void *data, size_t len) {
-  return send_all(ws->fd, data, len, deadline_of(ws->io_timeout_ms), ws->error,
-                  sizeof(ws->error));
+  return send_all(ws->fd, ws->ssl, data, len, deadline_of(ws->io_timeout_ms),
+                  ws->error, sizeof(ws->error));
 }
 
 /* One frame, masked (as a client must) or not. */
@@ -760,7 +939,7 @@ int wt_ws_recv(wt_ws *ws, int timeout_ms, wt_ws_msg *out) {
       ws->in.data[ws->in.len] = '\0';
       ws->in_pos = 0;
     }
-    n = recv_some(ws->fd, &ws->in, deadline);
+    n = recv_some(ws->fd, ws->ssl, &ws->in, deadline);
     if (n == -2) {
       snprintf(ws->error, sizeof(ws->error), "timed out");
       return WT_WS_TIMEOUT;
@@ -879,11 +1058,13 @@ static int chunked_decode(const char *p, size_t len, wt_buf *out) {
   }
 }
 
-int wt_http_request(const char *host, int port, const char *method,
-                    const char *path, const char *content_type,
-                    const char *body, int timeout_ms, int *status_out,
-                    char **headers_out, char **body_out) {
+static int http_request(const char *host, int port, const tls_opts *tls,
+                        const char *method, const char *path,
+                        const char *content_type, const char *body,
+                        int timeout_ms, int *status_out, char **headers_out,
+                        char **body_out) {
   int64_t deadline = deadline_of(timeout_ms);
+  SSL *ssl = NULL;
   wt_buf req, resp, decoded;
   char err[256] = "", value[64], *body_copy = NULL, *head_copy = NULL;
   size_t head_len = 0, want = SIZE_MAX;
@@ -922,8 +1103,8 @@ int wt_http_request(const char *host, int port, const char *method,
     snprintf(kind, sizeof(kind), "http-%s-request", route);
     dump(kind, body, strlen(body), false);
   }
-  fd = http_exchange(host, port, &req, deadline, &resp, &head_len, &status, err,
-                     sizeof(err));
+  fd = http_exchange(host, port, tls, &ssl, &req, deadline, &resp, &head_len,
+                     &status, err, sizeof(err));
   if (fd < 0)
     goto out;
   /* Read the body as the head says it is framed. */
@@ -959,7 +1140,7 @@ int wt_http_request(const char *host, int port, const char *method,
       resp.len = head_len + want;
       break;
     }
-    n = recv_some(fd, &resp, deadline);
+    n = recv_some(fd, ssl, &resp, deadline);
     if (n == 0 && want == SIZE_MAX && !chunked)
       break; /* delimited by EOF */
     if (n <= 0) {
@@ -1007,12 +1188,30 @@ out:
   free(body_copy);
   free(head_copy);
   if (ret != 0)
-    fprintf(stderr, "wt_http_request %s %s:%d%s: %s\n", method, host, port,
-            path, err[0] ? err : "out of memory");
+    fprintf(stderr, "wt_http%s_request %s %s:%d%s: %s\n", tls ? "s" : "",
+            method, host, port, path, err[0] ? err : "out of memory");
+  tls_end(ssl);
   if (fd >= 0)
     close(fd);
   wt_buf_free(&req);
   wt_buf_free(&resp);
   wt_buf_free(&decoded);
   return ret;
+}
+
+int wt_http_request(const char *host, int port, const char *method,
+                    const char *path, const char *content_type,
+                    const char *body, int timeout_ms, int *status_out,
+                    char **headers_out, char **body_out) {
+  return http_request(host, port, NULL, method, path, content_type, body,
+                      timeout_ms, status_out, headers_out, body_out);
+}
+
+int wt_https_request(const char *host, int port, const char *ca_file,
+                     const char *method, const char *path,
+                     const char *content_type, const char *body, int timeout_ms,
+                     int *status_out, char **headers_out, char **body_out) {
+  tls_opts tls = {.ca_file = ca_file};
+  return http_request(host, port, &tls, method, path, content_type, body,
+                      timeout_ms, status_out, headers_out, body_out);
 }

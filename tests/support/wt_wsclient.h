@@ -56,6 +56,19 @@ wt_ws *wt_ws_connect(const char *host, int port, const char *path,
                      int timeout_ms, int *http_status_out, char *errstr,
                      size_t errstr_size);
 
+/* The same over TLS (wss://host:port/path). ca_file (may be NULL: no
+ * verification) is a PEM file of the certificates to trust: the server's
+ * must then chain to one of them and name host (a DNS name, or an IP
+ * address in its subjectAltName). A failed handshake fails the connect
+ * with status 0. OpenSSL writes a TLS socket with write(2): ignore SIGPIPE
+ * (the e2e tests do). Everything else works as on a plain wt_ws; the socket
+ * of wt_ws_fd then carries TLS records (wt_ws_send_raw sends its bytes
+ * inside them). */
+wt_ws *wt_wss_connect(const char *host, int port, const char *ca_file,
+                      const char *path, const char *subprotocol,
+                      const char *extra_headers, int timeout_ms,
+                      int *http_status_out, char *errstr, size_t errstr_size);
+
 /* Sends a close 1000 when neither side has sent one yet (best effort, at
  * most 100 ms), closes the socket and frees. To drop the connection without
  * a close frame, shutdown(wt_ws_fd(ws), SHUT_RDWR) first. NULL is a no-op. */
@@ -161,6 +174,12 @@ int wt_http_request(const char *host, int port, const char *method,
                     const char *path, const char *content_type,
                     const char *body, int timeout_ms, int *status_out,
                     char **headers_out, char **body_out);
+
+/* wt_http_request over TLS (https://), ca_file as for wt_wss_connect. */
+int wt_https_request(const char *host, int port, const char *ca_file,
+                     const char *method, const char *path,
+                     const char *content_type, const char *body, int timeout_ms,
+                     int *status_out, char **headers_out, char **body_out);
 
 /* The value of header `name` (case-insensitive, the first one, without
  * surrounding blanks) in a header block as wt_http_request gives it.

@@ -276,6 +276,93 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* Issue 12, item 2: WT_TLS_CERT_FILE and WT_TLS_KEY_FILE, both or neither,
+ * readable at start, a certificate and the unencrypted key that matches
+ * it; errors name the variable and the file, never what is in it. Only the
+ * gateway reads them. The files come from the openssl command. */
+static void test_tls_files(void **state) {
+  char dir[] = "/tmp/wt-test-tls-XXXXXX";
+  char cert[128], key[128], other[128], enc[128], junk[128], missing[128];
+  char cmd[2048];
+  static const char junk_text[] = "not a key: SECRET-MATERIAL-0123\n";
+  static const struct {
+    int cert, key; /* 0 unset, 1 cert, 2 key, 3 other key, 4 encrypted key,
+                      5 junk, 6 missing */
+    const char *want;
+  } cases[] = {
+      {1, 0, "WT_TLS_KEY_FILE: required with WT_TLS_CERT_FILE"},
+      {0, 2, "WT_TLS_CERT_FILE: required with WT_TLS_KEY_FILE"},
+      {1, 6, "WT_TLS_KEY_FILE: cannot read"},
+      {6, 2, "WT_TLS_CERT_FILE: cannot read"},
+      {5, 2, "WT_TLS_CERT_FILE: "},
+      {1, 5, "holds no unencrypted PEM private key"},
+      {1, 4, "holds no unencrypted PEM private key"},
+      {1, 3, "is not the key of the certificate"},
+  };
+  const char *paths[7];
+  wt_config c;
+  char err[1024] = "";
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+  snprintf(key, sizeof(key), "%s/key.pem", dir);
+  snprintf(other, sizeof(other), "%s/other.pem", dir);
+  snprintf(enc, sizeof(enc), "%s/enc.pem", dir);
+  snprintf(junk, sizeof(junk), "%s/junk.pem", dir);
+  snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+           "-nodes -keyout %s -out %s -days 1 -subj /CN=localhost && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+           "-out %s && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+           "-aes-128-cbc -pass pass:pw-s3cret -out %s",
+           key, cert, other, enc);
+  if (system(cmd) != 0)
+    fail_msg("openssl could not make the test's certificate and keys");
+  write_file(junk, junk_text);
+  paths[0] = NULL;
+  paths[1] = cert;
+  paths[2] = key;
+  paths[3] = other;
+  paths[4] = enc;
+  paths[5] = junk;
+  paths[6] = missing;
+  {
+    kv vals[] = {
+        {"WT_TLS_CERT_FILE", cert}, {"WT_TLS_KEY_FILE", key}, {NULL, NULL}};
+    assert_int_equal(wt_config_load(&c, table_lookup, vals, err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.tls_cert_file, cert);
+    assert_string_equal(c.tls_key_file, key);
+  }
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    kv vals[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}};
+    size_t n = 0;
+    if (cases[i].cert)
+      vals[n++] = (kv){"WT_TLS_CERT_FILE", paths[cases[i].cert]};
+    if (cases[i].key)
+      vals[n++] = (kv){"WT_TLS_KEY_FILE", paths[cases[i].key]};
+    err[0] = '\0';
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_GATEWAY, table_lookup,
+                                        vals, err, sizeof(err)),
+                     WT_ERR_CONFIG);
+    if (!strstr(err, cases[i].want))
+      fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+    if (strstr(err, "SECRET-MATERIAL") || strstr(err, "BEGIN") ||
+        strstr(err, "pw-s3cret"))
+      fail_msg("case %zu: \"%s\" shows what is in a file", i, err);
+    /* the worker and wt-admin do not read them */
+    assert_int_equal(wt_config_load_for(&c,
+                                        WT_PROGRAM_WORKER | WT_PROGRAM_ADMIN,
+                                        table_lookup, vals, err, sizeof(err)),
+                     WT_OK);
+  }
+  for (size_t i = 1; i < 6; i++)
+    unlink(paths[i]);
+  rmdir(dir);
+}
+
 /* Issue 12, item 8: make run's stack.env supplies the service addresses
  * that neither the environment nor .env sets. */
 static void test_process_stack_env(void **state) {
@@ -444,7 +531,7 @@ static void test_process_env_over_dotenv(void **state) {
 int main(void) {
   enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
   static char names[NBAD][96];
-  struct CMUnitTest tests[NBAD + 12];
+  struct CMUnitTest tests[NBAD + 13];
   size_t n = 0;
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
@@ -459,6 +546,7 @@ int main(void) {
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_load_for_program);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_stackenv_parse);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_process_stack_env);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tls_files);
   for (size_t i = 0; i < NBAD; i++) {
     snprintf(names[i], sizeof(names[i]), "bad_value %s=\"%.20s\"",
              bad_cases[i].name, bad_cases[i].value);
