@@ -16,7 +16,10 @@ start)
   mkdir -p "$WT_VAR_DIR"
   "$here/../deploy/local/stack.sh" start
   # kept after stop: `make test` names the services the tests used
-  grep -E '^WT_STACK_' "$WT_VAR_DIR/stack.env" | tee "$WT_VAR_DIR/services.txt"
+  # (stack.env's values are shell-quoted: read them as the shell does)
+  (. "$WT_VAR_DIR/stack.env" &&
+    printf 'WT_STACK_POSTGRES=%s\nWT_STACK_KAFKA=%s\n' "${WT_STACK_POSTGRES:-}" \
+      "${WT_STACK_KAFKA:-}") | tee "$WT_VAR_DIR/services.txt"
   ;;
 stop) "$here/../deploy/local/stack.sh" stop ;;
 *) echo "usage: $0 start|stop STATE_DIR" >&2; exit 2 ;;

@@ -1,6 +1,7 @@
 #include "wt_test.h"
 
 #include "bench_util.h"
+#include "wt_config.h"
 #include "wt_db.h"
 
 #include <libpq-fe.h>
@@ -14,28 +15,33 @@ static char stack_names[32][64];
 static char stack_values[32][1024];
 static int stack_count = -1;
 
+/* The fixture's stack.env, parsed as the programs parse it (values as
+ * bash's printf %q writes them: "apache-kafka\\ 3.9.1"). */
 static void load_stack_env(void) {
   const char *path = getenv("WT_TEST_STACK_ENV");
-  char line[1200];
+  char text[32 * 1200], err[256];
+  size_t len;
+  wt_dotenv env = {0};
   FILE *f;
   if (stack_count >= 0)
     return;
   stack_count = 0;
   if (!path || !(f = fopen(path, "r")))
     return;
-  while (stack_count < 32 && fgets(line, sizeof(line), f)) {
-    char *eq = strchr(line, '=');
-    size_t n;
-    if (!eq || line[0] == '#')
-      continue;
-    *eq = '\0';
-    n = strcspn(eq + 1, "\r\n");
-    eq[1 + n] = '\0';
-    snprintf(stack_names[stack_count], sizeof(stack_names[0]), "%s", line);
-    snprintf(stack_values[stack_count], sizeof(stack_values[0]), "%s", eq + 1);
-    stack_count++;
-  }
+  len = fread(text, 1, sizeof(text) - 1, f);
   fclose(f);
+  text[len] = '\0';
+  if (wt_stackenv_parse(text, &env, err, sizeof(err)) != WT_OK) {
+    fprintf(stderr, "integration test: %s: %s\n", path, err);
+    exit(1);
+  }
+  for (size_t i = 0; i < env.count && stack_count < 32; i++, stack_count++) {
+    snprintf(stack_names[stack_count], sizeof(stack_names[0]), "%s",
+             env.names[i]);
+    snprintf(stack_values[stack_count], sizeof(stack_values[0]), "%s",
+             env.values[i]);
+  }
+  wt_dotenv_free(&env);
 }
 
 const char *wt_test_stack_value(const char *name) {
