@@ -102,7 +102,7 @@ else
   for s in "${started[@]}"; do echo "  program      $s"; done
 fi
 if [[ -x "$build/ws-gateway/wt-gateway" ]]; then
-  echo "  open         http://127.0.0.1:${WT_HTTP_PORT:-8080}/"
+  echo "  open         http${WT_TLS_CERT_FILE:+s}://127.0.0.1:${WT_HTTP_PORT:-8080}/"
 fi
 if [[ -n "$demo" ]]; then
   echo "Demo data:"
