@@ -15,6 +15,7 @@
 #include "gw_throttle.h"
 #include "gw_users.h"
 #include "wt_db.h"
+#include "wt_json.h"
 #include "wt_log.h"
 
 #define PASSWORD_MAX 1024
@@ -253,8 +254,15 @@ static void login_done(gw *g, gw_job *job) {
 
 /* The JSON object of a request body, or NULL. */
 static json_object *body_json(gw_pss *pss) {
-  json_tokener *tok = json_tokener_new_ex(GW_JSON_DEPTH);
+  json_tokener *tok;
   json_object *o;
+  wt_json_flaw flaw;
+  /* json-c reads a lone surrogate escape as U+FFFD: such a text is refused
+   * first (two passwords must never read as one) */
+  if (wt_json_check(pss->body.data ? pss->body.data : "", pss->body.len,
+                    GW_JSON_DEPTH, &flaw) != WT_OK)
+    return NULL;
+  tok = json_tokener_new_ex(GW_JSON_DEPTH);
   if (!tok)
     return NULL;
   json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

@@ -647,6 +647,13 @@ static void test_http(void **state) {
                         "{\"username\":\"nobody\",\"password\":\"nope\"}", NULL,
                         NULL),
                    401);
+  /* JSON that is not text (a lone surrogate escape, which json-c would read
+   * as U+FFFD, so that two passwords would be one): a bad request */
+  wt_http_dump_invalid();
+  assert_int_equal(http("POST", "/api/login",
+                        "{\"username\":\"alice\",\"password\":\"x\\ud83d\"}",
+                        NULL, NULL),
+                   400);
   /* a body over 8 KiB */
   {
     char *big = malloc(10000);
