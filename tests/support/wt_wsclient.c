@@ -298,8 +298,12 @@ static SSL *tls_start(int fd, const char *host, const tls_opts *tls,
   ssl = SSL_new(ctx); /* holds its own reference to ctx */
   if (!ssl || SSL_set_fd(ssl, fd) != 1)
     goto fail;
-  if (!ip)
-    SSL_set_tlsext_host_name(ssl, host);
+  if (!ip) {
+    /* a macro that casts its argument to void *: a copy of our own */
+    char sni[256];
+    snprintf(sni, sizeof(sni), "%s", host);
+    SSL_set_tlsext_host_name(ssl, sni);
+  }
   if (tls->ca_file &&
       (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
           : SSL_set1_host(ssl, host)) != 1)
