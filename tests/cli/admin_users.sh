@@ -7,31 +7,8 @@ set -uo pipefail
 admin="${1:?path to wt-admin}"
 worker="${2:?path to wt-worker}"
 stack_env="${3:?stack.env}"
-url="${WT_TEST_DATABASE_URL:-$(sed -n 's/^WT_DATABASE_URL=//p' "$stack_env")}"
-brokers="${WT_TEST_KAFKA_BROKERS:-$(sed -n 's/^WT_KAFKA_BROKERS=//p' "$stack_env")}"
-db="wt_test_users_$$"
-tmp="$(mktemp -d)"
-worker_pid=""
-passed=0
-failed=0
-
-cleanup() {
-  if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null
-    wait "$worker_pid" 2>/dev/null
-  fi
-  psql -qAt "$url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() {
-  echo "FAIL $1"
-  shift
-  printf '  %s\n' "$@"
-  failed=$((failed + 1))
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_init users "$stack_env"
 sql() { psql -qAt "$WT_DATABASE_URL" -c "$1"; }
 
 psql -v ON_ERROR_STOP=1 -qAt "$url" -c "CREATE DATABASE $db" >/dev/null || exit 1
@@ -139,5 +116,4 @@ rc=$?
 if [[ $rc -eq 1 && "$out" == *"no outcome for user.create"*"is wt-worker running?"* ]]; then
   ok "no outcome in time"; else fail "no outcome in time" "rc=$rc" "$out"; fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_done

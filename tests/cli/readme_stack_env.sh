@@ -11,30 +11,8 @@ set -uo pipefail
 admin="${1:?path to wt-admin}"
 worker="${2:?path to wt-worker}"
 stack_env="${3:?stack.env}"
-url="${WT_TEST_DATABASE_URL:-$(sed -n 's/^WT_DATABASE_URL=//p' "$stack_env")}"
-brokers="${WT_TEST_KAFKA_BROKERS:-$(sed -n 's/^WT_KAFKA_BROKERS=//p' "$stack_env")}"
-db="wt_test_readme_$$"
-tmp="$(mktemp -d)"
-worker_pid=""
-passed=0
-failed=0
-
-cleanup() {
-  if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null
-    wait "$worker_pid" 2>/dev/null
-  fi
-  psql -qAt "$url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() {
-  echo "FAIL $1"
-  shift
-  printf '  %s\n' "$@"
-  failed=$((failed + 1))
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_init readme "$stack_env"
 
 psql -v ON_ERROR_STOP=1 -qAt "$url" -c "CREATE DATABASE $db" >/dev/null || exit 1
 dburl="$(psql -qAt "$url" -c "SELECT 'postgresql://' || current_user || '@' || coalesce(inet_server_addr()::text, 'localhost') || ':' || current_setting('port') || '/$db'")"
@@ -100,5 +78,4 @@ if [[ $rc -ne 0 && "$out" == *"port 1 failed"* && "$out" == *"config WT_KAFKA_BR
   ok "WT_DATABASE_URL from the environment wins, each variable on its own"; else
   fail "environment wins" "rc=$rc" "$out"; fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_done

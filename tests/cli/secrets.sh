@@ -10,32 +10,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 admin="${1:?path to wt-admin}"
 worker="${2:?path to wt-worker}"
 stack_env="${3:?stack.env}"
-url="${WT_TEST_DATABASE_URL:-$(sed -n 's/^WT_DATABASE_URL=//p' "$stack_env")}"
-brokers="${WT_TEST_KAFKA_BROKERS:-$(sed -n 's/^WT_KAFKA_BROKERS=//p' "$stack_env")}"
-db="wt_test_secrets_$$"
-tmp="$(mktemp -d)"
-worker_pid=""
-passed=0
-failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_init secrets "$stack_env"
 jwt="jwt-secret-$RANDOM-$RANDOM"      # too short: 20-odd bytes
 pw="pw-$RANDOM$RANDOM-never-printed" # the database password
-
-cleanup() {
-  if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null
-    wait "$worker_pid" 2>/dev/null
-  fi
-  psql -qAt "$url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() {
-  echo "FAIL $1"
-  shift
-  printf '  %s\n' "$@"
-  failed=$((failed + 1))
-}
 leaked() { [[ "$1" == *"$jwt"* || "$1" == *"$pw"* ]]; }
 # clean NAME TEXT: true when TEXT holds neither secret, else counts a failure
 clean() {
@@ -102,5 +80,4 @@ out="$(source "$here/../../deploy/local/lib.sh" && mask_url <<<"  PostgreSQL   $
 if [[ "$out" == *"worktracker:***@"* ]] && clean "mask_url" "$out"; then ok "run.sh/stack.sh mask_url: $out"; elif ! leaked "$out"; then
   fail "mask_url" "$out"; fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_done
