@@ -446,7 +446,9 @@ static bool rejected_create_hides(wk_batch *b, size_t i, size_t n) {
                    : c->type == WT_CMD_LOG_CREATE   ? c->log_id
                    : c->type == WT_CMD_USER_CREATE  ? c->target_user_id
                                                     : NULL;
-  if (!id || !*id || wk_state_knows_created(b->st, c))
+  /* a payload error was collected as nothing: it hid nothing */
+  if (!id || !*id || c->payload_error != WT_REJECT_NONE ||
+      wk_state_knows_created(b->st, c))
     return false;
   for (size_t j = i + 1; j < n; j++)
     if (b->state[j] == M_FRESH && names_id(&b->cmds[j], id))
