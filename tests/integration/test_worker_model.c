@@ -475,7 +475,14 @@ static void sim_init(sim *s, uint64_t seed) {
   assert_int_equal(wt_config_load(&s->cfg, NULL, NULL, err, sizeof(err)),
                    WT_OK);
   s->cfg.batch_max = BATCH_MAX;
-  wt_log_init("model", s->cfg.log_level, stderr); /* WT_LOG_LEVEL */
+  {
+    /* WT_LOG_LEVEL=warn quiets the retries' INFO lines (make soak) */
+    wt_log_level level = WT_LOG_INFO;
+    const char *v = getenv("WT_LOG_LEVEL");
+    if (v && wt_log_level_parse(v, &level) != 0)
+      level = WT_LOG_INFO;
+    wt_log_init("model", level, stderr);
+  }
   for (int p = 0; p < WK_MAX_PARTITIONS; p++)
     s->pos.next[p] = s->pos.floor[p] = -1;
   for (int u = 0; u < NUSERS; u++) {
