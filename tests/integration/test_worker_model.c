@@ -426,7 +426,7 @@ static void gen_garbage(sim *s) {
 /* The next command of the stream, decided by the model. */
 static void gen_command(sim *s) {
   int r = pick(s, 100), pi = pick(s, NPROJECTS), actor = pick_actor(s, pi);
-  if (r < 30)
+  if (r < 30 || r >= 97)
     gen_log_create(s, pi, actor);
   else if (r < 52)
     gen_log_change(s, pi, false);
@@ -444,10 +444,8 @@ static void gen_command(sim *s) {
     gen_user(s, false, pick(s, NUSERS));
   else if (r < 96)
     gen_user(s, true, pick(s, NUSERS));
-  else if (r < 97)
-    gen_garbage(s);
   else
-    gen_log_create(s, pi, actor);
+    gen_garbage(s);
 }
 
 /* --- the worker -------------------------------------------------------- */
@@ -674,7 +672,8 @@ static void check_tables(sim *s) {
     fail_msg("%s", err);
   for (int row = 0; row < PQntuples(r); row++) {
     int p = 0;
-    while (p < NPROJECTS && strcmp(s->m.projects[p].id, PQgetvalue(r, row, 0)))
+    while (p < NPROJECTS &&
+           strcmp(s->m.projects[p].id, PQgetvalue(r, row, 0)) != 0)
       p++;
     if (p == NPROJECTS || !s->m.projects[p].exists ||
         strcmp(PQgetvalue(r, row, 1), s->m.projects[p].name) != 0 ||
