@@ -578,12 +578,14 @@ static wt_err write_send(wk_batch *b, size_t n, char *errstr,
   const struct {
     const char *name, *sql;
     wt_pgrows *rows;
-  } col_writes[5] = {
+  } col_writes[6] = {
       {"projects_update", WK_SQL_PROJECTS_UPDATE, &b->plan.projects_update},
-      /* deletes first: a log deleted and created again is both */
-      {"logs_delete", WK_SQL_LOGS_DELETE, &b->plan.logs_delete},
+      /* inserts before deletes: a log created and deleted within the batch
+       * is both, so that its primary key is checked */
       {"logs_insert", WK_SQL_LOGS_INSERT, &b->plan.logs_insert},
       {"logs_update", WK_SQL_LOGS_UPDATE, &b->plan.logs_update},
+      {"logs_replace", WK_SQL_LOGS_REPLACE, &b->plan.logs_replace},
+      {"logs_delete", WK_SQL_LOGS_DELETE, &b->plan.logs_delete},
       {"events_insert", WK_SQL_EVENTS_INSERT, &b->events},
   };
   const char *guard[8];
@@ -636,7 +638,7 @@ static wt_err write_send(wk_batch *b, size_t n, char *errstr,
                            .nparams = b->plan.nids[i] ? 2 : 1,
                            .params = &wparams[(size_t)2 * i]};
   }
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     wt_pgrows *r = col_writes[i].rows;
     if (!r->n)
       continue;
@@ -777,7 +779,7 @@ bool wk_batch_prepare(wk_batch *b, const wk_msg *msgs, size_t n,
       return false; /* its outcome is looked up: the runner's work */
   collect_needs(b, msgs, n, false, false);
   if (!wk_need_empty(&b->need) || !decide_and_plan(b, msgs, n) ||
-      b->reload_created || wk_state_unverified(b->st)) {
+      b->reload_created) {
     wk_state_discard(b->st); /* nothing applied: this unpins */
     return false;
   }
@@ -851,10 +853,10 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
       break;
     }
     res->ms_decide += clock_ms() - t1;
-    if ((b->reload_created || wk_state_unverified(b->st)) && !verify) {
+    if (b->reload_created && !verify) {
       /* nothing written: decide again with the created ids loaded */
-      WT_INFO("batch rests on a create of an id assumed new that no write "
-              "would check: loading and deciding again");
+      WT_INFO("batch rejected a create of an id assumed new that a later "
+              "command names: loading and deciding again");
       wk_state_discard(b->st);
       verify = true;
       err = WT_ERR_DB;

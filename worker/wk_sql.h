@@ -103,6 +103,19 @@
 
 #define WK_SQL_LOGS_DELETE "DELETE FROM work_logs WHERE id = ANY ($1::uuid[])"
 
+/* A log deleted and created again in one batch (rare): every column of
+ * the row is the new log's, its author and project included. Columns as
+ * logs_insert's. */
+#define WK_SQL_LOGS_REPLACE                                                    \
+  "UPDATE work_logs w SET project_id = x.project_id, user_id = x.user_id, "    \
+  "started_at = x.started_at, ended_at = x.ended_at, "                         \
+  "description = x.description, version = x.version, "                         \
+  "created_at = x.created_at, updated_at = x.updated_at FROM unnest("          \
+  "$1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], " \
+  "$6::text[], $7::integer[], $8::timestamptz[], $9::timestamptz[]) AS x(id, " \
+  "project_id, user_id, started_at, ended_at, description, version, "          \
+  "created_at, updated_at) WHERE w.id = x.id AND w.id = ANY ($1::uuid[])"
+
 #define WK_SQL_EVENTS_INSERT                                                   \
   "INSERT INTO events (project_id, seq, command_id, type, actor_id, at, "      \
   "data) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], "          \

@@ -34,7 +34,7 @@ typedef struct log_entry {
   bool exists;
   bool existed;
   /* overlay: deleted and created again in the batch (perhaps in another
-   * project, by another author): its old row goes, the new one comes */
+   * project, by another author): every column of its row is rewritten */
   bool recreated;
   /* overlay: its id was taken as new without asking PostgreSQL */
   bool assumed_new;
@@ -405,16 +405,6 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
   }
 }
 
-bool wk_state_unverified(const wk_state *st) {
-  for (size_t i = 0; i < st->nov; i++)
-    if (st->ov[i].k == K_LOG) {
-      const log_entry *l = st->ov[i].e;
-      if (l->assumed_new && !l->exists)
-        return true;
-    }
-  return false;
-}
-
 bool wk_state_knows_created(wk_state *st, const wt_command *create) {
   switch (create->type) {
   case WT_CMD_PROJECT_CREATE:
@@ -748,6 +738,8 @@ void wk_plan_init(wk_plan *p) {
                  PLAN_BUF_CAP);
   wt_pgrows_init(&p->logs_delete, logs_delete_cols, NCOLS(logs_delete_cols),
                  PLAN_BUF_CAP);
+  wt_pgrows_init(&p->logs_replace, logs_insert_cols, NCOLS(logs_insert_cols),
+                 PLAN_BUF_CAP);
 }
 
 void wk_plan_free(wk_plan *p) {
@@ -759,6 +751,7 @@ void wk_plan_free(wk_plan *p) {
   wt_pgrows_free(&p->logs_insert);
   wt_pgrows_free(&p->logs_update);
   wt_pgrows_free(&p->logs_delete);
+  wt_pgrows_free(&p->logs_replace);
 }
 
 /* Starts the next element of JSON array i ("[" or ","). */
@@ -883,27 +876,43 @@ static void put_opt_time(wt_pgarr *a, int64_t us, bool null) {
     wt_pgarr_timestamptz(a, us);
 }
 
+static void put_log_row(wt_pgrows *r, const log_entry *l) {
+  wt_pgarr_uuid(&r->col[0], l->s.id);
+  wt_pgarr_uuid(&r->col[1], l->s.project_id);
+  wt_pgarr_uuid(&r->col[2], l->s.user_id);
+  wt_pgarr_timestamptz(&r->col[3], l->s.started_at);
+  put_opt_time(&r->col[4], l->s.ended_at, l->s.ended_null);
+  put_text(&r->col[5], l->desc);
+  wt_pgarr_int4(&r->col[6], (int32_t)l->s.version);
+  wt_pgarr_timestamptz(&r->col[7], l->s.created_at);
+  wt_pgarr_timestamptz(&r->col[8], l->s.updated_at);
+  r->n++;
+}
+
+static void put_log_id(wt_pgrows *r, const log_entry *l) {
+  wt_pgarr_uuid(&r->col[0], l->s.id);
+  r->n++;
+}
+
+/* The statements run insert, update, replace, delete (wk_batch.c). */
 static void plan_log(wk_plan *p, const log_entry *l) {
   wt_pgrows *r;
-  if (l->existed && (!l->exists || l->recreated)) {
-    /* the row goes (the delete runs before the insert) */
-    r = &p->logs_delete;
-    wt_pgarr_uuid(&r->col[0], l->s.id);
-    r->n++;
+  if (!l->exists) {
+    if (l->existed) {
+      put_log_id(&p->logs_delete, l);
+    } else if (l->assumed_new) {
+      /* created and deleted within the batch with an id taken as new:
+       * inserted and deleted again, so that the primary key still checks
+       * the assumption (if the id existed, the batch is decided again) */
+      put_log_row(&p->logs_insert, l);
+      put_log_id(&p->logs_delete, l);
+    }
+    return;
   }
-  if (!l->exists)
-    return; /* deleted, or created and deleted within the batch */
-  if (!l->existed || l->recreated) {
-    r = &p->logs_insert;
-    wt_pgarr_uuid(&r->col[0], l->s.id);
-    wt_pgarr_uuid(&r->col[1], l->s.project_id);
-    wt_pgarr_uuid(&r->col[2], l->s.user_id);
-    wt_pgarr_timestamptz(&r->col[3], l->s.started_at);
-    put_opt_time(&r->col[4], l->s.ended_at, l->s.ended_null);
-    put_text(&r->col[5], l->desc);
-    wt_pgarr_int4(&r->col[6], (int32_t)l->s.version);
-    wt_pgarr_timestamptz(&r->col[7], l->s.created_at);
-    wt_pgarr_timestamptz(&r->col[8], l->s.updated_at);
+  if (!l->existed) {
+    put_log_row(&p->logs_insert, l);
+  } else if (l->recreated) {
+    put_log_row(&p->logs_replace, l);
   } else {
     r = &p->logs_update;
     wt_pgarr_uuid(&r->col[0], l->s.id);
@@ -912,8 +921,8 @@ static void plan_log(wk_plan *p, const log_entry *l) {
     put_text(&r->col[3], l->desc);
     wt_pgarr_int4(&r->col[4], (int32_t)l->s.version);
     wt_pgarr_timestamptz(&r->col[5], l->s.updated_at);
+    r->n++;
   }
-  r->n++;
 }
 
 bool wk_state_plan(wk_state *st, wk_plan *p) {
@@ -927,6 +936,7 @@ bool wk_state_plan(wk_state *st, wk_plan *p) {
   wt_pgrows_reset(&p->logs_insert);
   wt_pgrows_reset(&p->logs_update);
   wt_pgrows_reset(&p->logs_delete);
+  wt_pgrows_reset(&p->logs_replace);
   for (size_t i = 0; i < st->nov; i++) {
     if (st->ov[i].k == K_USER)
       plan_user(p, st->ov[i].e);
@@ -942,7 +952,9 @@ bool wk_state_plan(wk_state *st, wk_plan *p) {
   }
   return ok && wt_pgrows_finish(&p->projects_update) &&
          wt_pgrows_finish(&p->logs_insert) &&
-         wt_pgrows_finish(&p->logs_update) && wt_pgrows_finish(&p->logs_delete);
+         wt_pgrows_finish(&p->logs_update) &&
+         wt_pgrows_finish(&p->logs_delete) &&
+         wt_pgrows_finish(&p->logs_replace);
 }
 
 /* --- commit / discard -------------------------------------------------- */

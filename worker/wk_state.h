@@ -90,12 +90,6 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
  * after it that name the id were collected as if it had been created. */
 bool wk_state_knows_created(wk_state *st, const wt_command *create);
 
-/* Whether the overlay holds a log created with an id taken as new and
- * deleted again: nothing is written for it, so no key checks the
- * assumption (if the id existed, the create was a conflict and the delete
- * meant the old log). The batch must then be decided with the ids loaded. */
-bool wk_state_unverified(const wk_state *st);
-
 /* Stores the rows of the load queries (columns: see wk_sql.h); projects
  * and logs asked for but not returned are cached as absent. */
 void wk_state_load_users(wk_state *st, PGresult *res);
@@ -136,6 +130,7 @@ typedef struct wk_plan {
   wt_pgrows logs_update;     /* id, started_at, ended_at, description,
                                 version, updated_at */
   wt_pgrows logs_delete;     /* id */
+  wt_pgrows logs_replace;    /* as logs_insert */
 } wk_plan;
 
 void wk_plan_init(wk_plan *p);
