@@ -841,9 +841,10 @@ static void describe_accepts(const var_desc *d, char *out, size_t size) {
 }
 
 void wt_config_describe(FILE *out) {
-  fprintf(out, "Environment (also read from .env or $WT_ENV_FILE; "
-               "WT_DATABASE_URL and WT_KAFKA_BROKERS\n"
-               "also from make run's var/stack.env, see README):\n");
+  fprintf(out,
+          "Environment (also read from .env or $WT_ENV_FILE; "
+          "WT_DATABASE_URL and WT_KAFKA_BROKERS\n"
+          "also from make run's var/stack.env, see docs/configuration.md):\n");
   for (size_t i = 0; i < NVARS; i++) {
     char accepts[256];
     describe_accepts(&vars[i], accepts, sizeof(accepts));

@@ -16,7 +16,7 @@ usage_if_help "usage: ${0##*/} start|stop|status|env
           (KEY=VALUE lines, values quoted by bash's printf %q: \`. stack.env\` works; mode 600,
           since an external WT_DATABASE_URL may hold a password). Every Worktracker program
           reads WT_DATABASE_URL and WT_KAFKA_BROKERS from var/stack.env when neither the
-          environment nor .env sets them (see the README's Configuration).
+          environment nor .env sets them (see docs/configuration.md).
   stop    stop all of it, wait for the processes to exit; safe when nothing runs
   status  print what runs (exit 0 when PostgreSQL and a broker run, else 3); passwords masked
   env     print stack.env (env --export: as export lines for eval)

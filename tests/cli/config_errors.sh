@@ -5,7 +5,7 @@
 # anything starts; --help works without any.
 set -uo pipefail
 bin="${1:?path to wt-admin}"
-readme="${2:-}" # README.md: its configuration table must match the code
+readme="${2:-}" # docs/configuration.md: its table must match the code
 fails=0
 passes=0
 ok() { echo "ok   $*"; passes=$((passes + 1)); }
@@ -62,7 +62,7 @@ if [[ $rc -ne 0 || "$out" != *"WT_DATABASE_URL"* || "$out" != *migrate* || "$out
 else
   ok "help"
 fi
-# the README's table gives each variable's default and range as the code has them
+# docs/configuration.md's table gives each variable's default and range as the code has them
 if [[ -n "$readme" ]]; then
   bad=""
   while read -r name accepts; do
@@ -73,7 +73,7 @@ if [[ -n "$readme" ]]; then
     [[ -z "$range" || "$row" == *"$range"* ]] || bad+=" $name($range)"
     [[ "$dflt" == none || "$row" == *"\`$dflt\`"* ]] || bad+=" $name(default $dflt)"
   done < <("$bin" --help | sed -n 's/^  \(WT_[A-Z_]*\) \+/\1 /p')
-  if [[ -z "$bad" ]]; then ok "README table matches the code"; else fail "README table:$bad"; fi
+  if [[ -z "$bad" ]]; then ok "docs/configuration.md table matches the code"; else fail "docs/configuration.md table:$bad"; fi
 fi
 
 out="$("$bin" frobnicate 2>&1)"; rc=$?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's commands while `make run` is up (issue 12, item 8): from a
+# The documented commands (docs/operations.md, docs/configuration.md) while `make run` is up (issue 12, item 8): from a
 # checkout whose var/stack.env names the stack's random ports, wt-admin and
 # wt-worker find PostgreSQL and Kafka with no WT_DATABASE_URL or
 # WT_KAFKA_BROKERS set, and `. var/stack.env` works in bash. The stack is the
@@ -19,7 +19,7 @@ dburl="$(psql -qAt "$url" -c "SELECT 'postgresql://' || current_user || '@' || c
 dburl="${dburl/\/32/}"
 
 # the checkout: var/stack.env as stack.sh writes it (the fixture's, with
-# the fresh database), the programs where the README says
+# the fresh database), the programs where docs/configuration.md says
 mkdir -p "$tmp/repo/var" "$tmp/repo/build/release/tools" "$tmp/repo/build/release/worker"
 ln -s "$admin" "$tmp/repo/build/release/tools/wt-admin"
 ln -s "$worker" "$tmp/repo/build/release/worker/wt-worker"
@@ -52,7 +52,7 @@ build/release/tools/wt-admin topics >"$tmp/topics.log" 2>&1 || fail "wt-admin to
 build/release/worker/wt-worker >"$tmp/worker.log" 2>&1 &
 worker_pid=$!
 
-# the README's Users section, as typed (a first command waits longer: the
+# docs/operations.md's Users section, as typed (a first command waits longer: the
 # worker's first group join takes a while)
 out="$(printf 'carol-password-1\n' | build/release/tools/wt-admin user add carol --display-name "Carol" --password-stdin --timeout-ms 60000 2>&1)"
 rc=$?
