@@ -1274,6 +1274,18 @@ static void test_duplicate_then_dependents(void **state) {
   free(orig_outcome);
 }
 
+/* Users, the project, and a log of bob's (id into log_id), applied. */
+static void seed_with_bobs_log(fixture *f, char log_id[WT_UUID_STR]) {
+  wk_batch_result r;
+  seed_users(f);
+  seed_project(f);
+  wt_uuid_generate(log_id);
+  reset_msgs(f);
+  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "bob's");
+  r = run(f, WT_OK);
+  wk_batch_result_clear(&r);
+}
+
 /* A create rejected for a reason of its own (its actor may not) of an id
  * that collecting took as new without asking: the commands after it that
  * name the id must still see the real state (found by the model test). */
@@ -1283,13 +1295,7 @@ static void test_rejected_create_hides_nothing(void **state) {
   char log_id[WT_UUID_STR];
   const char *ghost = "00000000-0000-4000-8000-00000000dead";
   const char *rename_id, *update_id, *deactivate_id;
-  seed_users(f);
-  seed_project(f);
-  wt_uuid_generate(log_id);
-  reset_msgs(f);
-  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "bob's");
-  r = run(f, WT_OK);
-  wk_batch_result_clear(&r);
+  seed_with_bobs_log(f, log_id);
   new_worker(f); /* cold: nothing known, creates assumed new */
   reset_msgs(f);
   add_cmd(f, "project.create", ghost, PROJ, "{\"name\":\"Mine\"}");
@@ -1328,13 +1334,7 @@ static void test_log_deleted_and_created_again_in_one_batch(void **state) {
   fixture *f = *state;
   wk_batch_result r;
   char log_id[WT_UUID_STR], sql[256];
-  seed_users(f);
-  seed_project(f);
-  wt_uuid_generate(log_id);
-  reset_msgs(f);
-  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "bob's");
-  r = run(f, WT_OK);
-  wk_batch_result_clear(&r);
+  seed_with_bobs_log(f, log_id);
   reset_msgs(f);
   add_cmd(f, "log.delete", BOB, PROJ, "{\"log_id\":\"%s\"}", log_id);
   add_timer(f, ALICE, log_id, "2026-11-27T10:00:00Z", "alice's");
@@ -1357,13 +1357,7 @@ static void test_create_then_delete_of_an_unknown_existing_log(void **state) {
   wk_batch_result r;
   char log_id[WT_UUID_STR], sql[256];
   const char *create_id;
-  seed_users(f);
-  seed_project(f);
-  wt_uuid_generate(log_id);
-  reset_msgs(f);
-  add_timer(f, BOB, log_id, "2026-11-27T08:00:00Z", "bob's");
-  r = run(f, WT_OK);
-  wk_batch_result_clear(&r);
+  seed_with_bobs_log(f, log_id);
   new_worker(f);
   reset_msgs(f);
   create_id = add_timer(f, BOB, log_id, "2026-11-27T09:00:00Z", "again");
