@@ -648,8 +648,14 @@ class Worker:
             return self.proc.returncode if self.proc else 0
         if self.frozen:
             self.thaw()
-        # its signal handlers are set a moment after it starts
-        time.sleep(max(0.0, self.started_at + 3 - time.time()))
+        # its signal handlers are set before it logs "worker started": wait for that line
+        # (a polled deadline, however loaded the machine), not for a fixed time
+        deadline = time.time() + 60
+        while time.time() < deadline and self.alive():
+            with open(self.log_path(), "rb") as f:
+                if b"worker started" in f.read():
+                    break
+            time.sleep(0.05)
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(60)

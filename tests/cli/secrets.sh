@@ -60,7 +60,7 @@ out="$(printf 'user-password\n' | "$admin" user add dora --password-stdin --time
 rc=$?
 [[ $rc -eq 0 ]] || fail "user add" "rc=$rc" "$out" "$(tail -n 20 "$tmp/worker.log")"
 metrics=""
-for _ in $(seq 100); do
+for _ in $(seq 600); do # a 60 s deadline, polled
   metrics="$(curl -sf "http://127.0.0.1:$port/metrics")" && break
   sleep 0.1
 done
