@@ -121,6 +121,33 @@ static int check_nonempty(const char *v) {
   return *v ? 0 : -1;
 }
 
+static int check_kafka_protocol(const char *v) {
+  return strcmp(v, "plaintext") == 0 || strcmp(v, "sasl_plaintext") == 0 ||
+                 strcmp(v, "sasl_ssl") == 0 || strcmp(v, "ssl") == 0
+             ? 0
+             : -1;
+}
+
+static int check_sasl_mechanism(const char *v) {
+  return strcmp(v, "SCRAM-SHA-512") == 0 || strcmp(v, "SCRAM-SHA-256") == 0 ||
+                 strcmp(v, "PLAIN") == 0
+             ? 0
+             : -1;
+}
+
+/* no control characters, no spaces (a SASL user name, a file name) */
+static int check_printable(const char *v) {
+  for (const char *c = v; *c; c++)
+    if (iscntrl((unsigned char)*c) || *c == ' ')
+      return -1;
+  return 0;
+}
+
+/* empty: the program's name */
+static int check_producer_id(const char *v) {
+  return check_worker_id(v);
+}
+
 #define STRX(field, name, dflt, check, accepts, programs, echo)                \
   {                                                                            \
     name, VAR_STRING, offsetof(wt_config, field),                              \
@@ -153,6 +180,35 @@ static const var_desc vars[] = {
         "1..40 of [A-Za-z0-9._-]", P_SERVICES | P_DEVBROKER),
     INT(kafka_partitions, "WT_KAFKA_PARTITIONS", "6", 1, 1024,
         "partitions of each topic created at start", P_SERVICES | P_DEVBROKER),
+    STR(kafka_security_protocol, "WT_KAFKA_SECURITY_PROTOCOL", "plaintext",
+        check_kafka_protocol, "plaintext, sasl_plaintext, sasl_ssl or ssl",
+        P_SERVICES),
+    STR(kafka_sasl_mechanism, "WT_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+        check_sasl_mechanism, "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN",
+        P_SERVICES),
+    STR(kafka_user, "WT_KAFKA_USER", "", check_printable,
+        "the SASL user (required with sasl_*)", P_SERVICES),
+    STRX(kafka_password, "WT_KAFKA_PASSWORD", "", NULL,
+         "the SASL password (or WT_KAFKA_PASSWORD_FILE; never printed)",
+         P_SERVICES, ECHO_LENGTH),
+    STR(kafka_password_file, "WT_KAFKA_PASSWORD_FILE", "", NULL,
+        "file holding the SASL password (one line)", P_SERVICES),
+    STR(kafka_ca_file, "WT_KAFKA_CA_FILE", "", NULL,
+        "PEM CA file verifying the brokers with ssl/sasl_ssl (unset: the "
+        "system's CAs)",
+        P_SERVICES),
+    STR(producer_id, "WT_PRODUCER_ID", "", check_producer_id,
+        "1..64 of [A-Za-z0-9._-]: the id commands are signed as (unset: the "
+        "program's name)",
+        P_ADMIN | P_GATEWAY),
+    STR(producer_key_file, "WT_PRODUCER_KEY_FILE", "", NULL,
+        "file with this producer's 64-hex-digit key (unset: commands go "
+        "unsigned)",
+        P_ADMIN | P_GATEWAY),
+    STR(producer_keys_file, "WT_PRODUCER_KEYS_FILE", "", NULL,
+        "file of the producers the worker trusts, lines \"ID SCOPES HEXKEY\" "
+        "(unset: user commands only)",
+        P_WORKER),
     INT(http_port, "WT_HTTP_PORT", "8080", 1, 65535,
         "the gateway's HTTP and WebSocket port", P_GATEWAY),
     INT(metrics_port, "WT_METRICS_PORT", "9101", 0, 65535,
@@ -395,6 +451,104 @@ out:
   return err;
 }
 
+#define PASSWORD_FILE_MAX (WT_CONFIG_SECRET_MAX - 1)
+
+/* WT_KAFKA_PASSWORD_FILE into cfg->kafka_password: one line of at most
+ * PASSWORD_FILE_MAX bytes, its newline cut. Errors name the file, never
+ * what is in it. */
+static wt_err read_password_file(wt_config *cfg, char *errstr,
+                                 size_t errstr_size) {
+  static const char var[] = "WT_KAFKA_PASSWORD_FILE";
+  char buf[PASSWORD_FILE_MAX + 2];
+  FILE *f = open_readable(var, cfg->kafka_password_file, errstr, errstr_size);
+  size_t n;
+  wt_err err = WT_ERR_CONFIG;
+  if (!f)
+    return WT_ERR_CONFIG;
+  n = fread(buf, 1, sizeof(buf), f);
+  if (ferror(f)) {
+    wt_errf(errstr, errstr_size, "%s: cannot read %s", var,
+            cfg->kafka_password_file);
+    goto out;
+  }
+  if (n > 0 && buf[n - 1] == '\n')
+    n--;
+  if (n > 0 && buf[n - 1] == '\r')
+    n--;
+  if (n > PASSWORD_FILE_MAX) {
+    wt_errf(errstr, errstr_size, "%s: %s is larger than %d bytes", var,
+            cfg->kafka_password_file, PASSWORD_FILE_MAX);
+    goto out;
+  }
+  if (n == 0) {
+    wt_errf(errstr, errstr_size, "%s: %s is empty", var,
+            cfg->kafka_password_file);
+    goto out;
+  }
+  if (memchr(buf, '\n', n) || memchr(buf, '\0', n)) {
+    wt_errf(errstr, errstr_size,
+            "%s: %s must hold the password on one line (no NUL)", var,
+            cfg->kafka_password_file);
+    goto out;
+  }
+  memcpy(cfg->kafka_password, buf, n);
+  cfg->kafka_password[n] = '\0';
+  err = WT_OK;
+out:
+  explicit_bzero(buf, sizeof(buf));
+  fclose(f);
+  return err;
+}
+
+static wt_err check_readable(const char *var, const char *path, char *errstr,
+                             size_t errstr_size) {
+  FILE *f;
+  if (!path[0])
+    return WT_OK;
+  f = open_readable(var, path, errstr, errstr_size);
+  if (!f)
+    return WT_ERR_CONFIG;
+  fclose(f);
+  return WT_OK;
+}
+
+/* The Kafka login (docs/security.md): a sasl_* protocol needs a user and
+ * exactly one of the password and its file; ssl a readable CA file when one
+ * is named. Fills kafka_password from the file. */
+static wt_err check_kafka_login(wt_config *cfg, char *errstr,
+                                size_t errstr_size) {
+  const char *proto = cfg->kafka_security_protocol;
+  bool sasl = strncmp(proto, "sasl_", 5) == 0;
+  bool tls = strcmp(proto, "ssl") == 0 || strcmp(proto, "sasl_ssl") == 0;
+  if (!sasl) {
+    /* nothing to log in with: never keep a password around */
+    explicit_bzero(cfg->kafka_password, sizeof(cfg->kafka_password));
+  } else if (!cfg->kafka_user[0]) {
+    wt_errf(errstr, errstr_size,
+            "WT_KAFKA_USER: required when WT_KAFKA_SECURITY_PROTOCOL is %s",
+            proto);
+    return WT_ERR_CONFIG;
+  } else if (cfg->kafka_password[0] && cfg->kafka_password_file[0]) {
+    wt_errf(errstr, errstr_size,
+            "WT_KAFKA_PASSWORD_FILE: set either WT_KAFKA_PASSWORD or "
+            "WT_KAFKA_PASSWORD_FILE, not both");
+    return WT_ERR_CONFIG;
+  } else if (!cfg->kafka_password[0] && !cfg->kafka_password_file[0]) {
+    wt_errf(errstr, errstr_size,
+            "WT_KAFKA_PASSWORD: required (or WT_KAFKA_PASSWORD_FILE) when "
+            "WT_KAFKA_SECURITY_PROTOCOL is %s",
+            proto);
+    return WT_ERR_CONFIG;
+  } else if (cfg->kafka_password_file[0] &&
+             read_password_file(cfg, errstr, errstr_size) != WT_OK) {
+    return WT_ERR_CONFIG;
+  }
+  if (tls && check_readable("WT_KAFKA_CA_FILE", cfg->kafka_ca_file, errstr,
+                            errstr_size) != WT_OK)
+    return WT_ERR_CONFIG;
+  return WT_OK;
+}
+
 /* Rules that span variables. */
 static wt_err check_cross(const wt_config *cfg, unsigned programs, char *errstr,
                           size_t errstr_size) {
@@ -440,6 +594,20 @@ wt_err wt_config_load_for(wt_config *cfg, unsigned programs,
         return err;
     }
   }
+  if ((programs & P_SERVICES) &&
+      check_kafka_login(cfg, errstr, errstr_size) != WT_OK)
+    return WT_ERR_CONFIG;
+  if ((programs & (P_ADMIN | P_GATEWAY)) &&
+      check_readable("WT_PRODUCER_KEY_FILE", cfg->producer_key_file, errstr,
+                     errstr_size) != WT_OK)
+    return WT_ERR_CONFIG;
+  if ((programs & P_WORKER) &&
+      check_readable("WT_PRODUCER_KEYS_FILE", cfg->producer_keys_file, errstr,
+                     errstr_size) != WT_OK)
+    return WT_ERR_CONFIG;
+  if (!cfg->producer_id[0] && wt_config_program_name(programs))
+    snprintf(cfg->producer_id, sizeof(cfg->producer_id), "%s",
+             wt_config_program_name(programs));
   return check_cross(cfg, programs, errstr, errstr_size);
 }
 
@@ -461,6 +629,18 @@ unsigned wt_config_program(const char *name) {
     if (strcmp(name, progs[i].name) == 0)
       return progs[i].bit;
   return 0;
+}
+
+const char *wt_config_program_name(unsigned programs) {
+  if (programs & WT_PROGRAM_ADMIN)
+    return "wt-admin";
+  if (programs & WT_PROGRAM_WORKER)
+    return "wt-worker";
+  if (programs & WT_PROGRAM_GATEWAY)
+    return "wt-gateway";
+  if (programs & WT_PROGRAM_DEVBROKER)
+    return "wt-devbroker";
+  return NULL;
 }
 
 bool wt_config_is_secret(const char *name) {
@@ -704,6 +884,9 @@ typedef struct process_sources {
   const char *stack_path; /* NULL: no stack.env */
   char *used_from_stack;  /* names taken from stack.env, for the log */
   size_t used_size;
+  /* the program whose identity stack.env's secrets give ("wt-admin"...) */
+  const char *program;
+  char identity[WT_CONFIG_URL_MAX]; /* the value last made up of them */
 } process_sources;
 
 static const char *env_or_dotenv(const process_sources *src, const char *name) {
@@ -711,15 +894,51 @@ static const char *env_or_dotenv(const process_sources *src, const char *name) {
   return v ? v : wt_dotenv_get(&src->dotenv, name);
 }
 
+/* What stack.env gives besides the service addresses: with its brokers,
+ * their login (the stack's protocol and mechanism, the program's user,
+ * password file and producer keys from $WT_STACK_SECRETS_DIR). NULL: not
+ * given. */
+static const char *stack_kafka_value(process_sources *src, const char *name) {
+  const char *proto = wt_dotenv_get(&src->stack, "WT_KAFKA_SECURITY_PROTOCOL");
+  const char *secrets = wt_dotenv_get(&src->stack, "WT_STACK_SECRETS_DIR");
+  bool sasl = proto && strncmp(proto, "sasl_", 5) == 0;
+  char *out = src->identity;
+  size_t size = sizeof(src->identity);
+  if (env_or_dotenv(src, "WT_KAFKA_BROKERS") ||
+      !wt_dotenv_get(&src->stack, "WT_KAFKA_BROKERS"))
+    return NULL; /* brokers of the user's own: so is their login */
+  if (strcmp(name, "WT_KAFKA_SECURITY_PROTOCOL") == 0 ||
+      strcmp(name, "WT_KAFKA_SASL_MECHANISM") == 0)
+    return wt_dotenv_get(&src->stack, name);
+  if (!secrets || !secrets[0] || !src->program)
+    return NULL;
+  if (strcmp(name, "WT_KAFKA_USER") == 0)
+    return sasl ? src->program : NULL;
+  if (strcmp(name, "WT_KAFKA_PASSWORD_FILE") == 0) {
+    if (!sasl || env_or_dotenv(src, "WT_KAFKA_PASSWORD"))
+      return NULL;
+    snprintf(out, size, "%s/kafka-%s.password", secrets, src->program);
+    return out;
+  }
+  if (strcmp(name, "WT_PRODUCER_KEY_FILE") == 0)
+    snprintf(out, size, "%s/producer-%s.key", secrets, src->program);
+  else if (strcmp(name, "WT_PRODUCER_KEYS_FILE") == 0)
+    snprintf(out, size, "%s/producer-keys", secrets);
+  else
+    return NULL;
+  return access(out, F_OK) == 0 ? out : NULL;
+}
+
 static const char *process_lookup(void *ctx, const char *name) {
   process_sources *src = ctx;
   const char *v = env_or_dotenv(src, name);
   if (v || !src->stack_path)
     return v;
-  if (strcmp(name, "WT_DATABASE_URL") != 0 &&
-      strcmp(name, "WT_KAFKA_BROKERS") != 0)
-    return NULL;
-  v = wt_dotenv_get(&src->stack, name);
+  if (strcmp(name, "WT_DATABASE_URL") == 0 ||
+      strcmp(name, "WT_KAFKA_BROKERS") == 0)
+    v = wt_dotenv_get(&src->stack, name);
+  else
+    v = stack_kafka_value(src, name);
   if (v && src->used_from_stack) {
     size_t len = strlen(src->used_from_stack);
     snprintf(src->used_from_stack + len, src->used_size - len, "%s%s",
@@ -777,7 +996,9 @@ wt_err wt_config_from_process_for(wt_config *cfg, unsigned programs,
                                   char *stack_used, size_t stack_used_size,
                                   char *errstr, size_t errstr_size) {
   process_sources src = {.used_from_stack = stack_used,
-                         .used_size = stack_used_size};
+                         .used_size = stack_used_size,
+                         .program = wt_config_program_name(
+                             programs & (P_ADMIN | P_WORKER | P_GATEWAY))};
   const char *path = getenv("WT_ENV_FILE");
   char stack_path[WT_CONFIG_URL_MAX] = "";
   const char *v;
@@ -841,10 +1062,10 @@ static void describe_accepts(const var_desc *d, char *out, size_t size) {
 }
 
 void wt_config_describe(FILE *out) {
-  fprintf(out,
-          "Environment (also read from .env or $WT_ENV_FILE; "
-          "WT_DATABASE_URL and WT_KAFKA_BROKERS\n"
-          "also from make run's var/stack.env, see docs/configuration.md):\n");
+  fprintf(out, "Environment (also read from .env or $WT_ENV_FILE; "
+               "WT_DATABASE_URL and WT_KAFKA_BROKERS\n"
+               "(with its login) also from make run's var/stack.env, see "
+               "docs/configuration.md):\n");
   for (size_t i = 0; i < NVARS; i++) {
     char accepts[256];
     describe_accepts(&vars[i], accepts, sizeof(accepts));

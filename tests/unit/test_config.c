@@ -138,6 +138,15 @@ static bad_case bad_cases[] = {
     {"WT_WORKER_SESSION_TIMEOUT_MS", "5999", "6000..1800000"},
     {"WT_WORKER_SESSION_TIMEOUT_MS", "1800001", "6000..1800000"},
     {"WT_WORKER_SESSION_TIMEOUT_MS", "10s", "integer"},
+    {"WT_KAFKA_SECURITY_PROTOCOL", "tls",
+     "plaintext, sasl_plaintext, sasl_ssl or ssl"},
+    {"WT_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "plaintext, sasl_plaintext"},
+    {"WT_KAFKA_SASL_MECHANISM", "GSSAPI",
+     "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"},
+    {"WT_KAFKA_USER", "wt gateway", "the SASL user"},
+    {"WT_PRODUCER_ID", "wt/admin", "[A-Za-z0-9._-]"},
+    {"WT_PRODUCER_KEY_FILE", "/nonexistent/producer.key", "cannot read"},
+    {"WT_PRODUCER_KEYS_FILE", "/nonexistent/producer-keys", "cannot read"},
 };
 
 static void test_bad_value(void **state) {
@@ -274,6 +283,234 @@ static void write_file(const char *path, const char *text) {
   assert_non_null(f);
   assert_int_equal(fputs(text, f) >= 0, 1);
   fclose(f);
+}
+
+/* Loads vals for programs; on an error, checks that err starts with the
+ * variable want_var, holds want, and never secret. */
+static void expect_login_error(unsigned programs, kv *vals,
+                               const char *want_var, const char *want,
+                               const char *secret) {
+  wt_config c;
+  char err[512] = "";
+  assert_int_equal(
+      wt_config_load_for(&c, programs, table_lookup, vals, err, sizeof(err)),
+      WT_ERR_CONFIG);
+  if (strncmp(err, want_var, strlen(want_var)) != 0 || !strstr(err, want))
+    fail_msg("\"%s\": expected %s ... %s", err, want_var, want);
+  if (secret && strstr(err, secret))
+    fail_msg("\"%s\" shows the password", err);
+}
+
+/* Issue 12, item 1: the Kafka login. sasl_* needs a user and exactly one
+ * of the password and its file; the file is read at load (newline cut,
+ * size capped); the password is in no error. */
+static void test_kafka_login(void **state) {
+  char dir[] = "/tmp/wt-test-kafka-login-XXXXXX";
+  char pw[128], empty[128], big[128], lines[128], missing[128];
+  char long_pw[600];
+  wt_config c;
+  char err[512] = "";
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(pw, sizeof(pw), "%s/pw", dir);
+  snprintf(empty, sizeof(empty), "%s/empty", dir);
+  snprintf(big, sizeof(big), "%s/big", dir);
+  snprintf(lines, sizeof(lines), "%s/lines", dir);
+  snprintf(missing, sizeof(missing), "%s/missing", dir);
+  memset(long_pw, 'k', sizeof(long_pw) - 1);
+  long_pw[sizeof(long_pw) - 1] = '\0';
+  write_file(pw, "s3cret-kafka-pw\n");
+  write_file(empty, "\n");
+  write_file(big, long_pw);
+  write_file(lines, "s3cret-line-one\ns3cret-line-two\n");
+  assert_true(wt_config_is_secret("WT_KAFKA_PASSWORD"));
+  assert_false(wt_config_is_secret("WT_KAFKA_PASSWORD_FILE"));
+  {
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"}, {NULL, NULL}};
+    expect_login_error(WT_PROGRAM_WORKER, v, "WT_KAFKA_USER",
+                       "required when WT_KAFKA_SECURITY_PROTOCOL is "
+                       "sasl_plaintext",
+                       NULL);
+  }
+  {
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+              {"WT_KAFKA_USER", "wt-gateway"},
+              {NULL, NULL}};
+    expect_login_error(WT_PROGRAM_GATEWAY, v, "WT_KAFKA_PASSWORD",
+                       "WT_KAFKA_PASSWORD_FILE", NULL);
+  }
+  {
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+              {"WT_KAFKA_USER", "wt-admin"},
+              {"WT_KAFKA_PASSWORD", "s3cret-kafka-pw"},
+              {"WT_KAFKA_PASSWORD_FILE", pw},
+              {NULL, NULL}};
+    expect_login_error(WT_PROGRAM_ADMIN, v, "WT_KAFKA_PASSWORD_FILE",
+                       "not both", "s3cret");
+  }
+  {
+    const char *files[][2] = {{missing, "cannot read"},
+                              {empty, "is empty"},
+                              {big, "larger than 511 bytes"},
+                              {lines, "one line"}};
+    for (size_t i = 0; i < 4; i++) {
+      kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+                {"WT_KAFKA_USER", "wt-admin"},
+                {"WT_KAFKA_PASSWORD_FILE", files[i][0]},
+                {NULL, NULL}};
+      expect_login_error(WT_PROGRAM_ADMIN, v, "WT_KAFKA_PASSWORD_FILE",
+                         files[i][1], "s3cret");
+      expect_login_error(WT_PROGRAM_ADMIN, v, "WT_KAFKA_PASSWORD_FILE",
+                         files[i][0], "kkkkkkkk");
+    }
+  }
+  {
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+              {"WT_KAFKA_USER", "wt-admin"},
+              {"WT_KAFKA_PASSWORD", long_pw},
+              {NULL, NULL}};
+    expect_login_error(WT_PROGRAM_ADMIN, v, "WT_KAFKA_PASSWORD",
+                       "longer than 511 bytes", "kkkkkkkk");
+  }
+  {
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+              {"WT_KAFKA_USER", "wt-admin"},
+              {"WT_KAFKA_PASSWORD", "s3cret-kafka-pw"},
+              {"WT_KAFKA_CA_FILE", missing},
+              {NULL, NULL}};
+    expect_login_error(WT_PROGRAM_ADMIN, v, "WT_KAFKA_CA_FILE", missing,
+                       "s3cret");
+  }
+  { /* the file's password, its newline cut; the default mechanism */
+    kv v[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+              {"WT_KAFKA_USER", "wt-worker"},
+              {"WT_KAFKA_PASSWORD_FILE", pw},
+              {"WT_KAFKA_CA_FILE", pw}, /* readable is all that is checked */
+              {NULL, NULL}};
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_WORKER, table_lookup, v,
+                                        err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.kafka_password, "s3cret-kafka-pw");
+    assert_string_equal(c.kafka_user, "wt-worker");
+    assert_string_equal(c.kafka_sasl_mechanism, "SCRAM-SHA-512");
+    assert_string_equal(c.kafka_ca_file, pw);
+  }
+  { /* plaintext: no login, no password kept; the devbroker reads none */
+    kv v[] = {{"WT_KAFKA_PASSWORD", "s3cret-kafka-pw"}, {NULL, NULL}};
+    kv d[] = {{"WT_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"}, {NULL, NULL}};
+    assert_int_equal(wt_config_load(&c, table_lookup, v, err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.kafka_security_protocol, "plaintext");
+    assert_string_equal(c.kafka_password, "");
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_DEVBROKER, table_lookup,
+                                        d, err, sizeof(err)),
+                     WT_OK);
+  }
+  { /* the producer id: the program's name unless set */
+    kv none[] = {{NULL, NULL}};
+    kv v[] = {{"WT_PRODUCER_ID", "ingest-7"}, {NULL, NULL}};
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_ADMIN, table_lookup,
+                                        none, err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.producer_id, "wt-admin");
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_GATEWAY, table_lookup,
+                                        none, err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.producer_id, "wt-gateway");
+    assert_int_equal(wt_config_load_for(&c, WT_PROGRAM_GATEWAY, table_lookup, v,
+                                        err, sizeof(err)),
+                     WT_OK);
+    assert_string_equal(c.producer_id, "ingest-7");
+  }
+  unlink(pw);
+  unlink(empty);
+  unlink(big);
+  unlink(lines);
+  rmdir(dir);
+}
+
+/* With its brokers, make run's stack.env gives each program its own login
+ * from $WT_STACK_SECRETS_DIR; what the environment sets wins. */
+static void test_process_stack_login(void **state) {
+  char dir[] = "/tmp/wt-test-stacklogin-XXXXXX";
+  char stack[128], path[192];
+  wt_config c;
+  char err[512] = "";
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(stack, sizeof(stack), "%s/stack.env", dir);
+  {
+    char text[512];
+    snprintf(text, sizeof(text),
+             "WT_DATABASE_URL=postgresql://worktracker@127.0.0.1:41234/wt\n"
+             "WT_KAFKA_BROKERS=127.0.0.1:41235\n"
+             "WT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext\n"
+             "WT_KAFKA_SASL_MECHANISM=SCRAM-SHA-256\n"
+             "WT_STACK_SECRETS_DIR=%s\n",
+             dir);
+    write_file(stack, text);
+  }
+  snprintf(path, sizeof(path), "%s/kafka-wt-worker.password", dir);
+  write_file(path, "worker-pw");
+  snprintf(path, sizeof(path), "%s/kafka-wt-admin.password", dir);
+  write_file(path, "admin-pw\n");
+  snprintf(path, sizeof(path), "%s/producer-wt-admin.key", dir);
+  write_file(path, "00\n");
+  snprintf(path, sizeof(path), "%s/producer-keys", dir);
+  write_file(path, "wt-admin system,users 00\n");
+  unsetenv("WT_DATABASE_URL");
+  unsetenv("WT_KAFKA_BROKERS");
+  unsetenv("WT_VAR_DIR");
+  setenv("WT_ENV_FILE", "/dev/null", 1);
+  setenv("WT_STACK_ENV", stack, 1);
+
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_security_protocol, "sasl_plaintext");
+  assert_string_equal(c.kafka_sasl_mechanism, "SCRAM-SHA-256");
+  assert_string_equal(c.kafka_user, "wt-worker");
+  assert_string_equal(c.kafka_password, "worker-pw");
+  snprintf(path, sizeof(path), "%s/producer-keys", dir);
+  assert_string_equal(c.producer_keys_file, path);
+
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_ADMIN, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_user, "wt-admin");
+  assert_string_equal(c.kafka_password, "admin-pw");
+  snprintf(path, sizeof(path), "%s/producer-wt-admin.key", dir);
+  assert_string_equal(c.producer_key_file, path);
+
+  /* the gateway has no password file here: its start says which */
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_GATEWAY, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "kafka-wt-gateway.password"));
+  /* ...unless the environment gives its login */
+  setenv("WT_KAFKA_USER", "gw-own", 1);
+  setenv("WT_KAFKA_PASSWORD", "gw-own-pw", 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_GATEWAY, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_user, "gw-own");
+  assert_string_equal(c.kafka_password, "gw-own-pw");
+  assert_string_equal(c.producer_key_file, "");
+  unsetenv("WT_KAFKA_USER");
+  unsetenv("WT_KAFKA_PASSWORD");
+
+  /* brokers of one's own: no login from the stack */
+  setenv("WT_KAFKA_BROKERS", "k:9092", 1);
+  assert_int_equal(wt_config_from_process_for(&c, WT_PROGRAM_WORKER, NULL, 0,
+                                              err, sizeof(err)),
+                   WT_OK);
+  assert_string_equal(c.kafka_security_protocol, "plaintext");
+  assert_string_equal(c.kafka_user, "");
+  unsetenv("WT_KAFKA_BROKERS");
+  unsetenv("WT_STACK_ENV");
+  unsetenv("WT_ENV_FILE");
+  snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+  assert_int_equal(system(path), 0);
 }
 
 /* Issue 12, item 2: WT_TLS_CERT_FILE and WT_TLS_KEY_FILE, both or neither,
@@ -531,7 +768,7 @@ static void test_process_env_over_dotenv(void **state) {
 int main(void) {
   enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
   static char names[NBAD][96];
-  struct CMUnitTest tests[NBAD + 13];
+  struct CMUnitTest tests[NBAD + 15];
   size_t n = 0;
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
@@ -547,6 +784,8 @@ int main(void) {
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_stackenv_parse);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_process_stack_env);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tls_files);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_kafka_login);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_process_stack_login);
   for (size_t i = 0; i < NBAD; i++) {
     snprintf(names[i], sizeof(names[i]), "bad_value %s=\"%.20s\"",
              bad_cases[i].name, bad_cases[i].value);
