@@ -15,11 +15,16 @@ case "$cmd" in
 start)
   mkdir -p "$WT_VAR_DIR"
   "$here/../deploy/local/stack.sh" start
-  # kept after stop: `make test` names the services the tests used
-  # (stack.env's values are shell-quoted: read them as the shell does)
+  # kept after stop: `make test` names the services the tests used, and how
+  # the tests log in to Kafka (stack.env's values are shell-quoted: read them
+  # as the shell does)
   (. "$WT_VAR_DIR/stack.env" &&
+    sasl="" &&
+    if [[ "${WT_KAFKA_SECURITY_PROTOCOL:-plaintext}" == sasl_* ]]; then
+      sasl=" (SASL ${WT_KAFKA_SASL_MECHANISM:-}${WT_STACK_KAFKA_TLS_BROKERS:+, SASL_SSL too})"
+    fi &&
     printf 'WT_STACK_POSTGRES=%s\nWT_STACK_KAFKA=%s\n' "${WT_STACK_POSTGRES:-}" \
-      "${WT_STACK_KAFKA:-}") | tee "$WT_VAR_DIR/services.txt"
+      "${WT_STACK_KAFKA:-}$sasl") | tee "$WT_VAR_DIR/services.txt"
   ;;
 stop) "$here/../deploy/local/stack.sh" stop ;;
 *) echo "usage: $0 start|stop STATE_DIR" >&2; exit 2 ;;

@@ -11,6 +11,8 @@ usage() {
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 purpose="${1:?$(usage)}"
 
+# openssl (the command): the gateway's TLS test certificates, and the local
+# Kafka broker's CA and certificate for its SASL_SSL listener (kafka.sh)
 build_pkgs=(cmake ninja-build gcc make pkg-config libc6-dev
   libwebsockets-dev librdkafka-dev libpq-dev libjson-c-dev libjwt-dev
   libssl-dev libcmocka-dev libcrypt-dev openssl

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for the private local stack (stack.sh, pg.sh, kafka.sh). Source it; do not run it.
-# Sets WT_REPO (two levels above this file) and WT_VAR_DIR (absolute; not created here).
+# Sets WT_REPO (two levels above this file) and WT_VAR_DIR (absolute; not created here), and
+# the names of the stack's secrets (SECRETS_DIR, KAFKA_PRINCIPALS, PRODUCER_SCOPES).
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     echo "usage: source deploy/local/lib.sh  (helpers for stack.sh, pg.sh, kafka.sh; nothing to run)"
@@ -10,6 +11,17 @@ fi
 WT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WT_VAR_DIR=$(realpath -m "${WT_VAR_DIR:-$WT_REPO/var}")
 export WT_REPO WT_VAR_DIR
+# The stack's secrets (Kafka passwords, producer keys, the Kafka CA): mode 700, files 600,
+# made once and kept across restarts (see make_secret).
+SECRETS_DIR=$WT_VAR_DIR/secrets
+# The Kafka principals (SCRAM-SHA-512 users) of the stack's Apache Kafka broker: the broker
+# itself and wt-admin are its super users; `wt-admin acls` gives the others their rights.
+# shellcheck disable=SC2034 # used by kafka.sh and stack.sh
+KAFKA_PRINCIPALS=(wt-broker wt-admin wt-gateway wt-worker wt-ingest wt-replay)
+# The producers that sign their commands (producer-<id>.key) and the scopes the worker
+# trusts each with (producer-keys).
+# shellcheck disable=SC2034 # used by stack.sh
+PRODUCER_SCOPES=("wt-admin system,users" "wt-gateway users" "wt-ingest users")
 
 # say: a result line on stdout; note/warn/die: messages on stderr, prefixed with the script's name.
 say() { printf '%s\n' "$*"; }
@@ -102,6 +114,35 @@ stop_pid() {
         sleep 0.1
     done
 }
+
+# secrets_dir: makes $SECRETS_DIR (mode 700) when missing.
+secrets_dir() {
+    if ! (umask 077 && mkdir -p "$SECRETS_DIR" && chmod 700 "$SECRETS_DIR"); then
+        die "cannot make $SECRETS_DIR"
+    fi
+}
+
+# make_secret NAME COMMAND...: $SECRETS_DIR/NAME (mode 600) from COMMAND's output, once: a
+# file that is there already is kept. Nothing of it reaches the terminal or a log.
+make_secret() {
+    local file=$SECRETS_DIR/$1 tmp=$SECRETS_DIR/.$1.$$
+    shift
+    [[ -s $file ]] && return 0
+    secrets_dir
+    if ! (umask 077 && "$@" >"$tmp") || [[ ! -s $tmp ]]; then
+        rm -f "$tmp"
+        die "cannot make $file"
+    fi
+    # ln, not mv: when another start made it meanwhile, that one stays (no link over it)
+    [[ -e $file && ! -s $file ]] && rm -f "$file" # an empty one, left by a full disk
+    ln "$tmp" "$file" 2>/dev/null || true
+    rm -f "$tmp"
+}
+
+# random_password: 24 random bytes, base64url (32 characters, no newline).
+random_password() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# random_key: 32 random bytes as 64 lowercase hex characters (no newline).
+random_key() { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
 
 # usage_if_help TEXT "$@": prints TEXT and exits when the arguments ask for help.
 usage_if_help() {

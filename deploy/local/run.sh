@@ -2,13 +2,14 @@
 # `make run`: check the configuration of every program it will start (and
 # stop at once, exit 2, when a value is bad), start the local stack (unless
 # WT_DATABASE_URL / WT_KAFKA_BROKERS point elsewhere), migrate, create the
-# topics, start every Worktracker program that is built, print what runs
-# where, and stop all of it on Ctrl-C.
+# topics and their ACLs, start every Worktracker program that is built, each
+# as itself (its Kafka user, its producer key: stack.sh env --for), print
+# what runs where, and stop all of it on Ctrl-C.
 #   deploy/local/run.sh BUILD_DIR
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 build="${1:-$repo/build/release}"
 export WT_VAR_DIR="${WT_VAR_DIR:-$repo/var}"
 export WT_DEVBROKER_BIN="${WT_DEVBROKER_BIN:-$build/tools/wt-devbroker}"
@@ -66,13 +67,45 @@ trap 'stop_note="stopping on request"; exit 130' INT TERM
 "$here/stack.sh" start
 eval "$("$here/stack.sh" env --export)"
 
-"$build/tools/wt-admin" migrate --dir "$repo/migrations"
-"$build/tools/wt-admin" topics
+# identity PROGRAM: exports into this shell (call it in a subshell) what
+# makes PROGRAM itself on the stack: the Kafka user, password file and
+# producer key that `stack.sh env --for` gives it. What the environment or
+# .env sets already wins, as in the programs themselves.
+identity() {
+  local ident line name
+  ident="$("$here/stack.sh" env --for "$1")" || return 1
+  while IFS= read -r line; do
+    name="${line%%=*}"
+    [[ -n "${!name+x}" ]] || eval "export $line" # printf %q quoted
+  done <<<"$ident"
+}
+# run_as PROGRAM COMMAND...: COMMAND as PROGRAM (see identity)
+run_as() {
+  (
+    identity "$1" || exit 1
+    shift
+    exec "$@"
+  )
+}
+
+run_as wt-admin "$build/tools/wt-admin" migrate --dir "$repo/migrations"
+run_as wt-admin "$build/tools/wt-admin" topics
+# the ACLs of the plan (docs/security.md): each program may do only what it
+# needs; they mean something only where the broker authenticates its clients
+if [[ "${WT_KAFKA_SECURITY_PROTOCOL:-plaintext}" == sasl_* ]]; then
+  if [[ "$("$build/tools/wt-admin" --help 2>/dev/null)" =~ $'\n'\ +acls\  ]]; then
+    run_as wt-admin "$build/tools/wt-admin" acls
+  else
+    echo "run: this wt-admin has no 'acls' command (an older build?): the programs" \
+      "get no ACLs, and the broker refuses all but wt-admin" >&2
+  fi
+fi
 
 started=()
 start_program() { # name binary
   if [[ -x "$2" ]]; then
-    "$2" &
+    # one fork, which becomes the program: $! is the program's pid
+    (identity "$1" && exec "$2") &
     pids+=($!)
     started+=("$1 (pid $!)")
   fi
@@ -83,7 +116,7 @@ start_program wt-gateway "$build/ws-gateway/wt-gateway"
 # demo users and a shared project, through the worker like any producer
 demo=""
 if [[ -x "$build/worker/wt-worker" ]]; then
-  if demo="$("$build/tools/wt-admin" demo 2>&1)"; then
+  if demo="$(run_as wt-admin "$build/tools/wt-admin" demo 2>&1)"; then
     demo="$(grep -iE 'user|password|project' <<<"$demo" | grep -v ' INFO ' || true)"
   else
     echo "$demo" >&2
@@ -95,7 +128,13 @@ fi
 echo
 echo "Worktracker is running:"
 echo "  PostgreSQL   $(mask_url <<<"$WT_DATABASE_URL")   (${WT_STACK_POSTGRES:-external})"
-echo "  Kafka        $WT_KAFKA_BROKERS   (${WT_STACK_KAFKA:-external})"
+kafka_how="${WT_STACK_KAFKA:-external}"
+if [[ "${WT_KAFKA_SECURITY_PROTOCOL:-plaintext}" == sasl_* ]]; then
+  how="SASL ${WT_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}"
+  [[ -n "${WT_STACK_KAFKA_TLS_BROKERS:-}" ]] && how+="; TLS on ${WT_STACK_KAFKA_TLS_BROKERS##*:}"
+  kafka_how="$how; $kafka_how"
+fi
+echo "  Kafka        $WT_KAFKA_BROKERS   ($kafka_how)"
 if [[ ${#started[@]} -eq 0 ]]; then
   echo "  programs     none built yet besides wt-admin"
 else
