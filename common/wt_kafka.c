@@ -335,25 +335,57 @@ wt_err wt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics,
   return WT_ERR_TIMEOUT;
 }
 
-wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
-                        size_t key_len, const void *value, size_t value_len,
-                        void *msg_opaque, int timeout_ms, char *errstr,
-                        size_t errstr_size) {
+/* One attempt; hdrs (may be NULL) belongs to librdkafka when it succeeds,
+ * to the caller when it fails. */
+static rd_kafka_resp_err_t produce_once(rd_kafka_t *rk, const char *topic,
+                                        void *key, size_t key_len, void *value,
+                                        size_t value_len,
+                                        rd_kafka_headers_t *hdrs,
+                                        void *msg_opaque) {
+  if (!hdrs)
+    return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                             RD_KAFKA_V_KEY(key, key_len),
+                             RD_KAFKA_V_VALUE(value, value_len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+  return rd_kafka_producev(
+      rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE(value, value_len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+}
+
+wt_err wt_kafka_produce_headers(rd_kafka_t *rk, const char *topic,
+                                const void *key, size_t key_len,
+                                const void *value, size_t value_len,
+                                const char *const *headers, void *msg_opaque,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size) {
   long deadline = now_ms() + timeout_ms;
+  size_t nheaders = 0;
   /* librdkafka copies (F_COPY) but its API takes void *: drop the const
    * without casting through an integer */
   union {
     const void *c;
     void *m;
   } k = {.c = key}, v = {.c = value};
+  while (headers && headers[2 * nheaders])
+    nheaders++;
   for (;;) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k.m, key_len),
-        RD_KAFKA_V_VALUE(v.m, value_len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
-        RD_KAFKA_V_END);
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_resp_err_t err;
+    if (nheaders) { /* a new list each attempt: a failed one stays ours */
+      hdrs = rd_kafka_headers_new(nheaders);
+      for (size_t i = 0; i < nheaders; i++)
+        (void)rd_kafka_header_add(hdrs, headers[2 * i], -1, headers[2 * i + 1],
+                                  -1);
+    }
+    err =
+        produce_once(rk, topic, k.m, key_len, v.m, value_len, hdrs, msg_opaque);
     if (!err)
       return WT_OK;
+    if (hdrs)
+      rd_kafka_headers_destroy(hdrs);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline) {
       wt_errf(errstr, errstr_size, "produce to %s: %s", topic,
               rd_kafka_err2str(err));
@@ -362,4 +394,13 @@ wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
     }
     rd_kafka_poll(rk, 10); /* serve delivery reports to make room */
   }
+}
+
+wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        void *msg_opaque, int timeout_ms, char *errstr,
+                        size_t errstr_size) {
+  return wt_kafka_produce_headers(rk, topic, key, key_len, value, value_len,
+                                  NULL, msg_opaque, timeout_ms, errstr,
+                                  errstr_size);
 }

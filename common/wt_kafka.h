@@ -61,6 +61,15 @@ wt_err wt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
                         size_t key_len, const void *value, size_t value_len,
                         void *msg_opaque, int timeout_ms, char *errstr,
                         size_t errstr_size);
+/* The same with headers: NULL or a NULL-terminated list of name, value
+ * pairs of NUL-terminated strings (copied), such as the signature headers
+ * of wt_sign.h. */
+wt_err wt_kafka_produce_headers(rd_kafka_t *rk, const char *topic,
+                                const void *key, size_t key_len,
+                                const void *value, size_t value_len,
+                                const char *const *headers, void *msg_opaque,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size);
 
 /* librdkafka's log lines go through wt_log at this level: syslog levels
  * 0..3 ERROR, 4 WARN, 5..6 INFO, 7 DEBUG, except a start-up transient

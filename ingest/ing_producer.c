@@ -20,6 +20,7 @@
 
 #include "wt_kafka.h"
 #include "wt_log.h"
+#include "wt_sign.h"
 
 #define TOPICS_TIMEOUT_MS 15000
 #define METADATA_TIMEOUT_MS 10000
@@ -54,6 +55,7 @@ struct ing_producer {
   wt_kafka_topics topics;
   int failed; /* delivery failures since the last flush */
   char first_failure[256];
+  wt_sign_key *sign_key; /* NULL: commands go unsigned */
 };
 
 /* Runs in the thread that polls or flushes: the caller's. */
@@ -71,6 +73,20 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
           rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
 }
 
+/* The key every command is signed with (docs/security.md): -1 with the
+ * reason in errstr (the file's name, never its contents). */
+static int load_sign_key(ing_producer *p, const wt_config *cfg, char *errstr,
+                         size_t errstr_size) {
+  char why[512];
+  if (wt_sign_key_load(cfg->producer_id, cfg->producer_key_file, &p->sign_key,
+                       why, sizeof(why)) == WT_OK)
+    return 0;
+  wt_errf(errstr, errstr_size,
+          "command signing key (WT_PRODUCER_ID=%s, WT_PRODUCER_KEY_FILE): %s",
+          cfg->producer_id, why);
+  return -1;
+}
+
 ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
                                char *errstr, size_t errstr_size) {
   ing_producer *p = calloc(1, sizeof(*p));
@@ -79,6 +95,8 @@ ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
     return NULL;
   }
   wt_kafka_topic_names(cfg->topic_prefix, &p->topics);
+  if (cfg->producer_key_file[0] && load_sign_key(p, cfg, errstr, errstr_size))
+    goto err;
   p->rk = wt_kafka_producer_new(cfg->kafka_brokers, client_name(client_id),
                                 on_delivery, p, NULL, errstr, errstr_size);
   if (!p->rk)
@@ -89,8 +107,30 @@ ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
 err:
   if (p->rk)
     rd_kafka_destroy(p->rk);
+  wt_sign_key_free(p->sign_key);
   free(p);
   return NULL;
+}
+
+/* Produces one command, with the signature headers when this producer
+ * has a key (wt_sign.h: over the message key and the bytes as given). */
+static wt_err produce_signed(ing_producer *p, const char *key, const char *json,
+                             size_t len, char *errstr, size_t errstr_size) {
+  char sig[WT_SIGN_SIGNATURE_STR];
+  const char *headers[5] = {WT_SIGN_HEADER_PRODUCER, NULL,
+                            WT_SIGN_HEADER_SIGNATURE, sig, NULL};
+  if (!p->sign_key)
+    return wt_kafka_produce(p->rk, p->topics.commands, key, strlen(key), json,
+                            len, NULL, PRODUCE_QUEUE_WAIT_MS, errstr,
+                            errstr_size);
+  if (wt_sign_message(p->sign_key, key, strlen(key), json, len, sig) != WT_OK) {
+    wt_errf(errstr, errstr_size, "cannot sign the command (OpenSSL)");
+    return WT_ERR_NOMEM;
+  }
+  headers[1] = wt_sign_key_id(p->sign_key);
+  return wt_kafka_produce_headers(p->rk, p->topics.commands, key, strlen(key),
+                                  json, len, headers, NULL,
+                                  PRODUCE_QUEUE_WAIT_MS, errstr, errstr_size);
 }
 
 wt_err ing_producer_send_json(ing_producer *p, const char *json, size_t len,
@@ -110,8 +150,7 @@ wt_err ing_producer_send_json(ing_producer *p, const char *json, size_t len,
   }
   key = wt_command_key(cmd);
   assert(key[0]); /* the parser requires the routing id */
-  err = wt_kafka_produce(p->rk, p->topics.commands, key, strlen(key), json, len,
-                         NULL, PRODUCE_QUEUE_WAIT_MS, errstr, errstr_size);
+  err = produce_signed(p, key, json, len, errstr, errstr_size);
   if (err == WT_OK)
     WT_DEBUG("command queued type=%s command_id=%s key=%s",
              wt_cmd_type_name(cmd->type), cmd->command_id, key);
@@ -160,6 +199,7 @@ void ing_producer_destroy(ing_producer *p) {
     WT_WARN("producer closed with messages in flight count=%d",
             rd_kafka_outq_len(p->rk));
   rd_kafka_destroy(p->rk);
+  wt_sign_key_free(p->sign_key);
   free(p);
 }
 

@@ -7,7 +7,9 @@
  * envelope is WT_ERR_INVALID with the reason. A payload error is let
  * through on purpose: the worker answers it with a rejection ("invalid")
  * addressed to the sender, which is what the sender waits for. Messages are
- * keyed by wt_command_key (project_id, or user_id for user.*).
+ * keyed by wt_command_key (project_id, or user_id for user.*). With
+ * cfg->producer_key_file set, every command carries the signature headers
+ * of wt_sign.h as producer cfg->producer_id (docs/security.md).
  *
  * ing_outcomes reads <prefix>.events without a consumer group (librdkafka's
  * simple consumer: nothing is committed, nothing is shared with other
@@ -34,9 +36,10 @@
 typedef struct ing_producer ing_producer;
 
 /* An idempotent producer (acks=all) for <prefix>.commands; creates the
- * contract's topics when missing (as `wt-admin topics` does). client_id
- * names the client in broker logs (NULL: "worktracker"). NULL on error,
- * with the reason in errstr. */
+ * contract's topics when missing (as `wt-admin topics` does); loads the
+ * signing key when cfg->producer_key_file is set (a bad one is an error).
+ * client_id names the client in broker logs (NULL: "worktracker"). NULL on
+ * error, with the reason in errstr. */
 ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
                                char *errstr, size_t errstr_size);
 

@@ -125,6 +125,14 @@ int admin_bus_submit(admin_bus *b, const wt_command *cmd) {
   return 0;
 }
 
+int admin_need_producer_key(const wt_config *cfg) {
+  if (cfg->producer_key_file[0])
+    return 0;
+  fprintf(stderr, "wt-admin: system commands need WT_PRODUCER_KEY_FILE: the "
+                  "worker rejects unsigned ones (docs/security.md)\n");
+  return -1;
+}
+
 /* --timeout-ms: 0 on success, -1 (said on stderr) */
 int admin_parse_timeout(const char *s, int *out) {
   char *end = NULL;

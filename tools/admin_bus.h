@@ -32,6 +32,11 @@ int admin_check_payload(const wt_command *cmd);
 /* Sends cmd and waits for its outcome: 0 applied, 1 rejected or no outcome
  * (said on stderr). */
 int admin_bus_submit(admin_bus *b, const wt_command *cmd);
+/* user.* commands have the actor "system": the worker accepts them only
+ * signed by a producer with the scope system (docs/security.md), so
+ * without a key they would only come back forbidden. 0 when
+ * WT_PRODUCER_KEY_FILE is set, else -1 (said on stderr: exit 2). */
+int admin_need_producer_key(const wt_config *cfg);
 /* --timeout-ms: 0 on success, -1 (said on stderr) */
 int admin_parse_timeout(const char *s, int *out);
 

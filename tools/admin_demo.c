@@ -200,6 +200,9 @@ int admin_cmd_demo(const wt_config *cfg, int argc, char **argv) {
   }
   if (demo_read_state(cfg, users, &project, &member, have_log) != 0)
     return 1;
+  if ((!users[0].exists || !users[1].exists) &&
+      admin_need_producer_key(cfg) != 0)
+    return 2; /* user.create is a system command */
 
   for (int u = 0; u < 2; u++) {
     if (users[u].exists)

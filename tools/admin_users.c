@@ -53,9 +53,13 @@ static void usage_user(FILE *out) {
           "UUID is an id.\n"
           "Commands go through Kafka to wt-worker; each waits for its "
           "outcome for\n"
-          "--timeout-ms (default %d). Exit status: 0 applied, 1 rejected "
-          "(code and\n"
-          "message on stderr), not decided in time or failed, 2 bad usage.\n",
+          "--timeout-ms (default %d). They are signed with "
+          "WT_PRODUCER_KEY_FILE\n"
+          "(as WT_PRODUCER_ID): the worker accepts system commands only "
+          "signed.\n"
+          "Exit status: 0 applied, 1 rejected (code and message on stderr), "
+          "not\n"
+          "decided in time or failed, 2 bad usage or no producer key.\n",
           DEFAULT_TIMEOUT_MS);
 }
 
@@ -103,6 +107,8 @@ static int cmd_user_add(const wt_config *cfg, int argc, char **argv) {
     usage_user(stderr);
     return 2;
   }
+  if (admin_need_producer_key(cfg) != 0)
+    return 2;
   if (from_stdin && admin_read_password_line(password, sizeof(password)) != 0) {
     fprintf(stderr,
             "wt-admin: no password line on stdin (or longer than %d "
@@ -208,6 +214,8 @@ static int cmd_user_change(const wt_config *cfg, wt_cmd_type type, int argc,
     usage_user(stderr);
     return 2;
   }
+  if (admin_need_producer_key(cfg) != 0)
+    return 2;
   admin_command_init(&cmd, type, NULL);
   if (resolve_user(cfg, argv[optind], cmd.user_id) != 0)
     return 1;

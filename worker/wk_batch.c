@@ -456,7 +456,36 @@ static bool rejected_create_hides(wk_batch *b, size_t i, size_t n) {
   return false;
 }
 
-/* Decides every fresh command into the overlay and the outcome rows. */
+/* The header's value of name (the first; *count: how many there are). */
+static void header_values(const rd_kafka_headers_t *hdrs, const char *name,
+                          const void **value, size_t *len, unsigned *count) {
+  const void *v;
+  size_t sz;
+  *count = 0;
+  for (size_t idx = 0; rd_kafka_header_get(hdrs, idx, name, &v, &sz) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR;
+       idx++)
+    if ((*count)++ == 0) {
+      *value = v;
+      *len = sz;
+    }
+}
+
+void wk_msg_check_signer(wk_msg *m, const wt_sign_keys *keys,
+                         const rd_kafka_headers_t *hdrs) {
+  wt_sign_headers h = {0};
+  if (keys && hdrs) {
+    header_values(hdrs, WT_SIGN_HEADER_PRODUCER, &h.producer, &h.producer_len,
+                  &h.producer_count);
+    header_values(hdrs, WT_SIGN_HEADER_SIGNATURE, &h.signature,
+                  &h.signature_len, &h.signature_count);
+  }
+  wt_sign_verify(keys, &h, m->key, m->key_len, m->value, m->len, &m->signer);
+}
+
+/* Decides every fresh command into the overlay and the outcome rows. A
+ * command its producer may not issue (wk_msg.signer) is rejected forbidden
+ * before the rules run: what it names is never looked at. */
 static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
                    wk_batch_result *res) {
   wt_rules_view view;
@@ -465,15 +494,26 @@ static void decide(wk_batch *b, const wk_msg *msgs, size_t n, int64_t now,
   wt_buf_reset(&b->rejections);
   b->reload_created = false;
   memset(res->by_type, 0, sizeof(res->by_type));
+  memset(res->unverified, 0, sizeof(res->unverified));
   res->applied = res->rejected = 0;
   for (size_t i = 0; i < n; i++) {
     const wt_command *c = &b->cmds[i];
     wt_decision d;
+    wt_sign_refusal refusal;
     if (b->state[i] != M_FRESH)
       continue;
     free(b->out_json[i]);
     b->out_json[i] = NULL;
-    b->rejected[i] = wt_rules_decide(c, &view, &d) != WT_REJECT_NONE;
+    refusal = wt_sign_permits(&msgs[i].signer, c->actor_system, d.message,
+                              sizeof(d.message));
+    if (refusal != WT_SIGN_ALLOWED) {
+      d.reject = WT_REJECT_FORBIDDEN;
+      d.effect = WT_EFFECT_NONE;
+      res->unverified[refusal]++;
+      b->rejected[i] = true;
+    } else {
+      b->rejected[i] = wt_rules_decide(c, &view, &d) != WT_REJECT_NONE;
+    }
     if (!b->rejected[i]) {
       /* the data first: applying frees what d's strings point into */
       int64_t seq;
@@ -794,6 +834,7 @@ static void copy_counts(wk_batch_result *res, const wk_batch_result *d) {
   res->applied = d->applied;
   res->rejected = d->rejected;
   memcpy(res->by_type, d->by_type, sizeof(res->by_type));
+  memcpy(res->unverified, d->unverified, sizeof(res->unverified));
 }
 
 /* After a failed write: nothing of it may stay in the caches, and what

@@ -12,12 +12,14 @@
 #ifndef WK_BATCH_H
 #define WK_BATCH_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "wk_state.h"
 #include "wt_config.h"
 #include "wt_db.h"
+#include "wt_sign.h"
 
 #define WK_MAX_PARTITIONS 1024
 
@@ -28,7 +30,19 @@ typedef struct wk_msg {
   size_t key_len;
   const void *value;
   size_t len;
+  /* who signed it (wk_msg_check_signer). Zeroed: WT_SIGN_UNCHECKED, as
+   * without WT_PRODUCER_KEYS_FILE: user actors accepted, system not. */
+  wt_signer signer;
 } wk_msg;
+
+/* Sets m->signer from the message's signature headers (hdrs: its headers,
+ * NULL when it has none) checked against keys (NULL: no
+ * WT_PRODUCER_KEYS_FILE, nothing checked). m's key and value must be set;
+ * the signer borrows from keys. Pure. A command whose signer does not
+ * cover its actor (wt_sign_permits) is rejected `forbidden` by the batch
+ * before the rules see it, recorded and published like any rejection. */
+void wk_msg_check_signer(wk_msg *m, const wt_sign_keys *keys,
+                         const rd_kafka_headers_t *hdrs);
 
 /* next_offset per partition as stored in PostgreSQL: -1 no row yet.
  * floor: where a restart must read again from at the latest (-1: none):
@@ -53,6 +67,9 @@ typedef struct wk_out {
 typedef struct wk_batch_result {
   size_t commands, applied, rejected, duplicates, dead;
   size_t by_type[WT_CMD__COUNT][2]; /* [type][0 applied, 1 rejected] */
+  /* rejected forbidden for their signer, by wt_sign_refusal (these are
+   * in rejected and by_type too) */
+  size_t unverified[WT_SIGN_REFUSAL__COUNT];
   uint64_t round_trips;
   bool prepared; /* decided ahead by wk_batch_prepare */
   /* where the time went, milliseconds (all attempts) */

@@ -346,12 +346,16 @@ static void consume(worker *w) {
       continue;
     for (size_t i = 0; i < b->n; i++) {
       rd_kafka_message_t *m = b->msgs[i];
+      rd_kafka_headers_t *hdrs = NULL;
       b->view[i] = (wk_msg){.partition = m->partition,
                             .offset = m->offset,
                             .key = m->key,
                             .key_len = m->key_len,
                             .value = m->payload,
                             .len = m->len};
+      if (w->keys && rd_kafka_message_headers(m, &hdrs) != 0)
+        hdrs = NULL; /* none */
+      wk_msg_check_signer(&b->view[i], w->keys, hdrs);
     }
     wk_batch_parse(b->batch, b->view, b->n);
     speculate(w, b);
@@ -533,6 +537,19 @@ int main(int argc, char **argv) {
   }
   if (!wt_config_start("wt-worker", "worker", &w.cfg))
     return 2;
+  if (w.cfg.producer_keys_file[0] &&
+      wt_sign_keys_load(w.cfg.producer_keys_file, &w.keys, err, sizeof(err)) !=
+          WT_OK) {
+    fprintf(stderr,
+            "wt-worker: configuration error: WT_PRODUCER_KEYS_FILE: %s\n", err);
+    return 2;
+  }
+  if (w.keys)
+    WT_INFO("command signatures checked producers=%zu",
+            wt_sign_keys_count(w.keys));
+  else
+    WT_WARN("no WT_PRODUCER_KEYS_FILE: command signatures are not checked "
+            "and system commands (user.*) are rejected");
   wk_batch_result_init(&w.pending);
   pthread_mutex_init(&w.lock, NULL);
   pthread_mutex_init(&w.state_lock, NULL);
@@ -596,6 +613,7 @@ out:
   }
   wk_state_destroy(w.st);
   wk_metrics_destroy(w.metrics);
+  wt_sign_keys_free(w.keys);
   wt_db_destroy(w.db);
   pthread_mutex_destroy(&w.lock);
   pthread_mutex_destroy(&w.state_lock);

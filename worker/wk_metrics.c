@@ -17,6 +17,7 @@ static const size_t size_buckets[] = {1, 10, 100, 500, 1000, 5000, 10000};
 struct wk_metrics {
   pthread_mutex_t lock;
   uint64_t by_type[WT_CMD__COUNT][2];
+  uint64_t unverified[WT_SIGN_REFUSAL__COUNT];
   uint64_t duplicates, dead, batches, commands, db_errors;
   uint64_t size_bucket[NBUCKETS + 1];
   uint64_t round_trips, statements;
@@ -55,6 +56,8 @@ void wk_metrics_batch(wk_metrics *m, const wk_batch_result *r,
     m->by_type[t][0] += r->by_type[t][0];
     m->by_type[t][1] += r->by_type[t][1];
   }
+  for (int u = 0; u < WT_SIGN_REFUSAL__COUNT; u++)
+    m->unverified[u] += r->unverified[u];
   m->duplicates += r->duplicates;
   m->dead += r->dead;
   m->batches++;
@@ -108,6 +111,16 @@ size_t wk_metrics_render(void *ctx, char *buf, size_t size) {
           "wt_worker_commands_total{type=\"%s\",outcome=\"%s\"} %llu\n",
           wt_cmd_type_name((wt_cmd_type)t), o ? "rejected" : "applied",
           (unsigned long long)m->by_type[t][o]);
+  wt_snappendf(buf, size, &len,
+               "# HELP wt_worker_unverified_commands_total Commands rejected "
+               "forbidden because their producer's signature does not cover "
+               "them (docs/security.md), by reason\n"
+               "# TYPE wt_worker_unverified_commands_total counter\n");
+  for (int u = 1; u < WT_SIGN_REFUSAL__COUNT; u++)
+    wt_snappendf(buf, size, &len,
+                 "wt_worker_unverified_commands_total{reason=\"%s\"} %llu\n",
+                 wt_sign_refusal_name((wt_sign_refusal)u),
+                 (unsigned long long)m->unverified[u]);
   wt_snappendf(buf, size, &len,
                "# TYPE wt_worker_duplicates_total counter\n"
                "wt_worker_duplicates_total %llu\n"

@@ -42,6 +42,9 @@ typedef struct worker {
   wk_state *st;
   wk_batch *batch;
   wk_metrics *metrics;
+  /* the producers whose signed commands are trusted (WT_PRODUCER_KEYS_FILE,
+   * read at start); NULL: none, signatures unchecked. Read-only. */
+  wt_sign_keys *keys;
   rd_kafka_t *consumer, *producer;
   wk_positions pos;
   bool assigned[WK_MAX_PARTITIONS];

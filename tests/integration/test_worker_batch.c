@@ -1,7 +1,8 @@
 /* Integration tests of the worker's batch on a real PostgreSQL (no Kafka:
  * messages are handed in as consumed): exact round trips per batch, cold
  * and warm; exactly-once under redelivery and duplicates; gap-free seq;
- * the optimistic-create retry; the offset guard against a second worker. */
+ * the optimistic-create retry; the offset guard against a second worker;
+ * who may issue what, by the commands' signatures (wt_sign). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 
 #include "wk_batch.h"
 #include "wt_migrate.h"
+#include "wt_sign.h"
 #include "wt_test.h"
 
 #ifndef WT_MIGRATIONS_DIR
@@ -42,6 +44,12 @@ static const char *const ALICE = "00000000-0000-4000-8000-00000000a11c";
 static const char *const BOB = "00000000-0000-4000-8000-000000000b0b";
 static const char *const EVE = "00000000-0000-4000-8000-000000000e0e";
 static const char *const PROJ = "10000000-0000-4000-8000-000000000001";
+
+/* The signer of the tests' messages unless a test says otherwise: a
+ * producer that may issue every command (as wt-admin with the scopes
+ * system,users). */
+static const wt_signer TRUSTED = {WT_SIGN_OK, WT_SCOPE_SYSTEM | WT_SCOPE_USERS,
+                                  "t-trusted"};
 
 static void new_worker(fixture *f) {
   wk_state_caps caps = {
@@ -121,7 +129,8 @@ static const char *add_cmd(fixture *f, const char *type, const char *actor,
                            .key = routing,
                            .key_len = strlen(routing),
                            .value = json,
-                           .len = strlen(json)};
+                           .len = strlen(json),
+                           .signer = TRUSTED};
   f->n++;
   return id;
 }
@@ -136,7 +145,8 @@ static void add_copy(fixture *f, const char *json, const char *key) {
                            .key = key,
                            .key_len = strlen(key),
                            .value = copy,
-                           .len = strlen(copy)};
+                           .len = strlen(copy),
+                           .signer = TRUSTED};
   f->n++;
 }
 
@@ -1327,6 +1337,219 @@ static void test_rejected_create_hides_nothing(void **state) {
                    1);
 }
 
+/* --- signatures ------------------------------------------------------------
+ */
+
+#define KEY_ADMIN                                                              \
+  "1111111111111111111111111111111111111111111111111111111111111111"
+#define KEY_GW                                                                 \
+  "2222222222222222222222222222222222222222222222222222222222222222"
+
+/* The worker's keys file of these tests (WT_PRODUCER_KEYS_FILE). */
+static const char SIGN_KEYS[] = "t-admin system,users " KEY_ADMIN "\n"
+                                "t-gateway users " KEY_GW "\n";
+
+/* What the worker's consume does with message i's headers: signed as
+ * producer with hexkey over msgkey (NULL: the message's own key) when
+ * producer is set, else no headers; checked against keys (NULL: the worker
+ * has no keys file). */
+static void check_signed(fixture *f, size_t i, const wt_sign_keys *keys,
+                         const char *producer, const char *hexkey,
+                         const char *msgkey) {
+  wk_msg *m = &f->msgs[i];
+  rd_kafka_headers_t *h = NULL;
+  if (producer) {
+    wt_sign_key *k = NULL;
+    char sig[WT_SIGN_SIGNATURE_STR], err[256];
+    if (wt_sign_key_parse(producer, hexkey, strlen(hexkey), &k, err,
+                          sizeof(err)) != WT_OK)
+      fail_msg("key: %s", err);
+    assert_int_equal(wt_sign_message(k, msgkey ? msgkey : m->key,
+                                     msgkey ? strlen(msgkey) : m->key_len,
+                                     m->value, m->len, sig),
+                     WT_OK);
+    wt_sign_key_free(k);
+    h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, WT_SIGN_HEADER_PRODUCER, -1, producer, -1);
+    rd_kafka_header_add(h, WT_SIGN_HEADER_SIGNATURE, -1, sig, -1);
+  }
+  wk_msg_check_signer(m, keys, h);
+  if (h)
+    rd_kafka_headers_destroy(h);
+}
+
+/* Issue 12, item 1: a command is decided only when its signer covers its
+ * actor ("system": the scope system; a user: users); without a keys file
+ * user commands pass as before and system commands never. Each refusal is
+ * a `forbidden` rejection saying why, recorded and published like any, and
+ * a redelivery answers with the same outcome, applying nothing. */
+static void test_signatures_decide_who_may_issue(void **state) {
+  /* signed as producer with hexkey (NULL: unsigned), over another message
+   * key when other_stream; the worker with SIGN_KEYS when keys, else with
+   * no keys file; message: the rejection's (NULL: applied) */
+  static const struct {
+    const char *name, *producer, *hexkey, *message;
+    wt_sign_refusal reason;
+    bool system; /* a user.create by "system", else a log.create by bob */
+    bool keys, other_stream;
+  } rows[] = {
+      {"system, no keys file", "t-admin", KEY_ADMIN,
+       "system commands need a signed producer: set WT_PRODUCER_KEYS_FILE",
+       WT_SIGN_REFUSED_NO_KEYS, true, false, false},
+      {"system, unsigned", NULL, NULL, "unsigned command",
+       WT_SIGN_REFUSED_UNSIGNED, true, true, false},
+      {"system, by a users-only producer", "t-gateway", KEY_GW,
+       "producer t-gateway may not issue system commands",
+       WT_SIGN_REFUSED_SCOPE, true, true, false},
+      {"system, by a system producer", "t-admin", KEY_ADMIN, NULL,
+       WT_SIGN_ALLOWED, true, true, false},
+      {"system, by an unknown producer", "mallory", KEY_ADMIN,
+       "command signed by an unknown producer",
+       WT_SIGN_REFUSED_UNKNOWN_PRODUCER, true, true, false},
+      {"system, the admin's name with another key", "t-admin", KEY_GW,
+       "bad signature for producer t-admin", WT_SIGN_REFUSED_BAD_SIGNATURE,
+       true, true, false},
+      {"user, no keys file, unsigned", NULL, NULL, NULL, WT_SIGN_ALLOWED, false,
+       false, false},
+      {"user, unsigned", NULL, NULL, "unsigned command",
+       WT_SIGN_REFUSED_UNSIGNED, false, true, false},
+      {"user, bad signature", "t-gateway", KEY_ADMIN,
+       "bad signature for producer t-gateway", WT_SIGN_REFUSED_BAD_SIGNATURE,
+       false, true, false},
+      {"user, signed for another stream", "t-gateway", KEY_GW,
+       "bad signature for producer t-gateway", WT_SIGN_REFUSED_BAD_SIGNATURE,
+       false, true, true},
+      {"user, by a users producer", "t-gateway", KEY_GW, NULL, WT_SIGN_ALLOWED,
+       false, true, false},
+  };
+  enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
+  fixture *f = *state;
+  wt_sign_keys *keys = NULL;
+  char err[256], *first[NROWS], cids[NROWS][WT_UUID_STR];
+  char ids[NROWS][WT_UUID_STR];
+  size_t forbidden = 0, applied_system = 0, applied_user = 0;
+  size_t unverified[WT_SIGN_REFUSAL__COUNT] = {0};
+  wk_positions before;
+  wk_batch_result r;
+
+  assert_int_equal(
+      wt_sign_keys_parse(SIGN_KEYS, strlen(SIGN_KEYS), &keys, err, sizeof(err)),
+      WT_OK);
+  seed_users(f);
+  seed_project(f);
+  reset_msgs(f);
+  for (size_t i = 0; i < NROWS; i++) {
+    const char *cid;
+    wt_uuid_generate(ids[i]);
+    if (rows[i].system)
+      cid = add_cmd(f, "user.create", "system", ids[i],
+                    "{\"user_id\":\"%s\",\"username\":\"signed%zu\","
+                    "\"display_name\":\"S\",\"password_hash\":\"$y$j9T$x$y\"}",
+                    ids[i], i);
+    else
+      cid = add_timer(f, BOB, ids[i], "2026-11-27T08:00:00Z", "signed");
+    memcpy(cids[i], cid, WT_UUID_STR);
+    check_signed(f, i, rows[i].keys ? keys : NULL, rows[i].producer,
+                 rows[i].hexkey, rows[i].other_stream ? ALICE : NULL);
+    if (rows[i].message) {
+      forbidden++;
+      unverified[rows[i].reason]++;
+    } else if (rows[i].system) {
+      applied_system++;
+    } else {
+      applied_user++;
+    }
+  }
+  before = f->pos;
+  r = run(f, WT_OK);
+  for (size_t i = 0; i < NROWS; i++) {
+    const char *out = outcome_of(&r, cids[i]);
+    if (!out)
+      fail_msg("%s: no outcome", rows[i].name);
+    if (rows[i].message ? !strstr(out, "\"code\":\"forbidden\"") ||
+                              !strstr(out, rows[i].message)
+                        : !strstr(out, "\"kind\":\"event\""))
+      fail_msg("%s: %s", rows[i].name, out);
+    first[i] = strdup(out);
+  }
+  assert_int_equal(r.rejected, forbidden);
+  assert_int_equal(r.applied, applied_system + applied_user);
+  for (int u = 0; u < WT_SIGN_REFUSAL__COUNT; u++)
+    if (r.unverified[u] != unverified[u])
+      fail_msg("unverified %s: %zu, want %zu",
+               wt_sign_refusal_name((wt_sign_refusal)u), r.unverified[u],
+               unverified[u]);
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM users"), 3 + applied_system);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), applied_user);
+  assert_int_equal(count(f, "SELECT count(*) FROM rejections WHERE code = "
+                            "'forbidden'"),
+                   forbidden);
+
+  /* read again after a crash, headers and all: the same outcomes, byte for
+   * byte, nothing applied or recorded twice */
+  f->pos = before;
+  f->pos.next[PART] = f->msgs[f->n - 1].offset + 1; /* as stored */
+  r = run(f, WT_OK);
+  assert_int_equal(r.applied, 0);
+  assert_int_equal(r.rejected, 0);
+  assert_int_equal(r.duplicates, NROWS);
+  for (size_t i = 0; i < NROWS; i++)
+    if (strcmp(outcome_of(&r, cids[i]), first[i]) != 0)
+      fail_msg("%s redelivered: %s", rows[i].name, outcome_of(&r, cids[i]));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM users"), 3 + applied_system);
+  assert_int_equal(count(f, "SELECT count(*) FROM work_logs"), applied_user);
+  assert_int_equal(count(f, "SELECT count(*) FROM rejections"), forbidden);
+
+  /* the forbidden system command once more at a new offset, now signed by
+   * the system producer: a command is decided once, its first outcome
+   * stands */
+  {
+    char json[4096];
+    snprintf(json, sizeof(json), "%s", f->json[1]);
+    reset_msgs(f);
+    add_copy(f, json, ids[1]);
+    check_signed(f, 0, keys, "t-admin", KEY_ADMIN, NULL);
+    r = run(f, WT_OK);
+    assert_int_equal(r.applied, 0);
+    assert_int_equal(r.duplicates, 1);
+    assert_string_equal(r.outs[0].value, first[1]);
+    wk_batch_result_clear(&r);
+  }
+  assert_int_equal(count(f, "SELECT count(*) FROM users"), 3 + applied_system);
+  for (size_t i = 0; i < NROWS; i++)
+    free(first[i]);
+  wt_sign_keys_free(keys);
+}
+
+/* A forged user.create hides nothing: a signed command after it in the
+ * same batch that names its id finds no such user. */
+static void test_forbidden_create_hides_nothing(void **state) {
+  fixture *f = *state;
+  const char *ghost = "00000000-0000-4000-8000-00000000dead";
+  const char *deactivate_id;
+  wk_batch_result r;
+  seed_users(f);
+  new_worker(f); /* cold: the create's id is assumed new */
+  reset_msgs(f);
+  add_cmd(f, "user.create", "system", ghost,
+          "{\"user_id\":\"%s\",\"username\":\"mallory\",\"display_name\":"
+          "\"M\",\"password_hash\":\"$y$j9T$x$y\"}",
+          ghost);
+  f->msgs[0].signer = (wt_signer){WT_SIGN_UNSIGNED, 0, NULL};
+  deactivate_id = add_cmd(f, "user.deactivate", "system", ghost,
+                          "{\"user_id\":\"%s\"}", ghost);
+  r = run(f, WT_OK);
+  assert_int_equal(r.rejected, 2);
+  assert_int_equal(r.unverified[WT_SIGN_REFUSED_UNSIGNED], 1);
+  assert_non_null(strstr(outcome_of(&r, deactivate_id), "\"not_found\""));
+  wk_batch_result_clear(&r);
+  assert_int_equal(count(f, "SELECT count(*) FROM users WHERE username = "
+                            "'mallory'"),
+                   0);
+}
+
 /* A log deleted and created again with the same id in one batch, by
  * another author: the row is the new log, not the old one updated (its
  * author and created_at went unwritten before; found by the model test). */
@@ -1433,6 +1656,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rejected_create_hides_nothing, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_signatures_decide_who_may_issue,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forbidden_create_hides_nothing,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_log_deleted_and_created_again_in_one_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -556,12 +556,16 @@ static void run_batch(sim *s, const sent *in, int n) {
       batch[i].partition = e->partition;
       batch[i].offset = s->offset[e->partition]++;
     }
-    msgs[i] = (wk_msg){.partition = batch[i].partition,
-                       .offset = batch[i].offset,
-                       .key = e->key,
-                       .key_len = strlen(e->key),
-                       .value = e->json,
-                       .len = strlen(e->json)};
+    /* signed by a producer that may issue all of them (the signatures
+     * themselves: test_worker_batch, test_sign) */
+    msgs[i] = (wk_msg){
+        .partition = batch[i].partition,
+        .offset = batch[i].offset,
+        .key = e->key,
+        .key_len = strlen(e->key),
+        .value = e->json,
+        .len = strlen(e->json),
+        .signer = {WT_SIGN_OK, WT_SCOPE_SYSTEM | WT_SCOPE_USERS, "t-model"}};
   }
   bool cold = chance(s, 5), prepared = false;
   if (cold) {
