@@ -278,9 +278,11 @@ static void produce_cmd(wt_command *c) {
   c->issued_at = wt_time_now_us();
   json = wt_command_to_json(c);
   assert_non_null(json);
-  if (wt_kafka_produce(E.producer, E.topics.commands, wt_command_key(c),
-                       strlen(wt_command_key(c)), json, strlen(json), NULL,
-                       30000, err, sizeof(err)) != WT_OK)
+  /* signed as the producer that may issue it (docs/security.md) */
+  if (wt_test_produce_command(E.producer, E.topics.commands, wt_command_key(c),
+                              json, strlen(json),
+                              c->actor_system ? "wt-admin" : "wt-ingest", err,
+                              sizeof(err)) != WT_OK)
     fail_msg("produce: %s", err);
   free(json);
   rd_kafka_flush(E.producer, 30000);
@@ -1071,9 +1073,9 @@ static void produce_update(int i) {
   c->issued_at = wt_time_now_us();
   json = wt_command_to_json(c);
   assert_non_null(json);
-  if (wt_kafka_produce(E.producer, E.topics.commands, E.project,
-                       strlen(E.project), json, strlen(json), NULL, 30000, err,
-                       sizeof(err)) != WT_OK)
+  if (wt_test_produce_command(E.producer, E.topics.commands, E.project, json,
+                              strlen(json), "wt-ingest", err,
+                              sizeof(err)) != WT_OK)
     fail_msg("produce: %s", err);
   free(json);
   free(c);

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "wt_kafka.h"
+
 /* The server's admin URL (the fixture's own database). Aborts if unknown. */
 const char *wt_test_database_url(void);
 const char *wt_test_kafka_brokers(void);
@@ -27,5 +29,16 @@ void wt_test_unique(const char *tag, char *out, size_t size);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int wt_test_free_port(void);
+
+/* Produces a command (json, len bytes, keyed key) to topic as producer
+ * (one of the stack's signing producers: "wt-admin" for system commands,
+ * "wt-ingest" or "wt-gateway" for user ones) would: signed with
+ * $WT_STACK_SECRETS_DIR/producer-<producer>.key (wt_sign.h) when the stack
+ * has it, else unsigned (and then the worker has no keys either: see
+ * wt_test_program_env). Waits up to 30 s on a full queue. */
+wt_err wt_test_produce_command(rd_kafka_t *rk, const char *topic,
+                               const char *key, const char *json, size_t len,
+                               const char *producer, char *errstr,
+                               size_t errstr_size);
 
 #endif
