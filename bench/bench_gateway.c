@@ -251,6 +251,7 @@ static pid_t spawn(int which, int port) {
     setenv("WT_LOG_SQL", "0", 1);
     setenv("WT_JWT_SECRET", JWT_SECRET, 1);
     setenv("WT_ENV_FILE", "/dev/null", 1); /* no stray .env */
+    bench_signing_env(which == CHILD_WORKER ? "wt-worker" : "wt-gateway");
     if (which == CHILD_WORKER) {
       setenv("WT_METRICS_PORT", "0", 1);
       execl(o.worker_bin, "wt-worker", (char *)NULL);
@@ -433,8 +434,8 @@ static rd_kafka_t *producer_new(bool bulk) {
 static void produce(rd_kafka_t *rk, const char *topic, const char *key,
                     const char *json, size_t len) {
   char err[512];
-  if (wt_kafka_produce(rk, topic, key, strlen(key), json, len, NULL, 60000, err,
-                       sizeof(err)) != WT_OK)
+  if (bench_produce_command(rk, topic, key, json, len, 60000, err,
+                            sizeof(err)) != WT_OK)
     bail("produce: %s", err);
   rd_kafka_poll(rk, 0);
 }

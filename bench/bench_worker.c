@@ -808,9 +808,8 @@ static double produce(run *r, rd_kafka_t *rk, const msglist *l, long rate) {
     r->sent_us[m->seq] = now_us();
     if (m->seq + 1 > r->produced)
       r->produced = m->seq + 1;
-    if (wt_kafka_produce(rk, r->topics.commands, m->key, strlen(m->key),
-                         m->json, m->len, NULL, 60000, err,
-                         sizeof(err)) != WT_OK)
+    if (bench_produce_command(rk, r->topics.commands, m->key, m->json, m->len,
+                              60000, err, sizeof(err)) != WT_OK)
       bail("produce: %s", err);
     if ((i & 1023) == 0)
       rd_kafka_poll(rk, 0);
@@ -909,6 +908,7 @@ static void start_worker(run *r, int batch_max) {
     setenv("WT_BATCH_MAX", batch, 1);
     setenv("WT_BATCH_WAIT_MS", wait, 1);
     setenv("WT_ENV_FILE", "/dev/null", 1); /* no stray .env */
+    bench_signing_env("wt-worker");
     execl(opt->worker_bin, "wt-worker", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", opt->worker_bin, strerror(errno));
     _exit(127);
