@@ -252,6 +252,7 @@ static pid_t spawn(int which, int port) {
     setenv("WT_JWT_SECRET", JWT_SECRET, 1);
     setenv("WT_ENV_FILE", "/dev/null", 1); /* no stray .env */
     bench_signing_env(which == CHILD_WORKER ? "wt-worker" : "wt-gateway");
+    bench_kafka_env(which == CHILD_WORKER ? "wt-worker" : "wt-gateway");
     if (which == CHILD_WORKER) {
       setenv("WT_METRICS_PORT", "0", 1);
       execl(o.worker_bin, "wt-worker", (char *)NULL);
@@ -423,9 +424,12 @@ static rd_kafka_t *producer_new(bool bulk) {
       NULL};
   /* clang-format on */
   char err[512];
-  rd_kafka_t *rk = wt_kafka_producer_new(
-      o.brokers, bulk ? "bench-bulk" : "bench-events", on_delivery, NULL,
-      bulk ? bulk_extra : NULL, err, sizeof(err));
+  wt_kafka_conn conn;
+  rd_kafka_t *rk;
+  bench_kafka_conn(o.brokers, &conn);
+  rk = wt_kafka_producer_new(&conn, bulk ? "bench-bulk" : "bench-events",
+                             on_delivery, NULL, bulk ? bulk_extra : NULL, err,
+                             sizeof(err));
   if (!rk)
     bail("producer: %s", err);
   return rk;
@@ -1273,6 +1277,8 @@ int main(int argc, char **argv) {
   if (wt_kafka_ensure_topics(bulk, names, 3, o.partitions, 30000, err,
                              sizeof(err)) != WT_OK)
     bail("topics: %s", err);
+  if (bench_kafka_acls(bulk, prefix, err, sizeof(err)) != WT_OK)
+    bail("acls: %s", err);
   fprintf(stderr, "bench_gateway: setup: %d users, %d projects\n", o.n,
           o.projects);
   spawn(CHILD_WORKER, 0);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "wt_kafka_acl.h"
 #include "wt_sign.h"
 
 int bench_free_port(void) {
@@ -79,6 +80,67 @@ wt_err bench_produce_command(rd_kafka_t *rk, const char *topic, const char *key,
   return wt_kafka_produce_headers(rk, topic, key, strlen(key), json, len,
                                   k ? headers : NULL, NULL, timeout_ms, errstr,
                                   errstr_size);
+}
+
+static int sasl(void) {
+  const char *proto = getenv("WT_KAFKA_SECURITY_PROTOCOL");
+  return proto && strncmp(proto, "sasl_", 5) == 0;
+}
+
+void bench_kafka_conn(const char *brokers, wt_kafka_conn *out) {
+  static char password[WT_CONFIG_SECRET_MAX];
+  static char path[1024];
+  const char *user = getenv("WT_KAFKA_USER");
+  const char *file = getenv("WT_KAFKA_PASSWORD_FILE");
+  const char *secrets = getenv("WT_STACK_SECRETS_DIR");
+  const char *given = getenv("WT_KAFKA_PASSWORD");
+  *out =
+      (wt_kafka_conn){.brokers = brokers,
+                      .security_protocol = getenv("WT_KAFKA_SECURITY_PROTOCOL"),
+                      .sasl_mechanism = getenv("WT_KAFKA_SASL_MECHANISM"),
+                      .user = user && *user ? user : "wt-admin",
+                      .password = password,
+                      .ca_file = getenv("WT_KAFKA_CA_FILE")};
+  if (!sasl())
+    return;
+  if (given && *given) {
+    snprintf(password, sizeof(password), "%s", given);
+    return;
+  }
+  if ((!file || !*file) && secrets && *secrets) {
+    snprintf(path, sizeof(path), "%s/kafka-%s.password", secrets, out->user);
+    file = path;
+  }
+  if (file && *file) {
+    FILE *f = fopen(file, "r");
+    size_t n = f ? fread(password, 1, sizeof(password) - 1, f) : 0;
+    if (!f) {
+      fprintf(stderr, "bench: cannot read the Kafka password file %s\n", file);
+      exit(2);
+    }
+    fclose(f);
+    while (n > 0 && (password[n - 1] == '\n' || password[n - 1] == '\r'))
+      n--;
+    password[n] = '\0';
+  }
+}
+
+void bench_kafka_env(const char *program) {
+  const char *secrets = getenv("WT_STACK_SECRETS_DIR");
+  char path[1024];
+  if (!sasl() || !secrets || !*secrets)
+    return;
+  snprintf(path, sizeof(path), "%s/kafka-%s.password", secrets, program);
+  setenv("WT_KAFKA_USER", program, 1);
+  setenv("WT_KAFKA_PASSWORD_FILE", path, 1);
+  unsetenv("WT_KAFKA_PASSWORD");
+}
+
+wt_err bench_kafka_acls(rd_kafka_t *rk, const char *prefix, char *errstr,
+                        size_t errstr_size) {
+  return sasl() ? wt_kafka_acls_create(rk, prefix, 15000, NULL, errstr,
+                                       errstr_size)
+                : WT_OK;
 }
 
 void bench_signing_env(const char *program) {

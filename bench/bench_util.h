@@ -32,4 +32,25 @@ wt_err bench_produce_command(rd_kafka_t *rk, const char *topic, const char *key,
  * when the file exists. */
 void bench_signing_env(const char *program);
 
+/* The benchmark's own Kafka login on brokers, from the environment
+ * (`stack.sh env --export`): WT_KAFKA_SECURITY_PROTOCOL and
+ * WT_KAFKA_SASL_MECHANISM; as WT_KAFKA_USER with WT_KAFKA_PASSWORD or
+ * WT_KAFKA_PASSWORD_FILE when set, else as wt-admin with the stack's
+ * $WT_STACK_SECRETS_DIR/kafka-wt-admin.password. out borrows static
+ * storage. A password file that cannot be read ends the process. */
+void bench_kafka_conn(const char *brokers, wt_kafka_conn *out);
+
+/* In a child about to exec program: its own Kafka login on the stack's
+ * SASL broker (WT_KAFKA_USER=program, WT_KAFKA_PASSWORD_FILE=
+ * $WT_STACK_SECRETS_DIR/kafka-<program>.password), as `stack.sh env --for`
+ * gives it; nothing without SASL or the stack's secrets. */
+void bench_kafka_env(const char *program);
+
+/* On a SASL broker: the ACLs of prefix (wt_kafka_acls_create, as `wt-admin
+ * acls`) with rk, a super user's client (bench_kafka_conn's wt-admin), so
+ * that the programs the benchmark starts may use its topics. WT_OK at once
+ * without SASL. */
+wt_err bench_kafka_acls(rd_kafka_t *rk, const char *prefix, char *errstr,
+                        size_t errstr_size);
+
 #endif

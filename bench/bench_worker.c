@@ -469,9 +469,12 @@ static rd_kafka_t *producer_new(run *r, bool bulk) {
       NULL};
   /* clang-format on */
   char err[512];
-  rd_kafka_t *rk = wt_kafka_producer_new(
-      opt->brokers, bulk ? "bench-bulk" : "bench-paced", on_delivery, r,
-      bulk ? bulk_extra : NULL, err, sizeof(err));
+  wt_kafka_conn conn;
+  rd_kafka_t *rk;
+  bench_kafka_conn(opt->brokers, &conn);
+  rk = wt_kafka_producer_new(&conn, bulk ? "bench-bulk" : "bench-paced",
+                             on_delivery, r, bulk ? bulk_extra : NULL, err,
+                             sizeof(err));
   if (!rk)
     bail("producer: %s", err);
   return rk;
@@ -612,6 +615,7 @@ static void drop_database(const char *name) {
 static void run_open(run *r, const char *label, size_t cap) {
   static int counter;
   const char *names[3];
+  wt_kafka_conn conn;
   char err[512];
   rd_kafka_topic_partition_list_t *l;
   memset(r, 0, sizeof(*r));
@@ -637,13 +641,16 @@ static void run_open(run *r, const char *label, size_t cap) {
   if (wt_kafka_ensure_topics(r->producer, names, 3, opt->partitions, 30000, err,
                              sizeof(err)) != WT_OK)
     bail("topics: %s", err);
+  if (bench_kafka_acls(r->producer, r->prefix, err, sizeof(err)) != WT_OK)
+    bail("acls: %s", err);
   /* made now so that its producer id and the topic's metadata are there
    * before the latency phase: its first messages would wait for them */
   r->paced = producer_new(r, false);
   if (wt_kafka_partition_count(r->paced, r->topics.commands, 10000) <= 0)
     bail("no metadata for %s", r->topics.commands);
-  r->events = wt_kafka_consumer_new(opt->brokers, NULL, "bench-events", NULL,
-                                    NULL, NULL, err, sizeof(err));
+  bench_kafka_conn(opt->brokers, &conn);
+  r->events = wt_kafka_consumer_new(&conn, NULL, "bench-events", NULL, NULL,
+                                    NULL, err, sizeof(err));
   if (!r->events)
     bail("events consumer: %s", err);
   l = rd_kafka_topic_partition_list_new(opt->partitions);
@@ -909,6 +916,7 @@ static void start_worker(run *r, int batch_max) {
     setenv("WT_BATCH_WAIT_MS", wait, 1);
     setenv("WT_ENV_FILE", "/dev/null", 1); /* no stray .env */
     bench_signing_env("wt-worker");
+    bench_kafka_env("wt-worker");
     execl(opt->worker_bin, "wt-worker", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", opt->worker_bin, strerror(errno));
     _exit(127);

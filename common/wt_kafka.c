@@ -42,41 +42,119 @@ wt_log_level wt_kafka_log_level(int syslog_level, const char *fac,
   return l;
 }
 
-/* When each client (by name: unique in a process) first met a start-up
- * transient; called from librdkafka's threads. */
-#define TRANSIENT_CLIENTS 16
-static pthread_mutex_t transient_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+/* What the log lines told of each client (by name: unique in a process):
+ * when it first met a start-up transient, and a refused login. Written
+ * from librdkafka's threads, read by the client's user. */
+#define CLIENT_SLOTS 32
+static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client_slot {
   char name[64];
-  long first_ms;
-} transient_seen[TRANSIENT_CLIENTS];
-static size_t transient_next;
+  long transient_first_ms; /* 0: none met */
+  char login_error[384];   /* "": the login was not refused */
+} clients[CLIENT_SLOTS];
+static size_t clients_next;
+static char last_refusal[512]; /* wt_kafka_login_error's last error */
+
+/* @locks clients_lock MUST be held. A new name replaces the oldest. */
+static struct client_slot *client_slot(const char *name) {
+  size_t i;
+  for (i = 0; i < CLIENT_SLOTS; i++)
+    if (strncmp(clients[i].name, name, sizeof(clients[i].name)) == 0)
+      return &clients[i];
+  i = clients_next++ % CLIENT_SLOTS;
+  memset(&clients[i], 0, sizeof(clients[i]));
+  snprintf(clients[i].name, sizeof(clients[i].name), "%s", name);
+  return &clients[i];
+}
 
 static long transient_for(const char *name) {
   long now = now_ms(), since = 0;
-  size_t i;
-  pthread_mutex_lock(&transient_lock);
-  for (i = 0; i < TRANSIENT_CLIENTS; i++)
-    if (strncmp(transient_seen[i].name, name, sizeof(transient_seen[i].name)) ==
-        0)
-      break;
-  if (i == TRANSIENT_CLIENTS) { /* new: replaces the oldest entry */
-    i = transient_next++ % TRANSIENT_CLIENTS;
-    snprintf(transient_seen[i].name, sizeof(transient_seen[i].name), "%s",
-             name);
-    transient_seen[i].first_ms = now;
-  }
-  since = now - transient_seen[i].first_ms;
-  pthread_mutex_unlock(&transient_lock);
+  struct client_slot *c;
+  pthread_mutex_lock(&clients_lock);
+  c = client_slot(name);
+  if (!c->transient_first_ms)
+    c->transient_first_ms = now;
+  since = now - c->transient_first_ms;
+  pthread_mutex_unlock(&clients_lock);
   return since;
+}
+
+/* librdkafka 2.0.2 reports a refused login only as a broker failure
+ * (rd_kafka_broker_fail: a "FAIL" log line from the broker thread, and an
+ * __AUTHENTICATION error op that reaches error_cb only when the application
+ * polls) and then reconnects forever: the log line is where it can be seen
+ * without polling. */
+static bool login_refused(const char *fac, const char *msg) {
+  return fac && msg && strcmp(fac, "FAIL") == 0 &&
+         (strstr(msg, "SASL authentication error") ||
+          strstr(msg, "SSL handshake failed") ||
+          strstr(msg, "certificate verify failed"));
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
   long transient_ms =
       startup_transient(fac, buf) ? transient_for(rd_kafka_name(rk)) : 0;
+  struct client_slot *c;
+  if (login_refused(fac, buf)) {
+    pthread_mutex_lock(&clients_lock);
+    c = client_slot(rd_kafka_name(rk));
+    if (!c->login_error[0])
+      snprintf(c->login_error, sizeof(c->login_error), "%s", buf);
+    pthread_mutex_unlock(&clients_lock);
+  }
   WT_LOG(wt_kafka_log_level(level, fac, buf, transient_ms),
          "kafka client=%s fac=%s %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void conf_value(rd_kafka_t *rk, const char *name, char *out,
+                       size_t size) {
+  size_t n = size;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), name, out, &n) != RD_KAFKA_CONF_OK)
+    snprintf(out, size, "?");
+}
+
+wt_err wt_kafka_login_error(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
+  char why[sizeof(clients[0].login_error)] = "";
+  char user[WT_CONFIG_NAME_MAX], mech[32], proto[32];
+  pthread_mutex_lock(&clients_lock);
+  for (size_t i = 0; i < CLIENT_SLOTS; i++)
+    if (strncmp(clients[i].name, rd_kafka_name(rk), sizeof(clients[i].name)) ==
+        0)
+      memcpy(why, clients[i].login_error, sizeof(why));
+  pthread_mutex_unlock(&clients_lock);
+  if (!why[0])
+    return WT_OK;
+  conf_value(rk, "security.protocol", proto, sizeof(proto));
+  if (strstr(why, "SASL")) {
+    /* librdkafka's text after its thread and broker prefixes */
+    const char *reason = strstr(why, "SASL authentication error: ");
+    conf_value(rk, "sasl.username", user, sizeof(user));
+    conf_value(rk, "sasl.mechanisms", mech, sizeof(mech));
+    wt_errf(errstr, errstr_size,
+            "kafka: authentication failed for user %s (%s): %s", user, mech,
+            reason ? reason + strlen("SASL authentication error: ") : why);
+  } else {
+    wt_errf(errstr, errstr_size,
+            "kafka: TLS handshake failed (%s; is WT_KAFKA_CA_FILE the CA of "
+            "the brokers?): %s",
+            proto, why);
+  }
+  pthread_mutex_lock(&clients_lock);
+  snprintf(last_refusal, sizeof(last_refusal), "%s", errstr ? errstr : "");
+  pthread_mutex_unlock(&clients_lock);
+  return WT_ERR_CONFIG;
+}
+
+wt_err wt_kafka_login_refused(char *errstr, size_t errstr_size) {
+  wt_err err = WT_OK;
+  pthread_mutex_lock(&clients_lock);
+  if (last_refusal[0]) {
+    wt_errf(errstr, errstr_size, "%s", last_refusal);
+    err = WT_ERR_CONFIG;
+  }
+  pthread_mutex_unlock(&clients_lock);
+  return err;
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -94,14 +172,54 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
   return 0;
 }
 
-static rd_kafka_conf_t *base_conf(const char *brokers, const char *client_id,
+void wt_kafka_conn_from_config(const wt_config *cfg, wt_kafka_conn *out) {
+  out->brokers = cfg->kafka_brokers;
+  out->security_protocol = cfg->kafka_security_protocol;
+  out->sasl_mechanism = cfg->kafka_sasl_mechanism;
+  out->user = cfg->kafka_user;
+  out->password = cfg->kafka_password;
+  out->ca_file = cfg->kafka_ca_file;
+}
+
+static bool given(const char *s) {
+  return s && s[0];
+}
+
+/* security.protocol and what goes with it */
+static int conf_login(rd_kafka_conf_t *conf, const wt_kafka_conn *conn,
+                      char *errstr, size_t errstr_size) {
+  const char *proto =
+      given(conn->security_protocol) ? conn->security_protocol : "plaintext";
+  bool sasl = strncmp(proto, "sasl_", 5) == 0;
+  bool tls = strcmp(proto, "ssl") == 0 || strcmp(proto, "sasl_ssl") == 0;
+  if (conf_set(conf, "security.protocol", proto, errstr, errstr_size))
+    return -1;
+  if (sasl &&
+      (conf_set(conf, "sasl.mechanisms",
+                given(conn->sasl_mechanism) ? conn->sasl_mechanism
+                                            : "SCRAM-SHA-512",
+                errstr, errstr_size) ||
+       conf_set(conf, "sasl.username", conn->user ? conn->user : "", errstr,
+                errstr_size) ||
+       conf_set(conf, "sasl.password", conn->password ? conn->password : "",
+                errstr, errstr_size)))
+    return -1;
+  if (tls && given(conn->ca_file) &&
+      conf_set(conf, "ssl.ca.location", conn->ca_file, errstr, errstr_size))
+    return -1;
+  return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const wt_kafka_conn *conn,
+                                  const char *client_id,
                                   const char *const *fixed,
                                   const char *const *extra, char *errstr,
                                   size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   const char *const *lists[2] = {fixed, extra};
-  if (conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) ||
-      conf_set(conf, "client.id", client_id, errstr, errstr_size))
+  if (conf_set(conf, "bootstrap.servers", conn->brokers, errstr, errstr_size) ||
+      conf_set(conf, "client.id", client_id, errstr, errstr_size) ||
+      conf_login(conf, conn, errstr, errstr_size))
     goto fail;
   for (size_t l = 0; l < 2; l++)
     for (const char *const *kv = lists[l]; kv && kv[0]; kv += 2)
@@ -127,10 +245,10 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
   return rk;
 }
 
-rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
-                                  wt_kafka_dr_cb *dr_cb, void *opaque,
-                                  const char *const *extra, char *errstr,
-                                  size_t errstr_size) {
+rd_kafka_t *wt_kafka_producer_new(const wt_kafka_conn *conn,
+                                  const char *client_id, wt_kafka_dr_cb *dr_cb,
+                                  void *opaque, const char *const *extra,
+                                  char *errstr, size_t errstr_size) {
   /* clang-format off */
   static const char *const fixed[] = {
       "enable.idempotence", "true", /* no duplicates, order kept on retry */
@@ -140,7 +258,7 @@ rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
       NULL};
   /* clang-format on */
   rd_kafka_conf_t *conf =
-      base_conf(brokers, client_id, fixed, extra, errstr, errstr_size);
+      base_conf(conn, client_id, fixed, extra, errstr, errstr_size);
   if (!conf)
     return NULL;
   if (dr_cb)
@@ -149,8 +267,8 @@ rd_kafka_t *wt_kafka_producer_new(const char *brokers, const char *client_id,
   return client_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
 }
 
-rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
-                                  const char *client_id,
+rd_kafka_t *wt_kafka_consumer_new(const wt_kafka_conn *conn,
+                                  const char *group_id, const char *client_id,
                                   const char *const *extra,
                                   wt_kafka_rebalance_cb *rebalance_cb,
                                   void *opaque, char *errstr,
@@ -166,7 +284,7 @@ rd_kafka_t *wt_kafka_consumer_new(const char *brokers, const char *group_id,
       NULL};
   /* clang-format on */
   rd_kafka_conf_t *conf =
-      base_conf(brokers, client_id, fixed, extra, errstr, errstr_size);
+      base_conf(conn, client_id, fixed, extra, errstr, errstr_size);
   rd_kafka_t *rk;
   if (!conf)
     return NULL;
@@ -262,6 +380,18 @@ static wt_err create_topics(rd_kafka_t *rk, const char *const *names, size_t n,
         res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
     for (size_t i = 0; i < cnt; i++) {
       rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+      if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+          te == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED) {
+        char user[WT_CONFIG_NAME_MAX];
+        conf_value(rk, "sasl.username", user, sizeof(user));
+        wt_errf(errstr, errstr_size,
+                "topic %s is missing (or not visible to user %s), and user "
+                "%s may not create it: run `wt-admin topics` (and `wt-admin "
+                "acls`) first",
+                rd_kafka_topic_result_name(tr[i]), user, user);
+        err = WT_ERR_NOT_FOUND;
+        goto out;
+      }
       if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         wt_errf(errstr, errstr_size, "create topic %s: %s",
                 rd_kafka_topic_result_name(tr[i]),
@@ -284,6 +414,29 @@ out:
   return err;
 }
 
+wt_err wt_kafka_wait_connected(rd_kafka_t *rk, int timeout_ms, char *errstr,
+                               size_t errstr_size) {
+  long deadline = now_ms() + timeout_ms;
+  rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  for (;;) {
+    const rd_kafka_metadata_t *md = NULL;
+    long left = deadline - now_ms();
+    if (wt_kafka_login_error(rk, errstr, errstr_size) != WT_OK)
+      return WT_ERR_CONFIG;
+    if (left <= 0)
+      break;
+    /* short requests: a refused login is seen within a second */
+    last = rd_kafka_metadata(rk, 0, NULL, &md, (int)(left > 500 ? 500 : left));
+    if (last == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      return WT_OK;
+    }
+  }
+  wt_errf(errstr, errstr_size, "kafka: no broker answered in %d ms (%s)",
+          timeout_ms, rd_kafka_err2str(last));
+  return WT_ERR_TIMEOUT;
+}
+
 wt_err wt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics,
                               size_t ntopics, int partitions, int timeout_ms,
                               char *errstr, size_t errstr_size) {
@@ -300,10 +453,13 @@ wt_err wt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics,
     const char *missing[16];
     size_t nmissing = 0, nready = 0;
     long left = deadline - now_ms();
+    if (wt_kafka_login_error(rk, errstr, errstr_size) != WT_OK)
+      return WT_ERR_CONFIG;
     if (left <= 0)
       break;
+    /* short requests: a refused login is seen within a second */
     last =
-        rd_kafka_metadata(rk, 1, NULL, &md, (int)(left > 5000 ? 5000 : left));
+        rd_kafka_metadata(rk, 1, NULL, &md, (int)(left > 1000 ? 1000 : left));
     if (last == RD_KAFKA_RESP_ERR_NO_ERROR) {
       for (size_t i = 0; i < ntopics; i++) {
         int st = topic_state(md, topics[i]);

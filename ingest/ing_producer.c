@@ -32,13 +32,15 @@ static const char *client_name(const char *client_id) {
   return client_id && client_id[0] ? client_id : "worktracker";
 }
 
-/* The contract's topics, created when missing with WT_KAFKA_PARTITIONS
- * partitions (the worker does the same at its start). */
+/* The topics a producer of commands uses, created when missing with
+ * WT_KAFKA_PARTITIONS partitions (the worker and `wt-admin topics` create
+ * all three). Not the DLQ: under the ACLs of docs/security.md the
+ * gateway's and wt-ingest's principals may not even see it. */
 static wt_err ensure_topics(rd_kafka_t *rk, const wt_config *cfg,
                             const wt_kafka_topics *t, char *errstr,
                             size_t errstr_size) {
-  const char *names[3] = {t->commands, t->events, t->dlq};
-  return wt_kafka_ensure_topics(rk, names, 3, cfg->kafka_partitions,
+  const char *names[2] = {t->commands, t->events};
+  return wt_kafka_ensure_topics(rk, names, 2, cfg->kafka_partitions,
                                 TOPICS_TIMEOUT_MS, errstr, errstr_size);
 }
 
@@ -90,6 +92,7 @@ static int load_sign_key(ing_producer *p, const wt_config *cfg, char *errstr,
 ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
                                char *errstr, size_t errstr_size) {
   ing_producer *p = calloc(1, sizeof(*p));
+  wt_kafka_conn conn;
   if (!p) {
     wt_errf(errstr, errstr_size, "out of memory");
     return NULL;
@@ -97,8 +100,9 @@ ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
   wt_kafka_topic_names(cfg->topic_prefix, &p->topics);
   if (cfg->producer_key_file[0] && load_sign_key(p, cfg, errstr, errstr_size))
     goto err;
-  p->rk = wt_kafka_producer_new(cfg->kafka_brokers, client_name(client_id),
-                                on_delivery, p, NULL, errstr, errstr_size);
+  wt_kafka_conn_from_config(cfg, &conn);
+  p->rk = wt_kafka_producer_new(&conn, client_name(client_id), on_delivery, p,
+                                NULL, errstr, errstr_size);
   if (!p->rk)
     goto err;
   if (ensure_topics(p->rk, cfg, &p->topics, errstr, errstr_size) != WT_OK)
@@ -267,6 +271,7 @@ static wt_err query_end(rd_kafka_t *rk, const char *topic, int part,
 ing_outcomes *ing_outcomes_new(const wt_config *cfg, const char *client_id,
                                char *errstr, size_t errstr_size) {
   ing_outcomes *o = calloc(1, sizeof(*o));
+  wt_kafka_conn conn;
   wt_kafka_topics t;
   long long deadline;
   int nparts;
@@ -275,9 +280,9 @@ ing_outcomes *ing_outcomes_new(const wt_config *cfg, const char *client_id,
     return NULL;
   }
   wt_kafka_topic_names(cfg->topic_prefix, &t);
-  o->rk =
-      wt_kafka_consumer_new(cfg->kafka_brokers, NULL, client_name(client_id),
-                            NULL, NULL, NULL, errstr, errstr_size);
+  wt_kafka_conn_from_config(cfg, &conn);
+  o->rk = wt_kafka_consumer_new(&conn, NULL, client_name(client_id), NULL, NULL,
+                                NULL, errstr, errstr_size);
   if (!o->rk)
     goto err;
   if (ensure_topics(o->rk, cfg, &t, errstr, errstr_size) != WT_OK)

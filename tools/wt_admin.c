@@ -1,5 +1,5 @@
-/* wt-admin: operator commands: `migrate`, `topics`, `user` (add, deactivate,
- * revoke-tokens, list), `demo` and `config check`. */
+/* wt-admin: operator commands: `migrate`, `topics`, `acls`, `user` (add,
+ * deactivate, revoke-tokens, list), `demo` and `config check`. */
 #include <crypt.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +19,7 @@
 #include "wt_db.h"
 #include "wt_jwt.h"
 #include "wt_kafka.h"
+#include "wt_kafka_acl.h"
 #include "wt_log.h"
 #include "wt_migrate.h"
 
@@ -34,6 +35,10 @@ static void usage(FILE *out) {
       "Commands:\n"
       "  migrate [--dir DIR]  apply pending migrations (default DIR: %s)\n"
       "  topics               create the Kafka topics that are missing\n"
+      "  acls [--print]       create the Kafka ACLs of WT_TOPIC_PREFIX\n"
+      "                       (docs/security.md; idempotent; needs a super\n"
+      "                       user); --print: the kafka-acls.sh commands\n"
+      "                       that do it, connecting nowhere\n"
       "  user add USERNAME [--display-name NAME] [--password-stdin]\n"
       "                       create a user; prints its id\n"
       "  user deactivate USER_ID|USERNAME\n"
@@ -93,6 +98,7 @@ static int cmd_migrate(const wt_config *cfg, int argc, char **argv) {
 }
 
 static int cmd_topics(const wt_config *cfg) {
+  wt_kafka_conn conn;
   wt_kafka_topics t;
   const char *names[3];
   char err[512];
@@ -103,8 +109,9 @@ static int cmd_topics(const wt_config *cfg) {
   names[0] = t.commands;
   names[1] = t.events;
   names[2] = t.dlq;
-  rk = wt_kafka_producer_new(cfg->kafka_brokers, "wt-admin", NULL, NULL, NULL,
-                             err, sizeof(err));
+  wt_kafka_conn_from_config(cfg, &conn);
+  rk = wt_kafka_producer_new(&conn, "wt-admin", NULL, NULL, NULL, err,
+                             sizeof(err));
   if (!rk) {
     WT_ERROR("kafka error=\"%s\"", err);
     return 1;
@@ -116,6 +123,49 @@ static int cmd_topics(const wt_config *cfg) {
   } else {
     WT_INFO("topics ready commands=%s events=%s dlq=%s", t.commands, t.events,
             t.dlq);
+  }
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
+/* `acls`: who may do what on the topics of WT_TOPIC_PREFIX. */
+static int cmd_acls(const wt_config *cfg, int argc, char **argv) {
+  wt_kafka_conn conn;
+  char err[512];
+  rd_kafka_t *rk;
+  size_t created = 0;
+  wt_err e;
+  int rc = 0;
+
+  if (argc > 2 || (argc == 2 && strcmp(argv[1], "--print") != 0)) {
+    fprintf(stderr, "usage: wt-admin acls [--print]\n");
+    return 2;
+  }
+  if (argc == 2) {
+    wt_kafka_acls_print(stdout, cfg->topic_prefix, cfg->kafka_brokers,
+                        "admin.properties");
+    return 0;
+  }
+  wt_kafka_conn_from_config(cfg, &conn);
+  rk = wt_kafka_producer_new(&conn, "wt-admin", NULL, NULL, NULL, err,
+                             sizeof(err));
+  if (!rk) {
+    WT_ERROR("kafka error=\"%s\"", err);
+    return 1;
+  }
+  e = wt_kafka_wait_connected(rk, 15000, err, sizeof(err));
+  if (e == WT_OK)
+    e = wt_kafka_acls_create(rk, cfg->topic_prefix, 15000, &created, err,
+                             sizeof(err));
+  if (e == WT_ERR_NOT_FOUND) {
+    /* a plaintext development broker (make run without SASL) */
+    WT_WARN("acls none created prefix=%s reason=\"%s\"", cfg->topic_prefix,
+            err);
+  } else if (e != WT_OK) {
+    WT_ERROR("acls failed error=\"%s\"", err);
+    rc = 1;
+  } else {
+    WT_INFO("acls ready prefix=%s bindings=%zu", cfg->topic_prefix, created);
   }
   rd_kafka_destroy(rk);
   return rc;
@@ -198,6 +248,8 @@ int main(int argc, char **argv) {
     return cmd_migrate(&cfg, argc - 1, argv + 1);
   if (strcmp(cmd, "topics") == 0)
     return cmd_topics(&cfg);
+  if (strcmp(cmd, "acls") == 0)
+    return cmd_acls(&cfg, argc - 1, argv + 1);
   if (strcmp(cmd, "user") == 0)
     return admin_cmd_user(&cfg, argc - 1, argv + 1);
   if (strcmp(cmd, "demo") == 0)

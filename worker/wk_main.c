@@ -384,6 +384,7 @@ static void consume(worker *w) {
 
 static int setup(worker *w, char *err, size_t errsize) {
   const char *names[3];
+  wt_kafka_conn conn;
   char session[16], heartbeat[16], max_poll[16];
   /* Static membership (WT_WORKER_ID set): a worker that restarts within
    * the session time-out gets its partitions back at once, without a
@@ -441,8 +442,9 @@ static int setup(worker *w, char *err, size_t errsize) {
       return -1;
     }
   }
-  w->producer = wt_kafka_producer_new(w->cfg.kafka_brokers, "wt-worker",
-                                      wk_on_delivery, w, NULL, err, errsize);
+  wt_kafka_conn_from_config(&w->cfg, &conn);
+  w->producer = wt_kafka_producer_new(&conn, "wt-worker", wk_on_delivery, w,
+                                      NULL, err, errsize);
   if (!w->producer)
     return -1;
   names[0] = w->topics.commands;
@@ -450,15 +452,17 @@ static int setup(worker *w, char *err, size_t errsize) {
   names[2] = w->topics.dlq;
   while (wt_kafka_ensure_topics(w->producer, names, 3, w->cfg.kafka_partitions,
                                 10000, err, errsize) != WT_OK) {
-    if (wk_stop_requested)
+    /* a refused login stays refused: fail the start, do not wait */
+    if (wk_stop_requested ||
+        wt_kafka_login_error(w->producer, err, errsize) != WT_OK)
       return -1;
     WT_LOG(wt_log_startup_level((long)(wk_now_ms() - w->start_ms)),
            "Kafka not ready, retrying error=\"%s\"", err);
     wk_sleep_ms(1000);
   }
   w->consumer =
-      wt_kafka_consumer_new(w->cfg.kafka_brokers, w->group, "wt-worker",
-                            consumer_extra, on_rebalance, w, err, errsize);
+      wt_kafka_consumer_new(&conn, w->group, "wt-worker", consumer_extra,
+                            on_rebalance, w, err, errsize);
   if (!w->consumer)
     return -1;
   sub = rd_kafka_topic_partition_list_new(1);

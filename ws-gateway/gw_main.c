@@ -233,6 +233,8 @@ static int setup(gw *g, char *err, size_t errsize) {
                          JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
   while (!stop_requested && !(g->producer = ing_producer_new(
                                   &g->cfg, "wt-gateway", err, errsize))) {
+    if (wt_kafka_login_refused(err, errsize) != WT_OK)
+      return 1; /* a refused login stays refused: fail the start */
     WT_LOG(STARTUP_LEVEL(), "Kafka not ready, retrying error=\"%s\"", err);
     sleep_ms(RETRY_MS);
   }

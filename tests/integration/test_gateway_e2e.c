@@ -135,7 +135,7 @@ static pid_t spawn_ex(const char *bin, const char *log_path, bool gateway,
       dup2(fileno(log), 2);
     }
     setenv("WT_DATABASE_URL", E.url, 1);
-    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    wt_test_program_env(gateway ? "wt-gateway" : "wt-worker");
     setenv("WT_TOPIC_PREFIX", prefix, 1);
     setenv("WT_KAFKA_PARTITIONS", "3", 1);
     setenv("WT_METRICS_PORT", "0", 1);
@@ -522,7 +522,6 @@ static void expect_reply_type(json_object *o, const char *type) {
 
 static int group_setup(void **state) {
   char err[512] = "";
-  const char *names[3];
   wt_db *db = NULL;
   user *all[5];
   (void)state;
@@ -546,18 +545,12 @@ static int group_setup(void **state) {
     return -1;
   }
   wt_db_destroy(db);
-  E.producer = wt_kafka_producer_new(wt_test_kafka_brokers(), "t-gw", NULL,
-                                     NULL, NULL, err, sizeof(err));
+  wt_test_kafka_setup(E.prefix, 3); /* topics and ACLs */
+  /* commands as a trusted producer of them would send them */
+  E.producer = wt_kafka_producer_new(wt_test_kafka_conn("wt-ingest"), "t-gw",
+                                     NULL, NULL, NULL, err, sizeof(err));
   if (!E.producer)
     return -1;
-  names[0] = E.topics.commands;
-  names[1] = E.topics.events;
-  names[2] = E.topics.dlq;
-  if (wt_kafka_ensure_topics(E.producer, names, 3, 3, 30000, err,
-                             sizeof(err)) != WT_OK) {
-    fprintf(stderr, "topics: %s\n", err);
-    return -1;
-  }
   snprintf(E.worker_log, sizeof(E.worker_log), "/tmp/%s-worker.log", E.prefix);
   snprintf(E.gateway_log, sizeof(E.gateway_log), "/tmp/%s-gateway.log",
            E.prefix);
@@ -1510,9 +1503,6 @@ static void gateway2_start(void) {
                                       "WT_COMMAND_TIMEOUT_MS",
                                       "1000",
                                       NULL};
-  wt_kafka_topics topics;
-  const char *names[3];
-  char err[512] = "";
   if (E.gateway2 > 0)
     return;
   memcpy(E.projects2[0], E.project, WT_UUID_STR);
@@ -1532,13 +1522,7 @@ static void gateway2_start(void) {
     wt_ws_close(a);
   }
   snprintf(E.prefix2, sizeof(E.prefix2), "%s-b", E.prefix);
-  wt_kafka_topic_names(E.prefix2, &topics);
-  names[0] = topics.commands;
-  names[1] = topics.events;
-  names[2] = topics.dlq;
-  if (wt_kafka_ensure_topics(E.producer, names, 3, 1, 30000, err,
-                             sizeof(err)) != WT_OK)
-    fail_msg("topics: %s", err);
+  wt_test_kafka_setup(E.prefix2, 1);
   snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
            E.prefix);
   if (gateway_start(&E.gateway2, &E.port2, E.gateway2_log, E.prefix2, extra,

@@ -35,8 +35,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 static rd_kafka_t *producer(delivery *d) {
   char err[512] = "";
   rd_kafka_t *rk =
-      wt_kafka_producer_new(wt_test_kafka_brokers(), "t-producer", on_delivery,
-                            d, NULL, err, sizeof(err));
+      wt_kafka_producer_new(wt_test_kafka_conn("wt-admin"), "t-producer",
+                            on_delivery, d, NULL, err, sizeof(err));
   if (!rk)
     fail_msg("producer: %s", err);
   return rk;
@@ -128,8 +128,8 @@ static void test_producer_is_idempotent(void **state) {
 static rd_kafka_t *consumer(const char *group) {
   char err[512] = "";
   rd_kafka_t *rk =
-      wt_kafka_consumer_new(wt_test_kafka_brokers(), group, "t-consumer", NULL,
-                            NULL, NULL, err, sizeof(err));
+      wt_kafka_consumer_new(wt_test_kafka_conn("wt-admin"), group, "t-consumer",
+                            NULL, NULL, NULL, err, sizeof(err));
   if (!rk)
     fail_msg("consumer: %s", err);
   return rk;
@@ -270,11 +270,86 @@ static void test_refused_secret_setting_not_printed(void **state) {
   char err[512] = "";
   rd_kafka_t *rk;
   (void)state;
-  rk = wt_kafka_consumer_new("127.0.0.1:1", "g", "t", extra, NULL, NULL, err,
-                             sizeof(err));
+  rk = wt_kafka_consumer_new(&(wt_kafka_conn){.brokers = "127.0.0.1:1"}, "g",
+                             "t", extra, NULL, NULL, err, sizeof(err));
   assert_null(rk);
   assert_non_null(strstr(err, "ssl.key.password.typo"));
   assert_null(strstr(err, "hunter2"));
+}
+
+static bool sasl_broker(void) {
+  return strncmp(wt_test_kafka_conn("wt-admin")->security_protocol, "sasl_",
+                 5) == 0;
+}
+
+static long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Issue 12, item 1: a wrong password ends in a clear error within seconds,
+ * not a wait for topics that never come; the password is not in it. */
+static void test_wrong_password_fails_fast(void **state) {
+  wt_kafka_conn conn;
+  const char *names[1] = {"wt.commands"};
+  char err[512] = "";
+  rd_kafka_t *rk;
+  long t0;
+  (void)state;
+  if (!sasl_broker())
+    skip();
+  conn = *wt_test_kafka_conn("wt-gateway");
+  conn.password = "not-the-password-0123";
+  rk = wt_kafka_producer_new(&conn, "t-wrong", NULL, NULL, NULL, err,
+                             sizeof(err));
+  assert_non_null(rk);
+  t0 = mono_ms();
+  assert_int_equal(
+      wt_kafka_ensure_topics(rk, names, 1, 1, TIMEOUT_MS, err, sizeof(err)),
+      WT_ERR_CONFIG);
+  assert_true(mono_ms() - t0 < 10000);
+  assert_non_null(strstr(err, "kafka: authentication failed for user "
+                              "wt-gateway ("));
+  assert_null(strstr(err, "not-the-password"));
+  assert_int_equal(wt_kafka_wait_connected(rk, 5000, err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  rd_kafka_destroy(rk);
+}
+
+/* Topics that exist are only described: a principal without Create (the
+ * gateway's) starts on them; a missing one tells it to run wt-admin topics.
+ * `wt-admin acls` can run again. */
+static void test_existing_topics_need_no_create(void **state) {
+  char prefix[64], missing[64];
+  wt_kafka_topics t, m;
+  const char *names[2];
+  char err[512] = "";
+  rd_kafka_t *rk;
+  (void)state;
+  if (!sasl_broker())
+    skip();
+  wt_test_unique("tacl", prefix, sizeof(prefix));
+  wt_test_kafka_setup(prefix, 2);
+  wt_test_kafka_setup(prefix, 2); /* again: no error */
+  rk = wt_kafka_producer_new(wt_test_kafka_conn("wt-gateway"), "t-gw-acl", NULL,
+                             NULL, NULL, err, sizeof(err));
+  assert_non_null(rk);
+  wt_kafka_topic_names(prefix, &t);
+  names[0] = t.commands;
+  names[1] = t.events;
+  if (wt_kafka_ensure_topics(rk, names, 2, 2, TIMEOUT_MS, err, sizeof(err)) !=
+      WT_OK)
+    fail_msg("gateway on existing topics: %s", err);
+  wt_test_unique("tmissing", missing, sizeof(missing));
+  wt_kafka_topic_names(missing, &m);
+  names[0] = m.commands;
+  assert_int_equal(
+      wt_kafka_ensure_topics(rk, names, 1, 2, TIMEOUT_MS, err, sizeof(err)),
+      WT_ERR_NOT_FOUND);
+  assert_non_null(strstr(err, "wt-admin topics"));
+  assert_int_equal(wt_kafka_partition_count(rk, m.commands, 2000), -1);
+  rd_kafka_destroy(rk);
 }
 
 int main(void) {
@@ -285,6 +360,8 @@ int main(void) {
       cmocka_unit_test(test_keys_keep_partition_and_order),
       cmocka_unit_test(test_manual_commit_resumes_after_committed),
       cmocka_unit_test(test_refused_secret_setting_not_printed),
+      cmocka_unit_test(test_wrong_password_fails_fast),
+      cmocka_unit_test(test_existing_topics_need_no_create),
   };
   return cmocka_run_group_tests_name("kafka", tests, NULL, NULL);
 }

@@ -70,10 +70,13 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static rd_kafka_t *assigned_consumer(const char *topic) {
+/* principal: the least that may read topic (wt-replay reads the events;
+ * only the super user wt-admin reads the DLQ) */
+static rd_kafka_t *assigned_consumer(const char *principal, const char *topic) {
   char err[512];
-  rd_kafka_t *rk = wt_kafka_consumer_new(wt_test_kafka_brokers(), NULL, "t-e2e",
-                                         NULL, NULL, NULL, err, sizeof(err));
+  rd_kafka_t *rk =
+      wt_kafka_consumer_new(wt_test_kafka_conn(principal), NULL, "t-e2e", NULL,
+                            NULL, NULL, err, sizeof(err));
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
   assert_non_null(rk);
   for (int p = 0; p < PARTITIONS; p++)
@@ -88,7 +91,7 @@ static rd_kafka_t *assigned_consumer(const char *topic) {
  * seconds. */
 static bool dlq_has(const env *e, const char *a, const char *b,
                     double seconds) {
-  rd_kafka_t *dlq = assigned_consumer(e->topics.dlq);
+  rd_kafka_t *dlq = assigned_consumer("wt-admin", e->topics.dlq);
   bool seen = false;
   for (double end = now_s() + seconds; !seen && now_s() < end;) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(dlq, 200);
@@ -105,7 +108,6 @@ static bool dlq_has(const env *e, const char *a, const char *b,
 
 static void env_open(env *e, const char *db_url_or_null) {
   char err[512] = "";
-  const char *names[3];
   wt_db *db = NULL;
   wt_test_unique("e2e", e->prefix, sizeof(e->prefix));
   wt_kafka_topic_names(e->prefix, &e->topics);
@@ -119,16 +121,12 @@ static void env_open(env *e, const char *db_url_or_null) {
       wt_migrate_run(db, WT_MIGRATIONS_DIR, NULL, err, sizeof(err)) != WT_OK)
     fail_msg("database: %s", err);
   wt_db_destroy(db);
-  e->producer = wt_kafka_producer_new(wt_test_kafka_brokers(), "t-e2e", NULL,
-                                      NULL, NULL, err, sizeof(err));
+  wt_test_kafka_setup(e->prefix, PARTITIONS); /* topics and ACLs */
+  /* commands as a trusted producer of them would send them */
+  e->producer = wt_kafka_producer_new(wt_test_kafka_conn("wt-ingest"), "t-e2e",
+                                      NULL, NULL, NULL, err, sizeof(err));
   assert_non_null(e->producer);
-  names[0] = e->topics.commands;
-  names[1] = e->topics.events;
-  names[2] = e->topics.dlq;
-  if (wt_kafka_ensure_topics(e->producer, names, 3, PARTITIONS, 30000, err,
-                             sizeof(err)) != WT_OK)
-    fail_msg("topics: %s", err);
-  e->events = assigned_consumer(e->topics.events);
+  e->events = assigned_consumer("wt-replay", e->topics.events);
   e->outcomes = wt_lru_new(MAX_CMDS * 2, free);
   snprintf(e->log_path, sizeof(e->log_path), "/tmp/%s-worker.log", e->prefix);
 }
@@ -143,7 +141,7 @@ static void start_worker(env *e) {
       dup2(fileno(log), 2);
     }
     setenv("WT_DATABASE_URL", e->url, 1);
-    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    wt_test_program_env("wt-worker");
     setenv("WT_TOPIC_PREFIX", e->prefix, 1);
     setenv("WT_KAFKA_PARTITIONS", "3", 1);
     {
@@ -795,7 +793,7 @@ static pid_t start_gateway(env *e, int port) {
     }
     snprintf(p, sizeof(p), "%d", port);
     setenv("WT_DATABASE_URL", e->url, 1);
-    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    wt_test_program_env("wt-gateway");
     setenv("WT_TOPIC_PREFIX", e->prefix, 1);
     setenv("WT_KAFKA_PARTITIONS", "3", 1);
     setenv("WT_HTTP_PORT", p, 1);

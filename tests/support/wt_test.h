@@ -17,6 +17,27 @@ const char *wt_test_kafka_brokers(void);
 /* A value of the stack.env file, or NULL. */
 const char *wt_test_stack_value(const char *name);
 
+/* The Kafka login of principal ("wt-admin", "wt-worker", "wt-gateway",
+ * "wt-ingest", "wt-replay") on the fixture's broker: stack.env's
+ * WT_KAFKA_SECURITY_PROTOCOL and mechanism, the password from
+ * $WT_STACK_SECRETS_DIR/kafka-<principal>.password; plaintext when
+ * stack.env has no SASL or WT_TEST_KAFKA_BROKERS names the broker. Static
+ * storage, valid for the whole test. Aborts when a password is missing. */
+const wt_kafka_conn *wt_test_kafka_conn(const char *principal);
+
+/* setenv()s program's own identity before it is exec'd, as `deploy/local/
+ * stack.sh env --for PROGRAM` prints it (and tests/cli/lib.sh's cli_as):
+ * WT_KAFKA_BROKERS, WT_KAFKA_SECURITY_PROTOCOL, with SASL
+ * WT_KAFKA_SASL_MECHANISM, WT_KAFKA_USER and WT_KAFKA_PASSWORD_FILE; the
+ * producer id and key file when the secrets hold producer-<program>.key;
+ * for wt-worker WT_PRODUCER_KEYS_FILE. What does not apply is unset. */
+void wt_test_program_env(const char *program);
+
+/* Creates the topics of prefix with `partitions` partitions and, on a SASL
+ * broker, their ACLs (wt_kafka_acls_create, as `wt-admin acls`), as
+ * wt-admin. Aborts on failure. */
+void wt_test_kafka_setup(const char *prefix, int partitions);
+
 /* Creates database wt_test_<tag>_<pid>_<n> and returns a conninfo string for
  * it (static storage, valid until the next call); the name goes to
  * name_out. */
