@@ -135,10 +135,11 @@ wt_err wt_kafka_login_error(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
             "kafka: authentication failed for user %s (%s): %s", user, mech,
             reason ? reason + strlen("SASL authentication error: ") : why);
   } else {
+    const char *reason = strstr(why, "SSL handshake failed: ");
     wt_errf(errstr, errstr_size,
             "kafka: TLS handshake failed (%s; is WT_KAFKA_CA_FILE the CA of "
             "the brokers?): %s",
-            proto, why);
+            proto, reason ? reason + strlen("SSL handshake failed: ") : why);
   }
   pthread_mutex_lock(&clients_lock);
   snprintf(last_refusal, sizeof(last_refusal), "%s", errstr ? errstr : "");

@@ -1,6 +1,8 @@
 /* Integration tests of wt_kafka on the real Apache Kafka broker: topics
  * with the configured partition count, produce -> consume with keys and
- * partitions, manual commits, the idempotent producer. */
+ * partitions, manual commits, the idempotent producer; on the fixture's
+ * SASL broker also the login (a wrong password, SASL_SSL and its CA) and
+ * topics under the ACLs of docs/security.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -352,6 +354,39 @@ static void test_existing_topics_need_no_create(void **state) {
   rd_kafka_destroy(rk);
 }
 
+/* Issue 12, item 2: SASL_SSL on the stack's TLS listener: with the stack's
+ * CA the login works; without it (the system's CAs) the client fails fast
+ * with a TLS error that names WT_KAFKA_CA_FILE. */
+static void test_sasl_ssl_needs_the_ca(void **state) {
+  const char *tls = wt_test_stack_value("WT_STACK_KAFKA_TLS_BROKERS");
+  const char *ca = wt_test_stack_value("WT_STACK_KAFKA_CA_FILE");
+  wt_kafka_conn conn;
+  char err[512] = "";
+  rd_kafka_t *rk;
+  (void)state;
+  if (!sasl_broker() || !tls || !*tls || !ca || !*ca)
+    skip();
+  conn = *wt_test_kafka_conn("wt-replay");
+  conn.brokers = tls;
+  conn.security_protocol = "sasl_ssl";
+  conn.ca_file = ca;
+  rk =
+      wt_kafka_producer_new(&conn, "t-tls", NULL, NULL, NULL, err, sizeof(err));
+  assert_non_null(rk);
+  if (wt_kafka_wait_connected(rk, TIMEOUT_MS, err, sizeof(err)) != WT_OK)
+    fail_msg("sasl_ssl with the CA: %s", err);
+  rd_kafka_destroy(rk);
+  conn.ca_file = NULL;
+  rk = wt_kafka_producer_new(&conn, "t-tls-noca", NULL, NULL, NULL, err,
+                             sizeof(err));
+  assert_non_null(rk);
+  assert_int_equal(wt_kafka_wait_connected(rk, TIMEOUT_MS, err, sizeof(err)),
+                   WT_ERR_CONFIG);
+  assert_non_null(strstr(err, "kafka: TLS handshake failed (sasl_ssl; is "
+                              "WT_KAFKA_CA_FILE"));
+  rd_kafka_destroy(rk);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_broker_is_apache_kafka_3_9),
@@ -362,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_refused_secret_setting_not_printed),
       cmocka_unit_test(test_wrong_password_fails_fast),
       cmocka_unit_test(test_existing_topics_need_no_create),
+      cmocka_unit_test(test_sasl_ssl_needs_the_ca),
   };
   return cmocka_run_group_tests_name("kafka", tests, NULL, NULL);
 }
