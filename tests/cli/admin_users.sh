@@ -25,6 +25,12 @@ if "$admin" user --help | grep -q 'user revoke-tokens' &&
   "$admin" user add --help | grep -q -- '--password-stdin' &&
   "$admin" demo --help | grep -q 'alice-demo-password'; then
   ok "--help"; else fail "--help"; fi
+# without a producer key wt-admin sends nothing: the worker would reject it
+out="$(env -u WT_PRODUCER_KEY_FILE "$admin" user add nokey --password x 2>&1)"
+rc=$?
+if [[ $rc -eq 2 && "$out" == *"system commands need WT_PRODUCER_KEY_FILE: the worker rejects unsigned ones"* ]]; then
+  ok "user add without a producer key: exit 2, said why"; else
+  fail "user add without a producer key" "rc=$rc out=$out"; fi
 "$worker" >"$tmp/worker.log" 2>&1 &
 worker_pid=$!
 

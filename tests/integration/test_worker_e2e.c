@@ -2,8 +2,9 @@
  * PostgreSQL: outcomes on wt.events, garbage in wt.dlq, duplicates applied
  * once, SIGKILL mid-run and restart, a PostgreSQL restart mid-run, SIGTERM,
  * a restart with the same WT_WORKER_ID (static group membership), batch
- * time without the idle wait, and build info, process metrics and
- * readiness on /metrics (the gateway's too).
+ * time without the idle wait, build info, process metrics and readiness
+ * on /metrics (the gateway's too), and signed commands: who may issue what
+ * (docs/security.md).
  * "Exactly once" is checked in the database: one event per applied
  * command, and every project's seq running 1..n without gaps.
  * Every wait polls for what it waits for, up to DEADLINE_S: generous, so
@@ -834,6 +835,158 @@ static void wait_metrics_names(const env *e, int port, const char *const *want,
   }
 }
 
+/* --- signed commands (issue 12, item 1, docs/security.md) ---------------- */
+
+/* true when the stack signs: the worker gets WT_PRODUCER_KEYS_FILE
+ * (wt_test_program_env) and the tests' commands are signed */
+static bool stack_signs(void) {
+  const char *secrets = wt_test_stack_value("WT_STACK_SECRETS_DIR");
+  char path[1200];
+  if (!secrets || !*secrets)
+    return false;
+  snprintf(path, sizeof(path), "%s/producer-keys", secrets);
+  return access(path, R_OK) == 0;
+}
+
+/* Sends c as producer (NULL: unsigned, with no headers at all); returns
+ * its command id (static ring). */
+static const char *send_as(env *e, wt_command *c, const char *producer) {
+  static char ids[8][WT_UUID_STR];
+  static int next;
+  char *id = ids[next++ % 8], *json, err[256];
+  const char *key = wt_command_key(c);
+  wt_err rc;
+  wt_uuid_generate(c->command_id);
+  snprintf(id, WT_UUID_STR, "%s", c->command_id);
+  c->issued_at = wt_time_now_us();
+  json = wt_command_to_json(c);
+  assert_non_null(json);
+  if (producer)
+    rc = wt_test_produce_command(e->producer, e->topics.commands, key, json,
+                                 strlen(json), producer, err, sizeof(err));
+  else
+    rc = wt_kafka_produce(e->producer, e->topics.commands, key, strlen(key),
+                          json, strlen(json), NULL, 10000, err, sizeof(err));
+  if (rc != WT_OK)
+    fail_msg("produce: %s", err);
+  free(json);
+  return id;
+}
+
+static void user_create(wt_command *c, const char *id, const char *username) {
+  wt_command_init(c, WT_CMD_USER_CREATE, NULL);
+  snprintf(c->user_id, sizeof(c->user_id), "%s", id);
+  snprintf(c->target_user_id, sizeof(c->target_user_id), "%s", id);
+  snprintf(c->username, sizeof(c->username), "%s", username);
+  snprintf(c->display_name, sizeof(c->display_name), "%s", username);
+  snprintf(c->password_hash, sizeof(c->password_hash), "$y$j9T$salt$hash");
+  c->fields =
+      WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
+}
+
+/* Through the real broker and worker: a user.create unsigned (kcat's
+ * mallory of issue 12) or signed by the gateway's key (the scope users
+ * only), and a log.create unsigned, are rejected forbidden saying why,
+ * never applied, and counted in /metrics by reason; signed by wt-admin and
+ * by wt-ingest the same shapes are applied. */
+static void test_signatures_through_kafka(void **state) {
+  env *e = *state;
+  world w = {0};
+  wt_command c;
+  char uid[3][WT_UUID_STR], log_id[WT_UUID_STR];
+  const char *forged, *by_gateway, *unsigned_log, *by_admin, *by_ingest;
+  if (!stack_signs())
+    skip(); /* a broker of the tester's own: no producer keys */
+  env_open(e, NULL);
+  e->metrics_port = wt_test_free_port();
+  start_worker(e);
+  seed(e, &w, 1);
+  for (int i = 0; i < 3; i++)
+    wt_uuid_generate(uid[i]);
+  user_create(&c, uid[0], "mallory");
+  forged = send_as(e, &c, NULL);
+  user_create(&c, uid[1], "gatekeeper");
+  by_gateway = send_as(e, &c, "wt-gateway");
+  log_create(&c, w.users[1], w.projects[0], log_id, 1);
+  unsigned_log = send_as(e, &c, NULL);
+  user_create(&c, uid[2], "admitted");
+  by_admin = send_as(e, &c, "wt-admin");
+  log_create(&c, w.users[1], w.projects[0], log_id, 2);
+  by_ingest = send_as(e, &c, "wt-ingest");
+  {
+    const char *ids[5] = {forged, by_gateway, unsigned_log, by_admin,
+                          by_ingest};
+    assert_true(wait_outcomes(e, ids, 5, DEADLINE_S));
+  }
+  assert_non_null(strstr(outcome(e, forged), "\"forbidden\""));
+  assert_non_null(strstr(outcome(e, forged), "unsigned command"));
+  assert_non_null(strstr(outcome(e, by_gateway),
+                         "producer wt-gateway may not issue system commands"));
+  assert_non_null(strstr(outcome(e, unsigned_log), "\"forbidden\""));
+  assert_non_null(strstr(outcome(e, by_admin), "\"user.created\""));
+  assert_non_null(strstr(outcome(e, by_ingest), "\"log.created\""));
+  assert_int_equal(query_long(e, "SELECT count(*) FROM users WHERE username "
+                                 "IN ('mallory', 'gatekeeper')"),
+                   0);
+  assert_int_equal(
+      query_long(e, "SELECT count(*) FROM rejections WHERE code = 'forbidden'"),
+      3);
+  {
+    static const char *const want[] = {
+        "wt_worker_unverified_commands_total{reason=\"unsigned\"} 2\n",
+        "wt_worker_unverified_commands_total{reason=\"scope\"} 1\n",
+        "wt_worker_unverified_commands_total{reason=\"bad_signature\"} 0\n"};
+    wait_metrics_names(e, e->metrics_port, want, sizeof(want) / sizeof(*want));
+  }
+  assert_int_equal(stop_worker(e, SIGTERM), 0);
+}
+
+/* A keys file the worker cannot use stops it at start with status 2 and
+ * the file, the line and why, never the key. */
+static void test_bad_keys_file_exits_2(void **state) {
+  env *e = *state;
+  char path[] = "/tmp/wt-e2e-keys-XXXXXX", log[4096] = "";
+  int fd = mkstemp(path), status = 0;
+  FILE *f;
+  pid_t pid;
+  static const char bad[] =
+      "wt-admin system,users "
+      "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+      "wt-gateway root "
+      "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n";
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+  close(fd);
+  env_open(e, NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    FILE *out = fopen(e->log_path, "w");
+    if (out)
+      dup2(fileno(out), 2);
+    /* it stops before it connects anywhere: no login needed */
+    setenv("WT_DATABASE_URL", e->url, 1);
+    setenv("WT_KAFKA_BROKERS", wt_test_kafka_brokers(), 1);
+    setenv("WT_PRODUCER_KEYS_FILE", path, 1);
+    setenv("WT_TOPIC_PREFIX", e->prefix, 1);
+    unsetenv("WT_ENV_FILE");
+    execl(WT_WORKER_BIN, "wt-worker", (char *)NULL);
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  unlink(path);
+  f = fopen(e->log_path, "r");
+  assert_non_null(f);
+  log[fread(log, 1, sizeof(log) - 1, f)] = '\0';
+  fclose(f);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 2);
+  assert_non_null(strstr(log, "configuration error: WT_PRODUCER_KEYS_FILE: "));
+  assert_non_null(strstr(log, "line 2: scopes"));
+  assert_null(strstr(log, "00112233"));
+  assert_null(strstr(log, "ffeeddcc"));
+}
+
 /* Issue 12, item 13: both programs' /metrics carry wt_build_info and the
  * standard process metrics from /proc/self; the worker's says it is ready
  * (PostgreSQL answers, it is a member of its group, the broker answers). */
@@ -931,6 +1084,10 @@ int main(void) {
                                       env_teardown),
       cmocka_unit_test_setup_teardown(test_build_info_process_metrics_ready,
                                       env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_signatures_through_kafka, env_setup,
+                                      env_teardown),
+      cmocka_unit_test_setup_teardown(test_bad_keys_file_exits_2, env_setup,
+                                      env_teardown),
   };
   return cmocka_run_group_tests_name("worker_e2e", tests, NULL, NULL);
 }
