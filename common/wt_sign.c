@@ -1,8 +1,10 @@
 /* wt_sign: HMAC-SHA256 signatures of command messages (see wt_sign.h).
  *
- * OpenSSL 3's EVP_MAC API (HMAC_CTX is deprecated there): each handle
- * fetches the HMAC implementation once; every signature gets a context of
- * its own, so one handle serves several threads. */
+ * OpenSSL 3's EVP_MAC API (HMAC_CTX is deprecated there). Each producer's
+ * HMAC context is made and keyed once (producer_key_ready; the raw key is
+ * wiped then); every signature works on a copy of it (EVP_MAC_CTX_dup only
+ * reads the original), so one handle serves several threads and a
+ * signature costs no key set-up. */
 #include "wt_sign.h"
 
 #include <errno.h>
@@ -25,17 +27,16 @@ _Static_assert(KEY_HEX == 2 * WT_SIGN_KEY_BYTES,
 typedef struct producer {
   char id[WT_SIGN_ID_MAX + 1];
   unsigned scopes;
-  unsigned char key[WT_SIGN_KEY_BYTES];
-  size_t line; /* of the keys file */
+  unsigned char key[WT_SIGN_KEY_BYTES]; /* wiped once ctx holds it */
+  EVP_MAC_CTX *ctx;                     /* HMAC-SHA256 keyed with key */
+  size_t line;                          /* of the keys file */
 } producer;
 
 struct wt_sign_key {
-  EVP_MAC *mac;
   producer p;
 };
 
 struct wt_sign_keys {
-  EVP_MAC *mac;
   size_t n;
   producer p[WT_SIGN_KEYS_MAX];
 };
@@ -77,26 +78,37 @@ static bool hex_decode(const char *hex, size_t len, bool lower_only,
   return true;
 }
 
-static EVP_MAC *mac_fetch(void) {
-  return EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
-/* HMAC-SHA256(key, "wt-command-v1\0" id "\0" msgkey "\0" value). */
-static bool mac_compute(EVP_MAC *mac, const producer *p, const void *msgkey,
-                        size_t keylen, const void *value, size_t len,
-                        unsigned char out[WT_SIGN_KEY_BYTES]) {
+/* Makes p's keyed HMAC-SHA256 context and wipes the raw key. */
+static bool producer_key_ready(producer *p) {
   static char digest[] = "SHA256";
-  static const unsigned char nul = 0;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end()};
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  bool ok;
+  p->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+  EVP_MAC_free(mac); /* the context keeps its own reference */
+  ok = p->ctx && EVP_MAC_init(p->ctx, p->key, sizeof(p->key), params) == 1;
+  OPENSSL_cleanse(p->key, sizeof(p->key));
+  return ok;
+}
+
+static void producer_clear(producer *p) {
+  EVP_MAC_CTX_free(p->ctx); /* wipes the key schedule */
+  OPENSSL_cleanse(p, sizeof(*p));
+}
+
+/* HMAC-SHA256(key, "wt-command-v1\0" id "\0" msgkey "\0" value). */
+static bool mac_compute(const producer *p, const void *msgkey, size_t keylen,
+                        const void *value, size_t len,
+                        unsigned char out[WT_SIGN_KEY_BYTES]) {
+  static const unsigned char nul = 0;
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(p->ctx);
   size_t outl = 0;
   bool ok;
   if (!ctx)
     return false;
-  ok = EVP_MAC_init(ctx, p->key, sizeof(p->key), params) == 1 &&
-       EVP_MAC_update(ctx, (const unsigned char *)MAC_CONTEXT,
+  ok = EVP_MAC_update(ctx, (const unsigned char *)MAC_CONTEXT,
                       sizeof(MAC_CONTEXT)) == 1 &&
        EVP_MAC_update(ctx, (const unsigned char *)p->id, strlen(p->id) + 1) ==
            1 &&
@@ -186,10 +198,9 @@ wt_err wt_sign_key_parse(const char *id, const char *text, size_t len,
     return WT_ERR_INVALID;
   }
   snprintf(k->p.id, sizeof(k->p.id), "%s", id);
-  k->mac = mac_fetch();
-  if (!k->mac) {
+  if (!producer_key_ready(&k->p)) {
     wt_sign_key_free(k);
-    wt_errf(errstr, errstr_size, "OpenSSL has no HMAC");
+    wt_errf(errstr, errstr_size, "OpenSSL has no HMAC-SHA256");
     return WT_ERR_NOMEM;
   }
   *out = k;
@@ -217,8 +228,7 @@ wt_err wt_sign_key_load(const char *id, const char *path, wt_sign_key **out,
 void wt_sign_key_free(wt_sign_key *k) {
   if (!k)
     return;
-  EVP_MAC_free(k->mac);
-  OPENSSL_cleanse(k, sizeof(*k));
+  producer_clear(&k->p);
   free(k);
 }
 
@@ -232,7 +242,7 @@ wt_err wt_sign_message(const wt_sign_key *k, const void *msgkey, size_t keylen,
   static const char digits[] = "0123456789abcdef";
   unsigned char mac[WT_SIGN_KEY_BYTES];
   sig[0] = '\0';
-  if (!mac_compute(k->mac, &k->p, msgkey, keylen, value, len, mac))
+  if (!mac_compute(&k->p, msgkey, keylen, value, len, mac))
     return WT_ERR_NOMEM;
   memcpy(sig, SIG_PREFIX, SIG_PREFIX_LEN);
   for (size_t i = 0; i < sizeof(mac); i++) {
@@ -385,12 +395,12 @@ wt_err wt_sign_keys_parse(const char *text, size_t len, wt_sign_keys **out,
     wt_errf(errstr, errstr_size, "no producer listed");
     goto err;
   }
-  keys->mac = mac_fetch();
-  if (!keys->mac) {
-    wt_errf(errstr, errstr_size, "OpenSSL has no HMAC");
-    wt_sign_keys_free(keys);
-    return WT_ERR_NOMEM;
-  }
+  for (size_t i = 0; i < keys->n; i++)
+    if (!producer_key_ready(&keys->p[i])) {
+      wt_errf(errstr, errstr_size, "OpenSSL has no HMAC-SHA256");
+      wt_sign_keys_free(keys);
+      return WT_ERR_NOMEM;
+    }
   *out = keys;
   return WT_OK;
 err:
@@ -417,7 +427,8 @@ wt_err wt_sign_keys_load(const char *path, wt_sign_keys **out, char *errstr,
 void wt_sign_keys_free(wt_sign_keys *keys) {
   if (!keys)
     return;
-  EVP_MAC_free(keys->mac);
+  for (size_t i = 0; i < keys->n; i++)
+    producer_clear(&keys->p[i]);
   OPENSSL_cleanse(keys, sizeof(*keys));
   free(keys);
 }
@@ -463,7 +474,7 @@ void wt_sign_verify(const wt_sign_keys *keys, const wt_sign_headers *h,
   }
   out->id = p->id;
   out->status = WT_SIGN_BAD_SIGNATURE;
-  if (!mac_compute(keys->mac, p, msgkey, keylen, value, len, want) ||
+  if (!mac_compute(p, msgkey, keylen, value, len, want) ||
       CRYPTO_memcmp(want, got, sizeof(want)) != 0)
     return;
   out->status = WT_SIGN_OK;
