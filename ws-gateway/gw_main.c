@@ -328,8 +328,7 @@ int main(int argc, char **argv) {
   if (g.cfg.tls_cert_file[0]) {
     /* lws's own TLS (OpenSSL): wss:// and https:// only, a plaintext
      * client fails its handshake; wt_config checked both files at start.
-     * gw_rxguard sees no frames here: OpenSSL reads the socket with
-     * read(2) and lws gets them from SSL_read. */
+     * gw_rxguard sees the frames in SSL_read. */
     info.ssl_cert_filepath = g.cfg.tls_cert_file;
     info.ssl_private_key_filepath = g.cfg.tls_key_file;
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

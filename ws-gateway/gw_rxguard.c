@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,10 @@ typedef ssize_t (*recv_fn)(int fd, void *buf, size_t len, int flags);
 extern ssize_t __interceptor_recv(int fd, void *buf, size_t len, int flags)
     __attribute__((weak));
 
+typedef int (*ssl_read_fn)(SSL *ssl, void *buf, int num);
+
 static recv_fn next_recv;
+static ssl_read_fn next_ssl_read;
 static _Thread_local bool on_lws_thread;
 static rx_state *states; /* by fd, lws thread only */
 static size_t states_cap;
@@ -49,6 +53,7 @@ static size_t states_cap;
 __attribute__((constructor)) static void rxguard_resolve(void) {
   next_recv = __interceptor_recv ? __interceptor_recv
                                  : (recv_fn)dlsym(RTLD_NEXT, "recv");
+  next_ssl_read = (ssl_read_fn)dlsym(RTLD_NEXT, "SSL_read");
 }
 
 void gw_rxguard_init_thread(void) {
@@ -159,15 +164,20 @@ static size_t walk(rx_state *s, const uint8_t *p, size_t n) {
   return n;
 }
 
-ssize_t recv(int fd, void *buf, size_t len, int flags) {
-  ssize_t n = next_recv(fd, buf, len, flags);
+/* The state of fd when this read is to be checked, else NULL. */
+static rx_state *followed(int fd) {
   rx_state *s;
-  size_t keep;
-  if (n <= 0 || flags != 0 || !on_lws_thread || !(s = state_of(fd)) ||
-      s->phase == RX_OFF || s->phase == RX_SEEN)
-    return n;
-  keep = s->phase == RX_DROP ? 0 : walk(s, buf, (size_t)n);
-  if (keep < (size_t)n && s->phase != RX_DROP) {
+  if (!on_lws_thread || !(s = state_of(fd)) || s->phase == RX_OFF ||
+      s->phase == RX_SEEN)
+    return NULL;
+  return s;
+}
+
+/* How many of the n bytes just read for s reach lws: n, fewer (an
+ * unmasked frame starts there), or 0. */
+static size_t guard(rx_state *s, const uint8_t *buf, size_t n) {
+  size_t keep = s->phase == RX_DROP ? 0 : walk(s, buf, n);
+  if (keep < n && s->phase != RX_DROP) {
     if (!s->pss) { /* maybe plain HTTP: decided at ESTABLISHED */
       s->phase = RX_SEEN;
       return n;
@@ -175,9 +185,36 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
     s->phase = RX_DROP;
     close_unmasked(s->pss);
   }
+  return keep;
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags) {
+  ssize_t n = next_recv(fd, buf, len, flags);
+  rx_state *s;
+  size_t keep;
+  if (n <= 0 || flags != 0 || !(s = followed(fd)))
+    return n;
+  keep = guard(s, buf, (size_t)n);
   if (keep == 0) { /* nothing for lws: as if nothing had arrived */
     errno = EAGAIN;
     return -1;
   }
   return (ssize_t)keep;
+}
+
+/* wss://: OpenSSL reads the socket with read(2), lws gets the frames from
+ * SSL_read, which wt-gateway defines for the same reason as recv. Nothing
+ * for lws: the rest of what is there is read and dropped, so that lws sees
+ * the last SSL_read's own answer (-1 with SSL_ERROR_WANT_READ once it is
+ * all read). */
+int SSL_read(SSL *ssl, void *buf, int num) {
+  int n = next_ssl_read(ssl, buf, num);
+  rx_state *s;
+  size_t keep;
+  if (n <= 0 || !(s = followed(SSL_get_fd(ssl))))
+    return n;
+  keep = guard(s, buf, (size_t)n);
+  while (keep == 0 && n > 0)
+    n = next_ssl_read(ssl, buf, num);
+  return keep == 0 ? n : (int)keep;
 }

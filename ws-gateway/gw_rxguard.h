@@ -6,8 +6,9 @@
  * upstream refused them only in 2026, commit cae06c63a), and its API shows
  * no frame header. So the gateway looks at the bytes where lws reads them:
  * lws reads every socket with recv(2) (lib/core-net/output.c,
- * lws_ssl_capable_read_no_ssl), and wt-gateway defines recv, to which the
- * dynamic linker binds lws's calls. It passes each call on to the real one;
+ * lws_ssl_capable_read_no_ssl), or with TLS (wss://) gets the decrypted
+ * bytes from OpenSSL's SSL_read, and wt-gateway defines both, to which the
+ * dynamic linker binds lws's calls. Each passes the call on to the real one;
  * on the lws thread, for a connection it follows, it then walks the frame
  * headers in what was read. The first unmasked frame closes the connection
  * with 1002; neither it nor anything after it reaches lws.
@@ -19,9 +20,10 @@
  * before ESTABLISHED, reach lws, but the connection is closed with 1002 at
  * ESTABLISHED and its messages are ignored.
  *
- * Everything here runs on the lws thread; recv calls of other threads
- * (librdkafka, libpq) pass straight through. Only wt-gateway links this
- * file: the tests, which link the gw library, keep their libc recv. */
+ * Everything here runs on the lws thread; recv and SSL_read calls of other
+ * threads (librdkafka, libpq, also over TLS) pass straight through. Only
+ * wt-gateway links this file: the tests, which link the gw library, keep their
+ * libc recv. */
 #ifndef GW_RXGUARD_H
 #define GW_RXGUARD_H
 

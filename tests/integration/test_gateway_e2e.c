@@ -1860,7 +1860,8 @@ static void test_token_close_reasons(void **state) {
  * WT_TLS_KEY_FILE (readiness is polled over https://). The test client
  * trusts only that certificate and checks that it names 127.0.0.1. */
 static void test_tls(void **state) {
-  char cert[128], key[128], cmd[1024], err[256], body[256];
+  static const char req[] = "{\"id\":\"u1\",\"type\":\"projects\"}";
+  char cert[128], key[128], cmd[1024], err[256], body[256], reason[128];
   char *out = NULL, *headers = NULL, *tok;
   const char *extra[] = {"WT_TLS_CERT_FILE", cert, "WT_TLS_KEY_FILE", key,
                          NULL};
@@ -1923,6 +1924,12 @@ static void test_tls(void **state) {
   assert_true(json_object_object_get_ex(o, "items", &items));
   assert_true(json_object_array_length(items) >= 1);
   json_object_put(o);
+  /* RFC 6455 section 5.1 inside TLS too (gw_rxguard's SSL_read): an
+   * unmasked frame closes with 1002 */
+  assert_int_equal(
+      wt_ws_send_frame_unmasked(ws, WT_WS_TEXT, true, req, strlen(req)), 0);
+  assert_int_equal(expect_only_close(ws, reason, sizeof(reason)), 1002);
+  assert_string_equal(reason, "unmasked frame");
   wt_ws_close(ws);
 
   /* TLS 1.2 and 1.3 only: openssl s_client, willing to speak TLS 1.1 (its
