@@ -1,6 +1,7 @@
 #include "wt_kafka_acl.h"
 
 #include <string.h>
+#include <time.h>
 
 /* Who reads and writes what; the topics by their suffix, "" the worker's
  * group. Each resource gets its operation and Describe (a client must see
@@ -83,6 +84,69 @@ static rd_kafka_AclOperation_t rd_op(wt_kafka_acl_op op) {
   case WT_KAFKA_ACL_DESCRIBE: return RD_KAFKA_ACL_OPERATION_DESCRIBE;
   }
   return RD_KAFKA_ACL_OPERATION_UNKNOWN;
+}
+
+/* Whether the broker lists binding a (DescribeAcls answers from the
+ * broker's own copy of the ACLs, the one it authorizes with): 1 yes, 0 not
+ * yet, -1 the request failed. */
+static int acl_listed(rd_kafka_t *rk, rd_kafka_queue_t *q,
+                      const wt_kafka_acl *a, int timeout_ms) {
+  char e[256];
+  int listed = -1;
+  rd_kafka_event_t *ev = NULL;
+  rd_kafka_AclBindingFilter_t *f = rd_kafka_AclBindingFilter_new(
+      a->resource == WT_KAFKA_ACL_GROUP ? RD_KAFKA_RESOURCE_GROUP
+                                        : RD_KAFKA_RESOURCE_TOPIC,
+      a->name, RD_KAFKA_RESOURCE_PATTERN_LITERAL, a->principal, "*",
+      rd_op(a->operation), RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, e, sizeof(e));
+  rd_kafka_AdminOptions_t *opts =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
+  if (!f || !opts ||
+      rd_kafka_AdminOptions_set_request_timeout(
+          opts, timeout_ms, e, sizeof(e)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    goto out;
+  rd_kafka_DescribeAcls(rk, f, opts, q);
+  ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+  if (ev && !rd_kafka_event_error(ev)) {
+    const rd_kafka_DescribeAcls_result_t *res =
+        rd_kafka_event_DescribeAcls_result(ev);
+    size_t cnt = 0;
+    if (res)
+      (void)rd_kafka_DescribeAcls_result_acls(res, &cnt);
+    listed = res && cnt > 0;
+  }
+out:
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  if (opts)
+    rd_kafka_AdminOptions_destroy(opts);
+  if (f)
+    rd_kafka_AclBinding_destroy(f);
+  return listed;
+}
+
+/* CreateAcls is answered once the controller committed the bindings; the
+ * broker applies them a moment later. A client started right after (a test,
+ * make run's worker) must not meet the gap: wait until the broker lists the
+ * last binding, which it applies after the others (one request, applied in
+ * order). Every 20 ms, for up to timeout_ms. */
+static wt_err await_acls(rd_kafka_t *rk, rd_kafka_queue_t *q,
+                         const wt_kafka_acl *last, int timeout_ms, char *errstr,
+                         size_t errstr_size) {
+  struct timespec pause = {0, 20000000L}; /* 20 ms */
+  for (int waited = 0;; waited += 20) {
+    int listed = acl_listed(rk, q, last, timeout_ms);
+    if (listed == 1)
+      return WT_OK;
+    if (listed < 0 || waited >= timeout_ms) {
+      wt_errf(errstr, errstr_size,
+              "CreateAcls: the broker does not list %s %s %s after %d ms",
+              last->principal, last->name,
+              wt_kafka_acl_op_name(last->operation), waited);
+      return listed < 0 ? WT_ERR_KAFKA : WT_ERR_TIMEOUT;
+    }
+    nanosleep(&pause, NULL);
+  }
 }
 
 wt_err wt_kafka_acls_create(rd_kafka_t *rk, const char *prefix, int timeout_ms,
@@ -169,7 +233,8 @@ wt_err wt_kafka_acls_create(rd_kafka_t *rk, const char *prefix, int timeout_ms,
       goto out;
     }
   }
-  err = WT_OK;
+  err = n ? await_acls(rk, q, &acls[n - 1], timeout_ms, errstr, errstr_size)
+          : WT_OK;
 out:
   if (ev)
     rd_kafka_event_destroy(ev);

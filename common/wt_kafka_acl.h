@@ -57,8 +57,10 @@ void wt_kafka_acls_print(FILE *out, const char *prefix, const char *brokers,
 
 /* Creates the ACLs of prefix with rd_kafka_CreateAcls on rk's cluster (a
  * super user's client); creating one that exists is no error, so it can be
- * run again. *created gets how many bindings the broker accepted (may be
- * NULL). WT_ERR_NOT_FOUND: the broker has no authorizer (SECURITY_DISABLED:
+ * run again. Returns once the broker authorizes with them (it applies
+ * what the controller committed a moment later: DescribeAcls is asked until
+ * it lists them), so a client started next is never refused. *created gets
+ * how many bindings the broker accepted (may be NULL). WT_ERR_NOT_FOUND: the broker has no authorizer (SECURITY_DISABLED:
  * it lets every client do everything, there is nothing to create);
  * WT_ERR_TIMEOUT: no answer in timeout_ms; WT_ERR_KAFKA: refused (the first
  * refusal in errstr). */
