@@ -29,11 +29,14 @@ import csv
 import ctypes
 import ctypes.util
 import datetime
+import hashlib
+import hmac
 import io
 import json
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -511,7 +514,8 @@ class Stack:
         with open(os.path.join(self.var, "stack.env")) as f:
             for line in f:
                 k, _, v = line.rstrip("\n").partition("=")
-                env[k] = v
+                env[k] = shlex.split(v)[0] if v else ""  # printf %q quoting
+        self.stack_env = env
         self.db_url, self.brokers = env["WT_DATABASE_URL"], env["WT_KAFKA_BROKERS"]
         if not env.get("WT_STACK_KAFKA", "").startswith("apache-kafka"):
             raise TestError(f"not an Apache Kafka broker: {env.get('WT_STACK_KAFKA')}")
@@ -520,6 +524,42 @@ class Stack:
 
     def stop(self):
         self._script("stack.sh", "stop", check=False)
+
+    def identity(self, program):
+        """The environment that runs program as itself: its Kafka principal and password
+        file, its producer key, the worker's trusted keys (what `stack.sh env --for` prints)."""
+        env, secrets = {}, self.stack_env.get("WT_STACK_SECRETS_DIR", "")
+        for k in ("WT_KAFKA_SECURITY_PROTOCOL", "WT_KAFKA_SASL_MECHANISM"):
+            if k in self.stack_env:
+                env[k] = self.stack_env[k]
+        if env.get("WT_KAFKA_SECURITY_PROTOCOL", "plaintext").startswith("sasl"):
+            env["WT_KAFKA_USER"] = program
+            env["WT_KAFKA_PASSWORD_FILE"] = os.path.join(secrets, f"kafka-{program}.password")
+        key = os.path.join(secrets, f"producer-{program}.key")
+        if secrets and os.path.exists(key):
+            env["WT_PRODUCER_ID"], env["WT_PRODUCER_KEY_FILE"] = program, key
+        if program == "wt-worker" and secrets:
+            env["WT_PRODUCER_KEYS_FILE"] = os.path.join(secrets, "producer-keys")
+        return env
+
+    def librdkafka_conf(self, program):
+        """librdkafka settings that connect as program's Kafka principal."""
+        ident = self.identity(program)
+        conf = {"security.protocol": ident.get("WT_KAFKA_SECURITY_PROTOCOL", "plaintext")}
+        if "WT_KAFKA_USER" in ident:
+            with open(ident["WT_KAFKA_PASSWORD_FILE"]) as f:
+                password = f.read().rstrip("\n")
+            conf.update({"sasl.mechanisms": ident["WT_KAFKA_SASL_MECHANISM"],
+                         "sasl.username": program, "sasl.password": password})
+        return conf
+
+    def signer(self, program):
+        """(producer id, key bytes) that program signs commands with, or None."""
+        ident = self.identity(program)
+        if "WT_PRODUCER_KEY_FILE" not in ident:
+            return None
+        with open(ident["WT_PRODUCER_KEY_FILE"]) as f:
+            return program, bytes.fromhex(f.read().strip())
 
     def psql(self, sql, tries=120):
         """psql's unaligned output; retried while PostgreSQL restarts."""
@@ -842,6 +882,23 @@ class FaultRunner(threading.Thread):
 # --- producing and consuming with kcat ----------------------------------------------------------
 
 
+class _VuMem(ctypes.Structure):
+    _fields_ = [("ptr", ctypes.c_void_p), ("size", ctypes.c_size_t)]
+
+
+class _VuHeader(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("val", ctypes.c_void_p), ("size", ctypes.c_ssize_t)]
+
+
+class _VuUnion(ctypes.Union):  # padded to 64 bytes, as librdkafka's
+    _fields_ = [("cstr", ctypes.c_char_p), ("i", ctypes.c_int), ("mem", _VuMem),
+                ("header", _VuHeader), ("pad", ctypes.c_char * 64)]
+
+
+class _Vu(ctypes.Structure):  # rd_kafka_vu_t (rd_kafka_produceva's array)
+    _fields_ = [("vtype", ctypes.c_int), ("u", _VuUnion)]
+
+
 class Producer:
     """The stream's one producer: librdkafka itself through ctypes (Debian's librdkafka1, the
     library the project links), idempotent with acks=all, so each key keeps its order across
@@ -851,13 +908,17 @@ class Producer:
     class _Message(ctypes.Structure):  # the head of rd_kafka_message_t
         _fields_ = [("err", ctypes.c_int)]
 
+    _Mem, _Header, _VU = _VuMem, _VuHeader, _Vu
+    # rd_kafka_vtype_t
+    V_END, V_TOPIC, V_VALUE, V_KEY, V_MSGFLAGS, V_HEADER = 0, 1, 4, 5, 7, 9
     _DR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Message), ctypes.c_void_p)
     _LOG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p)
     QUEUE_FULL = -184
-    PARTITION_UA = -1
     MSG_F_COPY = 0x2
 
-    def __init__(self, brokers, topic, logdir):
+    def __init__(self, brokers, topic, logdir, conf_extra, signer):
+        """conf_extra: librdkafka settings (the SASL login); signer: (producer id, key) that
+        signs every message as ingest/ing_producer does (common/wt_sign.h), or None."""
         lib = ctypes.CDLL(ctypes.util.find_library("rdkafka") or "librdkafka.so.1")
         lib.rd_kafka_conf_new.restype = ctypes.c_void_p
         lib.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -867,17 +928,15 @@ class Producer:
         lib.rd_kafka_new.restype = ctypes.c_void_p
         lib.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
                                      ctypes.c_size_t]
-        lib.rd_kafka_topic_new.restype = ctypes.c_void_p
-        lib.rd_kafka_topic_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
-        lib.rd_kafka_produce.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int,
-                                         ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
-                                         ctypes.c_size_t, ctypes.c_void_p]
+        lib.rd_kafka_produceva.restype = ctypes.c_void_p
+        lib.rd_kafka_produceva.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        lib.rd_kafka_error_code.restype = ctypes.c_int
+        lib.rd_kafka_error_code.argtypes = [ctypes.c_void_p]
+        lib.rd_kafka_error_destroy.argtypes = [ctypes.c_void_p]
         lib.rd_kafka_poll.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.rd_kafka_flush.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.rd_kafka_outq_len.argtypes = [ctypes.c_void_p]
-        lib.rd_kafka_last_error.restype = ctypes.c_int
         lib.rd_kafka_err2str.restype = ctypes.c_char_p
-        lib.rd_kafka_topic_destroy.argtypes = [ctypes.c_void_p]
         lib.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
         self.lib = lib
         self.delivered = 0
@@ -889,7 +948,7 @@ class Producer:
         conf = lib.rd_kafka_conf_new()
         for k, v in {"bootstrap.servers": brokers, "enable.idempotence": "true",
                      "acks": "all", "linger.ms": "5", "message.timeout.ms": "600000",
-                     "client.id": "wt-chaos"}.items():
+                     "client.id": "wt-chaos", **conf_extra}.items():
             if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), errstr, 512) != 0:
                 raise TestError(f"librdkafka {k}={v}: {errstr.value.decode()}")
         lib.rd_kafka_conf_set_dr_msg_cb(conf, self._dr)
@@ -897,7 +956,8 @@ class Producer:
         self.rk = lib.rd_kafka_new(0, conf, errstr, 512)  # 0: RD_KAFKA_PRODUCER
         if not self.rk:
             raise TestError(f"rd_kafka_new: {errstr.value.decode()}")
-        self.rkt = lib.rd_kafka_topic_new(self.rk, topic.encode(), None)
+        self.topic = topic.encode()
+        self.signer = signer
 
     def _on_delivery(self, _rk, msg, _opaque):
         err = msg.contents.err
@@ -910,11 +970,44 @@ class Producer:
         self.logfile.write(f"{time.strftime('%H:%M:%S')} {level} {fac.decode()} "
                            f"{buf.decode(errors='replace')}\n")
 
+    def _vus(self, key, value):
+        """The message as rd_kafka_vu_t[]: topic, key, value, copy flag, signature headers."""
+        items = [(self.V_TOPIC, "cstr", self.topic), (self.V_KEY, "mem", (key, len(key))),
+                 (self.V_VALUE, "mem", (value, len(value))),
+                 (self.V_MSGFLAGS, "i", self.MSG_F_COPY)]
+        if self.signer:
+            pid, secret = self.signer
+            mac = hmac.new(secret, b"wt-command-v1\0" + pid.encode() + b"\0" + key + b"\0" +
+                           value, hashlib.sha256).hexdigest()
+            for name, val in ((b"wt-producer", pid.encode()),
+                              (b"wt-signature", b"v1=" + mac.encode())):
+                items.append((self.V_HEADER, "header", (name, val, len(val))))
+        vus = (self._VU * len(items))()
+        keep = []  # the buffers, alive until librdkafka copied them
+        for vu, (vtype, field, arg) in zip(vus, items):
+            vu.vtype = vtype
+            if field == "cstr":
+                vu.u.cstr = arg
+            elif field == "i":
+                vu.u.i = arg
+            elif field == "mem":
+                buf = ctypes.create_string_buffer(arg[0], arg[1])
+                keep.append(buf)
+                vu.u.mem = self._Mem(ctypes.cast(buf, ctypes.c_void_p), arg[1])
+            else:
+                buf = ctypes.create_string_buffer(arg[1], arg[2])
+                keep.append(buf)
+                vu.u.header = self._Header(arg[0], ctypes.cast(buf, ctypes.c_void_p), arg[2])
+        return vus, keep
+
     def send(self, key, value):
-        k = key.encode()
-        while self.lib.rd_kafka_produce(self.rkt, self.PARTITION_UA, self.MSG_F_COPY, value,
-                                        len(value), k, len(k), None) != 0:
-            err = self.lib.rd_kafka_last_error()
+        vus, _keep = self._vus(key.encode(), value)
+        while True:
+            error = self.lib.rd_kafka_produceva(self.rk, vus, len(vus))
+            if not error:
+                break
+            err = self.lib.rd_kafka_error_code(error)
+            self.lib.rd_kafka_error_destroy(error)
             if err != self.QUEUE_FULL:
                 raise TestError(f"produce: {self.lib.rd_kafka_err2str(err).decode()}")
             self.lib.rd_kafka_poll(self.rk, 100)
@@ -929,16 +1022,16 @@ class Producer:
         while self.lib.rd_kafka_outq_len(self.rk) > 0 and time.time() < deadline:
             self.lib.rd_kafka_flush(self.rk, 1000)
         left = self.lib.rd_kafka_outq_len(self.rk)
-        self.lib.rd_kafka_topic_destroy(self.rkt)
         self.lib.rd_kafka_destroy(self.rk)
         self.logfile.close()
         return left + sum(self.failed.values())
 
 
-def consume_all(brokers, topic, fmt="%s\\n"):
-    """Every message of topic from the beginning, as lines."""
-    r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
-                        "-f", fmt], capture_output=True, timeout=300)
+def consume_all(stack, topic, fmt="%s\\n"):
+    """Every message of topic from the beginning, as lines (read as wt-admin)."""
+    login = [a for k, v in stack.librdkafka_conf("wt-admin").items() for a in ("-X", f"{k}={v}")]
+    r = subprocess.run(["kcat", "-C", "-b", stack.brokers, *login, "-t", topic, "-o",
+                        "beginning", "-e", "-q", "-f", fmt], capture_output=True, timeout=300)
     if r.returncode != 0:
         raise TestError(f"kcat -C {topic} failed: {r.stderr.decode(errors='replace')}")
     return r.stdout.decode().splitlines()
@@ -1063,7 +1156,7 @@ def check_outcomes(stack, model, decisions, prefix, report, wait_s):
     deadline = time.time() + wait_s
     while True:
         seen, by_seq, bad = {}, {}, 0
-        for line in consume_all(stack.brokers, f"{prefix}.events"):
+        for line in consume_all(stack, f"{prefix}.events"):
             try:
                 o = json.loads(line)
             except ValueError:
@@ -1141,14 +1234,21 @@ def run(args):
         env = dict(os.environ, WT_DATABASE_URL=stack.db_url, WT_KAFKA_BROKERS=stack.brokers,
                    WT_TOPIC_PREFIX=prefix, WT_METRICS_PORT="0", WT_LOG_LEVEL="info",
                    WT_KAFKA_PARTITIONS=str(args.partitions))
-        for cmd in (["migrate", "--dir", os.path.join(REPO, "migrations")], ["topics"]):
-            r = subprocess.run([args.admin, *cmd], env=env, capture_output=True, text=True)
+        admin_env = dict(env, **stack.identity("wt-admin"))
+        for cmd in (["migrate", "--dir", os.path.join(REPO, "migrations")], ["topics"],
+                    ["acls"]):
+            r = subprocess.run([args.admin, *cmd], env=admin_env, capture_output=True, text=True)
             if r.returncode != 0:
                 raise TestError(f"wt-admin {cmd[0]} failed: {r.stdout}{r.stderr}")
-        workers = [Worker("A", args.worker, env, logdir), Worker("B", args.worker, env, logdir)]
+        worker_env = dict(env, **stack.identity("wt-worker"))
+        workers = [Worker("A", args.worker, worker_env, logdir),
+                   Worker("B", args.worker, worker_env, logdir)]
         workers[0].start()
         gen = Generator(rng, args.users, args.projects, prefix)
-        producer = Producer(stack.brokers, f"{prefix}.commands", logdir)
+        # the stream's producer is an operator's trusted one: user.create needs the system
+        # scope (docs/security.md), which the stack gives wt-admin's key
+        producer = Producer(stack.brokers, f"{prefix}.commands", logdir,
+                            stack.librdkafka_conf("wt-admin"), stack.signer("wt-admin"))
 
         # The users first, and decided before the rest: project commands depend on them
         # and are ordered on other partitions.
@@ -1190,7 +1290,7 @@ def run(args):
         for w in workers:
             w.check_alive()
 
-        in_topic = len(consume_all(stack.brokers, f"{prefix}.commands", "%o\\n"))
+        in_topic = len(consume_all(stack, f"{prefix}.commands", "%o\\n"))
         if in_topic < len(gen.sent):
             raise TestError(f"only {in_topic} of {len(gen.sent)} messages reached "
                             f"{prefix}.commands")
@@ -1199,7 +1299,7 @@ def run(args):
         log(f"{decided} decided; checking")
         decisions = check_database(stack, gen.model, gen, report)
         check_outcomes(stack, gen.model, decisions, prefix, report, 60)
-        dlq = len(consume_all(stack.brokers, f"{prefix}.dlq"))
+        dlq = len(consume_all(stack, f"{prefix}.dlq"))
         report["mismatch_count"] += dlq
         if dlq:
             report["details"].append(f"{dlq} messages on {prefix}.dlq")

@@ -5,6 +5,10 @@
 # tmp (a folder removed at exit) and worker_pid (a wt-worker stopped at
 # exit); ok/fail count checks and cli_done prints the counts and sets the
 # exit status. cli_extra_cleanup, when a test defines it, runs first.
+# Each program runs as itself on the fixture's broker (SASL, docs/security.md):
+# `cli_as PROGRAM CMD...` runs CMD with PROGRAM's Kafka login and producer key
+# (as `deploy/local/stack.sh env --for PROGRAM` gives them); cli_kafka_setup
+# WT_ADMIN creates the topics and ACLs of $WT_TOPIC_PREFIX as wt-admin.
 passed=0
 failed=0
 worker_pid=""
@@ -13,6 +17,10 @@ cli_init() { # TAG STACK_ENV
   local tag="$1" stack_env="$2"
   url="${WT_TEST_DATABASE_URL:-$(. "$stack_env" && echo "$WT_DATABASE_URL")}"
   brokers="${WT_TEST_KAFKA_BROKERS:-$(. "$stack_env" && echo "$WT_KAFKA_BROKERS")}"
+  secrets="$(. "$stack_env" && echo "${WT_STACK_SECRETS_DIR:-}")"
+  kafka_protocol="$(. "$stack_env" && echo "${WT_KAFKA_SECURITY_PROTOCOL:-plaintext}")"
+  kafka_mechanism="$(. "$stack_env" && echo "${WT_KAFKA_SASL_MECHANISM:-}")"
+  [[ -z "${WT_TEST_KAFKA_BROKERS:-}" ]] || kafka_protocol=plaintext
   db="wt_test_${tag}_$$"
   tmp="$(mktemp -d)"
   trap cli_cleanup EXIT
@@ -26,6 +34,51 @@ cli_cleanup() {
   fi
   psql -qAt "$url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$tmp"
+}
+
+# cli_identity PROGRAM: the NAME=VALUE words that make PROGRAM itself
+cli_identity() {
+  local p="$1"
+  echo "WT_KAFKA_SECURITY_PROTOCOL=$kafka_protocol"
+  if [[ "$kafka_protocol" == sasl_* ]]; then
+    echo "WT_KAFKA_SASL_MECHANISM=$kafka_mechanism"
+    echo "WT_KAFKA_USER=$p"
+    echo "WT_KAFKA_PASSWORD_FILE=$secrets/kafka-$p.password"
+  fi
+  if [[ -n "$secrets" && -f "$secrets/producer-$p.key" ]]; then
+    echo "WT_PRODUCER_ID=$p"
+    echo "WT_PRODUCER_KEY_FILE=$secrets/producer-$p.key"
+  fi
+  if [[ -n "$secrets" && "$p" == wt-worker ]]; then
+    echo "WT_PRODUCER_KEYS_FILE=$secrets/producer-keys"
+  fi
+}
+cli_as() { # PROGRAM CMD...
+  local p="$1" words
+  shift
+  mapfile -t words < <(cli_identity "$p")
+  env "${words[@]}" "$@"
+}
+# cli_spawn_as PROGRAM CMD...: CMD in the background as PROGRAM; $! is CMD's pid
+cli_spawn_as() {
+  local p="$1" words
+  shift
+  mapfile -t words < <(cli_identity "$p")
+  (exec env "${words[@]}" "$@") &
+}
+# kcat's -X words for PROGRAM's login (one per line: mapfile -t them)
+cli_kcat_login() {
+  echo "-X"; echo "security.protocol=$kafka_protocol"
+  if [[ "$kafka_protocol" == sasl_* ]]; then
+    echo "-X"; echo "sasl.mechanisms=$kafka_mechanism"
+    echo "-X"; echo "sasl.username=$1"
+    echo "-X"; echo "sasl.password=$(cat "$secrets/kafka-$1.password")"
+  fi
+}
+cli_kafka_setup() { # WT_ADMIN: the topics and ACLs of $WT_TOPIC_PREFIX
+  cli_as wt-admin "$1" topics >"$tmp/topics.log" 2>&1 &&
+    cli_as wt-admin "$1" acls >"$tmp/acls.log" 2>&1 ||
+    { cat "$tmp/topics.log" "$tmp/acls.log" 2>/dev/null; return 1; }
 }
 
 ok() { echo "ok   $1"; passed=$((passed + 1)); }

@@ -29,6 +29,7 @@ check() { # name variable value
 check batch_max WT_BATCH_MAX abc          # the worker's
 check log_level WT_LOG_LEVEL chatty        # everyone's
 check brokers WT_KAFKA_BROKERS nowhere     # wt-admin's too
+check kafka_protocol WT_KAFKA_SECURITY_PROTOCOL tls # every Kafka client's
 if [[ -x "$build/ws-gateway/wt-gateway" ]]; then
   check http_port WT_HTTP_PORT 0           # the gateway's
   check jwt_secret WT_JWT_SECRET too-short # the gateway's, checked by wt_jwt
