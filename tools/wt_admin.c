@@ -97,8 +97,21 @@ static int cmd_migrate(const wt_config *cfg, int argc, char **argv) {
   return 0;
 }
 
-static int cmd_topics(const wt_config *cfg) {
+/* wt-admin's Kafka client for topics and ACLs, logged in as cfg says;
+ * NULL after logging why. */
+static rd_kafka_t *admin_client(const wt_config *cfg) {
   wt_kafka_conn conn;
+  char err[512];
+  rd_kafka_t *rk;
+  wt_kafka_conn_from_config(cfg, &conn);
+  rk = wt_kafka_producer_new(&conn, "wt-admin", NULL, NULL, NULL, err,
+                             sizeof(err));
+  if (!rk)
+    WT_ERROR("kafka error=\"%s\"", err);
+  return rk;
+}
+
+static int cmd_topics(const wt_config *cfg) {
   wt_kafka_topics t;
   const char *names[3];
   char err[512];
@@ -109,13 +122,8 @@ static int cmd_topics(const wt_config *cfg) {
   names[0] = t.commands;
   names[1] = t.events;
   names[2] = t.dlq;
-  wt_kafka_conn_from_config(cfg, &conn);
-  rk = wt_kafka_producer_new(&conn, "wt-admin", NULL, NULL, NULL, err,
-                             sizeof(err));
-  if (!rk) {
-    WT_ERROR("kafka error=\"%s\"", err);
+  if (!(rk = admin_client(cfg)))
     return 1;
-  }
   if (wt_kafka_ensure_topics(rk, names, 3, cfg->kafka_partitions, 30000, err,
                              sizeof(err)) != WT_OK) {
     WT_ERROR("topics failed error=\"%s\"", err);
@@ -130,7 +138,6 @@ static int cmd_topics(const wt_config *cfg) {
 
 /* `acls`: who may do what on the topics of WT_TOPIC_PREFIX. */
 static int cmd_acls(const wt_config *cfg, int argc, char **argv) {
-  wt_kafka_conn conn;
   char err[512];
   rd_kafka_t *rk;
   size_t created = 0;
@@ -146,13 +153,8 @@ static int cmd_acls(const wt_config *cfg, int argc, char **argv) {
                         "admin.properties");
     return 0;
   }
-  wt_kafka_conn_from_config(cfg, &conn);
-  rk = wt_kafka_producer_new(&conn, "wt-admin", NULL, NULL, NULL, err,
-                             sizeof(err));
-  if (!rk) {
-    WT_ERROR("kafka error=\"%s\"", err);
+  if (!(rk = admin_client(cfg)))
     return 1;
-  }
   e = wt_kafka_wait_connected(rk, 15000, err, sizeof(err));
   if (e == WT_OK)
     e = wt_kafka_acls_create(rk, cfg->topic_prefix, 15000, &created, err,

@@ -12,9 +12,7 @@ cli_init users "$stack_env"
 sql() { psql -qAt "$WT_DATABASE_URL" -c "$1"; }
 run_admin() { cli_as wt-admin "$admin" "$@"; }
 
-psql -v ON_ERROR_STOP=1 -qAt "$url" -c "CREATE DATABASE $db" >/dev/null || exit 1
-dburl="$(psql -qAt "$url" -c "SELECT 'postgresql://' || current_user || '@' || coalesce(inet_server_addr()::text, 'localhost') || ':' || current_setting('port') || '/$db'")"
-export WT_DATABASE_URL="${dburl/\/32/}"
+cli_create_database || exit 1
 export WT_KAFKA_BROKERS="$brokers"
 export WT_TOPIC_PREFIX="wt-test-users-$$-$RANDOM"
 export WT_METRICS_PORT=0

@@ -81,6 +81,14 @@ cli_kafka_setup() { # WT_ADMIN: the topics and ACLs of $WT_TOPIC_PREFIX
     { cat "$tmp/topics.log" "$tmp/acls.log" 2>/dev/null; return 1; }
 }
 
+# cli_create_database: creates $db and exports WT_DATABASE_URL for it
+cli_create_database() {
+  local u
+  psql -v ON_ERROR_STOP=1 -qAt "$url" -c "CREATE DATABASE $db" >/dev/null || return 1
+  u="$(psql -qAt "$url" -c "SELECT 'postgresql://' || current_user || '@' || coalesce(inet_server_addr()::text, 'localhost') || ':' || current_setting('port') || '/$db'")"
+  export WT_DATABASE_URL="${u/\/32/}"
+}
+
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 fail() {
   echo "FAIL $1"
