@@ -60,10 +60,10 @@ void wt_kafka_acls_print(FILE *out, const char *prefix, const char *brokers,
  * run again. Returns once the broker authorizes with them (it applies
  * what the controller committed a moment later: DescribeAcls is asked until
  * it lists them), so a client started next is never refused. *created gets
- * how many bindings the broker accepted (may be NULL). WT_ERR_NOT_FOUND: the broker has no authorizer (SECURITY_DISABLED:
- * it lets every client do everything, there is nothing to create);
- * WT_ERR_TIMEOUT: no answer in timeout_ms; WT_ERR_KAFKA: refused (the first
- * refusal in errstr). */
+ * how many bindings the broker accepted (may be NULL). WT_ERR_NOT_FOUND: the
+ * broker has no authorizer (SECURITY_DISABLED: it lets every client do
+ * everything, there is nothing to create); WT_ERR_TIMEOUT: no answer in
+ * timeout_ms; WT_ERR_KAFKA: refused (the first refusal in errstr). */
 wt_err wt_kafka_acls_create(rd_kafka_t *rk, const char *prefix, int timeout_ms,
                             size_t *created, char *errstr, size_t errstr_size);
 
