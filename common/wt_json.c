@@ -210,6 +210,13 @@ static bool check_fail(scanner *sc, int levels) {
       w = snprintf(f->path + n, sizeof(f->path) - n, "[%zu]",
                    sc->level_index[l]);
     }
+    if (w >= 0 && (size_t)w >= sizeof(f->path) - n) {
+      /* cut by the buffer: not inside a UTF-8 sequence either (the path
+       * goes back to the client in a text frame) */
+      size_t k = strlen(f->path);
+      while (k > 0 && wt_utf8_chars(f->path, k) < 0)
+        f->path[--k] = '\0';
+    }
     if (w < 0 || (size_t)w >= sizeof(f->path) - n || l >= PATH_LEVELS)
       break;
     n += (size_t)w;

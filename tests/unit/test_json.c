@@ -389,6 +389,30 @@ static void test_check_deep_path(void **state) {
   assert_non_null(strstr(f.why, "nesting too deep"));
 }
 
+/* A path longer than its buffer is cut at a character's edge, never inside
+ * one (found by tests/fuzz/fuzz_json: the cut fell in an "\xc3\xa9"). */
+static void test_check_long_path_cut(void **state) {
+  char text[512], want[512];
+  const char *e20 = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+  wt_json_flaw f;
+  size_t n;
+  (void)state;
+  /* 39 + 1 + 40 + 1 + 40 + 1 bytes before the last key: 37 of its 40
+   * bytes fit the 159 a path holds, which would end inside a character */
+  n = (size_t)snprintf(text, sizeof(text),
+                       "{\"%s\":{\"%s\":{\"%s\":{\"%s\":\"\\u0000\"}}}}", KEY39,
+                       e20, e20, e20);
+  assert_true(n < sizeof(text));
+  assert_int_equal(wt_json_check(text, n, DEPTH, &f), WT_ERR_INVALID);
+  assert_string_equal(f.why, "NUL is not allowed");
+  assert_true(wt_utf8_chars(f.path, strlen(f.path)) >= 0);
+  snprintf(want, sizeof(want), "%s.%s.%s.%s", KEY39, e20, e20, e20);
+  assert_int_equal(strlen(f.path), 158); /* 159 less the cut half */
+  assert_memory_equal(f.path, want, strlen(f.path));
+}
+
 /* --- the word-at-a-time run ------------------------------------------- */
 
 static bool needs_look(unsigned char c) {
@@ -499,6 +523,7 @@ int main(void) {
       cmocka_unit_test(test_string_flaw),
       cmocka_unit_test(test_check),
       cmocka_unit_test(test_check_deep_path),
+      cmocka_unit_test(test_check_long_path_cut),
       cmocka_unit_test(test_int64),
       cmocka_unit_test(test_plain_run),
       cmocka_unit_test(test_scan_string_offsets),
