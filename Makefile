@@ -9,9 +9,11 @@ RELEASE := build/release
 TEST := build/test
 TSAN := build/tsan
 TSAN_CC ?= clang-14
+FUZZ := build/fuzz
+FUZZ_CC ?= clang-14
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
-.PHONY: all run test test-tsan chaos lint format bench bench-worker bench-gateway clean deps-build release test-build soak
+.PHONY: all run test test-tsan chaos lint format bench bench-worker bench-gateway clean deps-build release test-build soak fuzz fuzz-build
 
 all: release
 
@@ -34,6 +36,8 @@ test-build:
 
 test: test-build
 	@cd $(TEST) && ctest --output-on-failure -j 2 --timeout 600
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh $(FUZZ) --regress --seconds $(FUZZ_SHORT_SECONDS)
 	@$(MAKE) --no-print-directory test-tsan
 	@tests/summary.sh $(TEST)
 
@@ -45,6 +49,23 @@ test-tsan:
 	@CC=$(TSAN_CC) cmake -S . -B $(TSAN) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_TSAN=ON -DWT_WERROR=ON >/dev/null
 	@cmake --build $(TSAN) -j $(JOBS)
 	@cd $(TSAN) && ctest -R '^(stack|tsan)[.]|_e2e$$' --output-on-failure -j 2 --timeout 600
+
+# The libFuzzer targets (tests/fuzz: wt_json, wt_command_parse, wt_jwt_verify,
+# the gateway's frame guard) built with clang-14 in $(FUZZ), each run for
+# FUZZ_SECONDS (default 600), niced, from its committed corpus; new inputs go
+# to $(FUZZ)/fuzz-work, crashes to $(FUZZ)/crashes; a crash fails. `make test`
+# runs every committed input once and each target for FUZZ_SHORT_SECONDS.
+# FUZZ_TARGETS picks some (default: all).
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_TARGETS ?=
+fuzz-build:
+	@deploy/local/deps.sh test
+	@CC=$(FUZZ_CC) cmake -S . -B $(FUZZ) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_FUZZ=ON -DWT_TESTS=OFF -DWT_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS) --target fuzz_targets
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ) --regress --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The worker's property test against its model (tests/integration/
 # test_worker_model.c) on new seeds for SOAK_SECONDS (default 600), on a
