@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wt_command.h"
-
 void wt_buf_init(wt_buf *b, size_t cap) {
   memset(b, 0, sizeof(*b));
   b->cap = cap;
@@ -104,59 +102,6 @@ void wt_buf_put_i64(wt_buf *b, int64_t v) {
   if (v < 0)
     *--p = '-';
   wt_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-void wt_buf_put_json_str(wt_buf *b, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  size_t len, i, run = 0;
-  if (!s) {
-    wt_buf_append(b, "null", 4);
-    return;
-  }
-  len = strlen(s);
-  if (!wt_buf_reserve(b, len + 2))
-    return;
-  b->data[b->len++] = '"';
-  for (;;) {
-    unsigned char c;
-    /* plain runs end at bytes >= 0x80 too, which go out as they are */
-    i = run + wt_json_plain_run(s + run, len - run);
-    while (i < len && (unsigned char)s[i] >= 0x80)
-      i += 1 + wt_json_plain_run(s + i + 1, len - i - 1);
-    wt_buf_append(b, s + run, i - run);
-    if (i == len)
-      break;
-    c = (unsigned char)s[i];
-    switch (c) {
-    case '"': wt_buf_append(b, "\\\"", 2); break;
-    case '\\': wt_buf_append(b, "\\\\", 2); break;
-    case '\n': wt_buf_append(b, "\\n", 2); break;
-    case '\r': wt_buf_append(b, "\\r", 2); break;
-    case '\t': wt_buf_append(b, "\\t", 2); break;
-    default: {
-      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      wt_buf_append(b, u, sizeof(u));
-    }
-    }
-    run = i + 1;
-  }
-  wt_buf_putc(b, '"');
-}
-
-void wt_buf_put_json_time(wt_buf *b, int64_t us) {
-  /* the last time this thread wrote: a batch's events share their "at",
-   * and a log's created_at and updated_at are often that same instant */
-  static _Thread_local int64_t last_us = INT64_MIN;
-  static _Thread_local char last[40];
-  static _Thread_local size_t last_len;
-  if (us != last_us || last_len == 0) {
-    last[0] = '"';
-    wt_time_format(us, last + 1, sizeof(last) - 2);
-    last_len = strlen(last);
-    last[last_len++] = '"';
-    last_us = us;
-  }
-  wt_buf_append(b, last, last_len);
 }
 
 size_t wt_copy_str(char *dst, size_t size, const char *src) {

@@ -1,5 +1,5 @@
 /* wt_buf: a growable byte buffer with a hard cap, for building SQL
- * parameters and messages (JSON) on the hot path without json-c trees.
+ * parameters and messages on the hot path (JSON goes through wt_jw).
  * Once an append would pass the cap (or allocation fails) the buffer is
  * marked failed and later appends do nothing: check wt_buf_ok() once at
  * the end (curl's dynbuf does the same with its "toobig"). */
@@ -55,9 +55,10 @@ void wt_buf_puts(wt_buf *b, const char *s);
 void wt_buf_printf(wt_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void wt_buf_put_i64(wt_buf *b, int64_t v);
-/* s as a JSON string literal, quotes included ("null" for NULL). */
+/* Transitional, defined in wt_jw.c: removed when worker/ and ws-gateway/
+ * write their JSON through wt_jw (wt_jw_str, wt_jw_time). s as a JSON
+ * string literal, quotes included ("null" for NULL); a time (µs) as one. */
 void wt_buf_put_json_str(wt_buf *b, const char *s);
-/* a time (µs) as a JSON string literal via wt_time_format */
 void wt_buf_put_json_time(wt_buf *b, int64_t us);
 
 /* Copies src into dst[size] like snprintf(dst, size, "%s", src): cut to

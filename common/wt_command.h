@@ -22,8 +22,11 @@
 
 #include "wt_err.h"
 #include "wt_json.h" /* wt_utf8_chars, wt_hex_digit */
+/* transitional, removed when worker/ and ws-gateway/ include wt_time.h/
+ * wt_uuid.h directly: */
+#include "wt_time.h"
+#include "wt_uuid.h"
 
-#define WT_UUID_STR 37             /* 36 chars + NUL */
 #define WT_COMMAND_MAX_BYTES 65536 /* a larger message is refused unread */
 #define WT_NAME_MAX_CHARS 200      /* project name, display name */
 #define WT_DESCRIPTION_MAX_CHARS 2000
@@ -128,20 +131,5 @@ wt_reject wt_reject_parse(const char *name);     /* WT_REJECT_NONE if unknown */
 
 /* Routing key of a command: project_id, or user_id for user.* */
 const char *wt_command_key(const wt_command *cmd);
-
-/* --- values ------------------------------------------------------------ */
-
-/* Canonical lowercase UUID (8-4-4-4-12 hex). */
-bool wt_uuid_valid(const char *s);
-/* A random (v4) UUID from /dev/urandom or getrandom(). */
-void wt_uuid_generate(char out[WT_UUID_STR]);
-
-/* RFC 3339 UTC with 'Z' ("2026-11-27T18:30:00Z", optional fraction up to 6
- * digits). Returns 0, or -1 when malformed or out of 1970..9999. */
-int wt_time_parse(const char *s, int64_t *us);
-/* Formats as "YYYY-MM-DDTHH:MM:SSZ", with ".ffffff" (trailing zeros cut to
- * .fff or none) when the time has a fraction. out: at least 32 bytes. */
-void wt_time_format(int64_t us, char *out, size_t size);
-int64_t wt_time_now_us(void);
 
 #endif

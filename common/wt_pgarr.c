@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "wt_json.h" /* wt_hex_digit */
+#include "wt_uuid.h"
 
 #define HEADER_LEN 20 /* ndim, flags, oid, size, lower bound */
 /* 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix microseconds */
@@ -103,46 +103,6 @@ void wt_pgarr_timestamptz(wt_pgarr *a, int64_t unix_us) {
   uint8_t b[8];
   put_be64(b, (uint64_t)(unix_us - PG_EPOCH_UNIX_US));
   put_elem(a, b, 8, NULL, 0);
-}
-
-/* One byte from the two digits at u[i], in order: a short string's NUL
- * is not a digit, so nothing past it is read. */
-#define UUID_BYTE(j, i)                                                        \
-  do {                                                                         \
-    int hi_ = wt_hex_digit((char)u[i]), lo_;                                   \
-    if (hi_ < 0 || (lo_ = wt_hex_digit((char)u[(i) + 1])) < 0)                 \
-      return false;                                                            \
-    out[j] = (uint8_t)(hi_ << 4 | lo_);                                        \
-  } while (0)
-#define UUID_DASH(i)                                                           \
-  do {                                                                         \
-    if (u[i] != '-')                                                           \
-      return false;                                                            \
-  } while (0)
-
-bool wt_uuid_to_bytes(const char *s, uint8_t out[16]) {
-  const unsigned char *u = (const unsigned char *)s;
-  UUID_BYTE(0, 0);
-  UUID_BYTE(1, 2);
-  UUID_BYTE(2, 4);
-  UUID_BYTE(3, 6);
-  UUID_DASH(8);
-  UUID_BYTE(4, 9);
-  UUID_BYTE(5, 11);
-  UUID_DASH(13);
-  UUID_BYTE(6, 14);
-  UUID_BYTE(7, 16);
-  UUID_DASH(18);
-  UUID_BYTE(8, 19);
-  UUID_BYTE(9, 21);
-  UUID_DASH(23);
-  UUID_BYTE(10, 24);
-  UUID_BYTE(11, 26);
-  UUID_BYTE(12, 28);
-  UUID_BYTE(13, 30);
-  UUID_BYTE(14, 32);
-  UUID_BYTE(15, 34);
-  return u[36] == '\0';
 }
 
 bool wt_pgarr_uuid(wt_pgarr *a, const char *uuid) {

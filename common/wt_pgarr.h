@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 #include "wt_buf.h"
+/* transitional (wt_uuid_to_bytes lived here), removed when worker/
+ * includes wt_uuid.h directly: */
+#include "wt_uuid.h"
 
 /* element type OIDs (pg_type.h; fixed since PostgreSQL 8.x/9.4) */
 #define WT_OID_BOOL 16
@@ -79,8 +82,5 @@ void wt_pgrows_free(wt_pgrows *r);
 void wt_pgrows_reset(wt_pgrows *r);
 /* false when a column passed its cap or had a malformed value */
 bool wt_pgrows_finish(wt_pgrows *r);
-
-/* Parses a uuid's text form into 16 bytes; false if malformed. */
-bool wt_uuid_to_bytes(const char *s, uint8_t out[16]);
 
 #endif
