@@ -238,6 +238,7 @@ def jwts(rs_key, es_key):
         "hs-alg-rs": (0, hs256({"alg": "RS256", "typ": "JWT"}, claims())),
         "hs-padded": (0, hs256(hs, claims()) + "="),
         "not-a-token": (0, "Bearer abc"),
+        "too-large": (0, "A" * 8300),
     }
     for name, (sel, tok) in tokens.items():
         write("jwt", name, bytes([sel]) + tok.encode())
