@@ -718,6 +718,118 @@ static size_t nkeys(json_object *o) {
   return (size_t)json_object_object_length(o);
 }
 
+/* --- the outcomes' bytes ----------------------------------------------------
+ * Every document a test builds is compared, byte for byte, with its line in
+ * tests/unit/rules_outcomes.golden ("<test>\t#<n>\t<json>": the n-th
+ * document of that test): the bytes the outcome writers produced before
+ * they moved onto wt_jw (issue 13), recorded from that code. Each builder
+ * is called through both of its forms (malloc'd and _to a reused buffer),
+ * which must agree. WT_RULES_GOLDEN_WRITE=FILE appends the lines to FILE
+ * instead of comparing (to record a deliberate change of the format). */
+
+static const char *golden_test; /* the running test's name */
+static int golden_n;
+
+static void golden_begin(const char *test) {
+  golden_test = test;
+  golden_n = 0;
+}
+
+static char *golden_load(void) {
+  static char *text;
+  FILE *f;
+  long size;
+  if (text)
+    return text;
+  f = fopen(WT_RULES_GOLDEN, "rb");
+  if (!f)
+    fail_msg("cannot open %s", WT_RULES_GOLDEN);
+  fseek(f, 0, SEEK_END);
+  size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  text = calloc(1, (size_t)size + 2);
+  assert_non_null(text);
+  text[0] = '\n'; /* every line starts after a newline */
+  assert_int_equal(fread(text + 1, 1, (size_t)size, f), (size_t)size);
+  fclose(f);
+  return text;
+}
+
+static void golden(const char *json) {
+  const char *path = getenv("WT_RULES_GOLDEN_WRITE");
+  char key[300];
+  const char *at, *end;
+  assert_non_null(golden_test);
+  assert_non_null(json);
+  snprintf(key, sizeof(key), "\n%s\t#%d\t", golden_test, golden_n++);
+  if (path && path[0]) {
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fprintf(f, "%s%s\n", key + 1, json);
+    fclose(f);
+    return;
+  }
+  at = strstr(golden_load(), key);
+  if (!at)
+    fail_msg("no recorded document %s", key + 1);
+  at += strlen(key);
+  end = strchr(at, '\n');
+  assert_non_null(end);
+  if ((size_t)(end - at) != strlen(json) ||
+      memcmp(at, json, (size_t)(end - at)) != 0)
+    fail_msg("document %s changed:\n  was %.*s\n  now %s", key + 1,
+             (int)(end - at), at, json);
+}
+
+static wt_buf reused; /* the _to forms' buffer, reused as the worker does */
+
+static char *data_json(const wt_decision *d) {
+  char *text = wt_decision_data_json(d);
+  if (reused.cap == 0)
+    wt_buf_init(&reused, 1 << 20);
+  assert_int_equal(wt_decision_data_json_to(&reused, d), text != NULL);
+  if (text) {
+    assert_string_equal(reused.data, text);
+    golden(text);
+  }
+  return text;
+}
+
+static char *event_json(const char *type, const char *stream_id, int64_t seq,
+                        const char *command_id, const char *actor_id,
+                        int64_t at, const char *data) {
+  char *text = wt_outcome_event_json(type, stream_id, seq, command_id, actor_id,
+                                     at, data);
+  if (reused.cap == 0)
+    wt_buf_init(&reused, 1 << 20);
+  assert_int_equal(wt_outcome_event_json_to(&reused, type, stream_id, seq,
+                                            command_id, actor_id, at, data,
+                                            data ? strlen(data) : 0),
+                   text != NULL);
+  if (text) {
+    assert_string_equal(reused.data, text);
+    golden(text);
+  }
+  return text;
+}
+
+static char *rejected_json(const char *command_id, const char *project_id,
+                           const char *actor_id, wt_reject code,
+                           const char *message) {
+  char *text =
+      wt_outcome_rejected_json(command_id, project_id, actor_id, code, message);
+  if (reused.cap == 0)
+    wt_buf_init(&reused, 1 << 20);
+  assert_int_equal(wt_outcome_rejected_json_to(&reused, command_id, project_id,
+                                               actor_id, code, message),
+                   text != NULL);
+  if (text) {
+    assert_string_equal(reused.data, text);
+    golden(text);
+  }
+  return text;
+}
+
 /* --- the table-driven test -------------------------------------------------
  */
 
@@ -737,8 +849,8 @@ static void build_json(const rule_case *rc, char *buf, size_t size) {
 static void check_outcome_json(const wt_command *cmd, const wt_decision *d) {
   const char *actor = cmd->actor_system ? NULL : cmd->actor_id;
   if (d->reject != WT_REJECT_NONE) {
-    char *text = wt_outcome_rejected_json(cmd->command_id, cmd->project_id,
-                                          actor, d->reject, d->message);
+    char *text = rejected_json(cmd->command_id, cmd->project_id, actor,
+                               d->reject, d->message);
     json_object *o = parse_json(text);
     schema_dump("rejected", text);
     assert_string_equal(get_str(o, "kind"), "rejected");
@@ -748,10 +860,10 @@ static void check_outcome_json(const wt_command *cmd, const wt_decision *d) {
     json_object_put(o);
     free(text);
   } else {
-    char *data = wt_decision_data_json(d);
+    char *data = data_json(d);
     json_object *dobj = parse_json(data);
-    char *text = wt_outcome_event_json(d->event_type, d->stream_id, 17,
-                                       cmd->command_id, actor, us(NOW), data);
+    char *text = event_json(d->event_type, d->stream_id, 17, cmd->command_id,
+                            actor, us(NOW), data);
     json_object *o = parse_json(text), *embedded = NULL;
     schema_dump("event", text);
     assert_string_equal(get_str(o, "kind"), "event");
@@ -785,6 +897,7 @@ static void test_rule_case(void **state) {
   wt_decision d;
   wt_rules_view view = make_view();
   wt_reject got;
+  golden_begin(rc->name);
   assert_non_null(cmd);
   build_json(rc, json, sizeof(json));
   if (wt_command_parse(json, strlen(json), cmd, err, sizeof(err)) != WT_OK)
@@ -821,11 +934,12 @@ static void test_data_log_closed(void **state) {
   char *text;
   json_object *o;
   (void)state;
+  golden_begin(__func__);
   memset(&d, 0, sizeof(d));
   d.effect = WT_EFFECT_LOG_UPDATE;
   d.log = logs[0];
   d.log.ended_at += 999999; /* 90 min + 0.999999 s: whole seconds, floored */
-  text = wt_decision_data_json(&d);
+  text = data_json(&d);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 10);
   assert_string_equal(get_str(o, "id"), L_ALICE);
@@ -847,10 +961,11 @@ static void test_data_log_running(void **state) {
   char *text;
   json_object *o;
   (void)state;
+  golden_begin(__func__);
   memset(&d, 0, sizeof(d));
   d.effect = WT_EFFECT_LOG_CREATE;
   d.log = logs[1];
-  text = wt_decision_data_json(&d);
+  text = data_json(&d);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 10);
   assert_true(is_null(o, "ended_at"));
@@ -864,12 +979,13 @@ static void test_data_member_project_user(void **state) {
   char *text;
   json_object *o;
   (void)state;
+  golden_begin(__func__);
   memset(&d, 0, sizeof(d));
   d.effect = WT_EFFECT_MEMBER_SET;
   snprintf(d.stream_id, sizeof(d.stream_id), "%s", P2);
   d.member = p2_members[0];
   d.member.added_at = us(T0);
-  text = wt_decision_data_json(&d);
+  text = data_json(&d);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 4);
   assert_string_equal(get_str(o, "project_id"), P2);
@@ -884,7 +1000,7 @@ static void test_data_member_project_user(void **state) {
   snprintf(d.project.name, sizeof(d.project.name), "%s",
            "quote \" slash / back \\ tab \t \xc3\xa9 \xf0\x9f\x98\x80");
   d.project.created_at = us(T1);
-  text = wt_decision_data_json(&d);
+  text = data_json(&d);
   assert_null(strstr(text, "\\/")); /* no slash escaping */
   o = parse_json(text);
   assert_int_equal(nkeys(o), 4);
@@ -898,7 +1014,7 @@ static void test_data_member_project_user(void **state) {
   d.effect = WT_EFFECT_USER_CREATE;
   d.user = users[4];
   d.user.created_at = us(T0);
-  text = wt_decision_data_json(&d);
+  text = data_json(&d);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 6);
   assert_string_equal(get_str(o, "id"), ERIN);
@@ -911,7 +1027,7 @@ static void test_data_member_project_user(void **state) {
   free(text);
 
   d.effect = WT_EFFECT_NONE;
-  assert_null(wt_decision_data_json(&d));
+  assert_null(data_json(&d));
 }
 
 static void test_event_json(void **state) {
@@ -919,8 +1035,9 @@ static void test_event_json(void **state) {
   char *text;
   json_object *o, *dobj = NULL;
   (void)state;
-  text = wt_outcome_event_json("log.created", P1, 9, CID, ALICE,
-                               us("2026-11-27T12:00:00.250Z"), data);
+  golden_begin(__func__);
+  text = event_json("log.created", P1, 9, CID, ALICE,
+                    us("2026-11-27T12:00:00.250Z"), data);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 9);
   assert_int_equal(get_int(o, "v"), 1);
@@ -937,7 +1054,7 @@ static void test_event_json(void **state) {
   free(text);
 
   /* the system, and a user stream without an id */
-  text = wt_outcome_event_json("user.created", NULL, 1, CID, NULL, 0, "{}");
+  text = event_json("user.created", NULL, 1, CID, NULL, 0, "{}");
   o = parse_json(text);
   assert_string_equal(get_str(o, "actor_id"), "system");
   assert_false(json_object_object_get_ex(o, "project_id", NULL));
@@ -950,7 +1067,7 @@ static void test_event_json(void **state) {
     static const char *const types[] = {"user.created", "user.deactivated",
                                         "user.tokens_revoked"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-      text = wt_outcome_event_json(types[i], BOB, 3, CID, NULL, 0, "{}");
+      text = event_json(types[i], BOB, 3, CID, NULL, 0, "{}");
       o = parse_json(text);
       assert_int_equal(nkeys(o), 9);
       assert_string_equal(get_str(o, "user_id"), BOB);
@@ -961,23 +1078,24 @@ static void test_event_json(void **state) {
   }
 
   /* PostgreSQL's jsonb text has spaces: spliced as is, still JSON */
-  text = wt_outcome_event_json("x", P1, 1, CID, "", 0, "{\"a\": 1, \"b\": []}");
+  text = event_json("x", P1, 1, CID, "", 0, "{\"a\": 1, \"b\": []}");
   o = parse_json(text);
   assert_string_equal(get_str(o, "actor_id"), "system");
   json_object_put(o);
   free(text);
 
-  assert_null(wt_outcome_event_json("x", P1, 1, CID, NULL, 0, NULL));
-  assert_null(wt_outcome_event_json("x", P1, 1, CID, NULL, 0, "[1]"));
-  assert_null(wt_outcome_event_json("x", P1, 1, CID, NULL, 0, ""));
+  assert_null(event_json("x", P1, 1, CID, NULL, 0, NULL));
+  assert_null(event_json("x", P1, 1, CID, NULL, 0, "[1]"));
+  assert_null(event_json("x", P1, 1, CID, NULL, 0, ""));
 }
 
 static void test_rejected_json(void **state) {
   char *text;
   json_object *o;
   (void)state;
-  text = wt_outcome_rejected_json(CID, P1, BOB, WT_REJECT_FORBIDDEN,
-                                  "log \"x\" belongs to\nanother member");
+  golden_begin(__func__);
+  text = rejected_json(CID, P1, BOB, WT_REJECT_FORBIDDEN,
+                       "log \"x\" belongs to\nanother member");
   o = parse_json(text);
   assert_int_equal(nkeys(o), 7);
   assert_int_equal(get_int(o, "v"), 1);
@@ -991,7 +1109,7 @@ static void test_rejected_json(void **state) {
   json_object_put(o);
   free(text);
 
-  text = wt_outcome_rejected_json(CID, "", NULL, WT_REJECT_CONFLICT, NULL);
+  text = rejected_json(CID, "", NULL, WT_REJECT_CONFLICT, NULL);
   o = parse_json(text);
   assert_int_equal(nkeys(o), 6);
   assert_false(json_object_object_get_ex(o, "project_id", NULL));
@@ -1000,11 +1118,59 @@ static void test_rejected_json(void **state) {
   json_object_put(o);
   free(text);
 
-  assert_null(wt_outcome_rejected_json(CID, P1, BOB, WT_REJECT_NONE, "x"));
+  assert_null(rejected_json(CID, P1, BOB, WT_REJECT_NONE, "x"));
   assert_int_equal(wt_reject_parse("not_found"), WT_REJECT_NOT_FOUND);
   assert_int_equal(wt_reject_parse("conflict"), WT_REJECT_CONFLICT);
   assert_int_equal(wt_reject_parse("none"), WT_REJECT_NONE);
   assert_int_equal(wt_reject_parse(NULL), WT_REJECT_NONE);
+}
+
+/* Bytes at the edges: every ASCII byte in a text (control characters,
+ * quotes, backslash, DEL), UTF-8, times with fractions and before 1970,
+ * integers at their limits, a negative duration: recorded documents. */
+static void test_outcome_edge_bytes(void **state) {
+  char all[200], *text;
+  size_t n = 0;
+  wt_decision d;
+  (void)state;
+  golden_begin(__func__);
+  for (int c = 1; c < 0x80; c++)
+    all[n++] = (char)c;
+  memcpy(all + n, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+  all[n + 9] = '\0';
+  memset(&d, 0, sizeof(d));
+  d.effect = WT_EFFECT_LOG_UPDATE;
+  d.log = logs[0];
+  d.log.description = all;
+  d.log.started_at = INT64_C(1796495400000001);
+  d.log.ended_at = INT64_C(1796495399999999); /* before: floored, negative */
+  d.log.version = INT64_MAX;
+  d.log.created_at = -1;
+  d.log.updated_at = INT64_C(1796495400123000);
+  free(data_json(&d));
+  d.effect = WT_EFFECT_PROJECT_CREATE;
+  d.project = projects[0];
+  snprintf(d.project.name, sizeof(d.project.name), "%s", all);
+  d.project.created_at = INT64_C(-86400000001);
+  free(data_json(&d));
+  d.effect = WT_EFFECT_USER_UPDATE;
+  d.user = users[0];
+  snprintf(d.user.display_name, sizeof(d.user.display_name), "%s", all);
+  snprintf(d.user.username, sizeof(d.user.username), "%s", "a\"b\\c");
+  d.user.token_version = INT64_MIN;
+  d.user.active = true;
+  free(data_json(&d));
+  d.effect = WT_EFFECT_MEMBER_REMOVE;
+  d.member = p2_members[0];
+  d.member.role = WT_ROLE_OWNER;
+  d.member.added_at = INT64_C(253402300799999999); /* 9999-12-31 */
+  free(data_json(&d));
+  text = data_json(&d);
+  free(event_json("member.removed", P2, INT64_MAX, CID, all, INT64_C(1), text));
+  free(event_json("user.deactivated", "x\"y", INT64_MIN, all, NULL, 0, text));
+  free(text);
+  free(rejected_json(CID, P1, all, WT_REJECT_INVALID, all));
+  free(rejected_json(all, all, "", WT_REJECT_NOT_FOUND, ""));
 }
 
 /* A configured maximum is honoured; the decision never reads the command
@@ -1033,9 +1199,10 @@ static void test_max_log_seconds_configured(void **state) {
 }
 
 int main(void) {
-  enum { NCASES = COUNT(cases), NSINGLE = 6 };
+  enum { NCASES = COUNT(cases), NSINGLE = 7 };
   static struct CMUnitTest tests[NCASES + NSINGLE];
   size_t n = 0;
+  int rc;
   world_init();
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_data_log_closed);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_data_log_running);
@@ -1045,9 +1212,12 @@ int main(void) {
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rejected_json);
   tests[n++] =
       (struct CMUnitTest)cmocka_unit_test(test_max_log_seconds_configured);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_outcome_edge_bytes);
   for (size_t i = 0; i < NCASES; i++)
     tests[n++] = (struct CMUnitTest){.name = cases[i].name,
                                      .test_func = test_rule_case,
                                      .initial_state = &cases[i]};
-  return _cmocka_run_group_tests("rules", tests, n, NULL, NULL);
+  rc = _cmocka_run_group_tests("rules", tests, n, NULL, NULL);
+  wt_buf_free(&reused);
+  return rc;
 }
