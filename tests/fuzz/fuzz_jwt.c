@@ -10,7 +10,9 @@
  *   bits 4-7  the time of the check, from a table around the seeds' times.
  * Properties: a refusal leaves *out zeroed; an accepted token names a
  * canonical UUID, the expected type, a version >= 0, and is not expired at
- * that time; a token over WT_JWT_MAX_TOKEN bytes is refused as too large. */
+ * that time; a token over WT_JWT_MAX_TOKEN bytes is refused as too large;
+ * in mode 3, iss and aud read again with wt_json from the claims given
+ * agree with the verdict (audience_ok reads jansson's dump by hand). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@
 
 #include "fuzz.h"
 #include "wt_command.h"
+#include "wt_json.h"
 #include "wt_jwt.h"
 
 #define NOW INT64_C(1700000000) /* the seeds' iat */
@@ -147,6 +150,96 @@ static char *sign_hs256(const uint8_t *data, size_t size) {
   return token;
 }
 
+/* --- mode 3: iss and aud read again, with wt_json ------------------------ */
+
+/* The last iss and aud of a claims text (as jansson keeps them). */
+typedef struct claims_seen {
+  wt_json_span iss, aud;
+  bool has_iss, has_aud;
+} claims_seen;
+
+static void on_claim(void *ctx, const wt_json_span *key,
+                     const wt_json_span *value) {
+  claims_seen *c = ctx;
+  char k[8];
+  size_t n = wt_json_string(key, k, sizeof(k), NULL);
+  if (n == 3 && memcmp(k, "iss", 3) == 0) {
+    c->iss = *value;
+    c->has_iss = true;
+  } else if (n == 3 && memcmp(k, "aud", 3) == 0) {
+    c->aud = *value;
+    c->has_aud = true;
+  }
+}
+
+static bool string_is(const wt_json_span *v, const char *want) {
+  char buf[64];
+  size_t n;
+  if (v->type != WT_JSON_STRING)
+    return false;
+  n = wt_json_string(v, buf, sizeof(buf), NULL);
+  return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+/* An aud array (scanned already, so well-formed): true when it holds only
+ * strings and one of them is AUD. */
+static bool array_has_aud(const wt_json_span *v) {
+  const char *p = v->p + 1, *end = v->p + v->len - 1; /* inside [ ] */
+  bool found = false, any = false;
+  for (;;) {
+    wt_json_span item = {.type = WT_JSON_STRING};
+    while (p < end && *p && strchr(" \t\r\n", *p))
+      p++;
+    if (p >= end)
+      return any && found;
+    if (*p != '"')
+      return false; /* not a string */
+    item.p = ++p;
+    while (*p != '"') {
+      if (*p == '\\') {
+        item.escaped = true;
+        p++;
+      }
+      p++;
+    }
+    item.len = (size_t)(p - item.p);
+    p++;
+    any = true;
+    found = found || string_is(&item, AUD);
+    while (p < end && *p && strchr(" \t\r\n", *p))
+      p++;
+    if (p < end && *p == ',')
+      p++;
+  }
+}
+
+/* What iss and aud say for a verdict reached with them checked: bad_issuer
+ * exactly when iss is not ours, bad_audience exactly when iss is and aud
+ * is not. Texts wt_json refuses (jansson takes some) are skipped. */
+static void check_iss_aud(const uint8_t *data, size_t size, wt_jwt_reason r) {
+  const uint8_t *nul = memchr(data, '\0', size);
+  claims_seen c = {0};
+  wt_json_type type = WT_JSON_NULL;
+  bool iss_ok, aud_ok;
+  if (!nul || (r != WT_JWT_OK && r != WT_JWT_BAD_ISSUER &&
+               r != WT_JWT_BAD_AUDIENCE && r != WT_JWT_BAD_TYPE &&
+               r != WT_JWT_EXPIRED && r != WT_JWT_NOT_YET_VALID))
+    return;
+  if (wt_json_scan((const char *)nul + 1, size - (size_t)(nul + 1 - data), 64,
+                   &type, on_claim, &c, NULL, 0) != WT_OK ||
+      type != WT_JSON_OBJECT)
+    return;
+  iss_ok = c.has_iss && string_is(&c.iss, ISS);
+  aud_ok = c.has_aud && (c.aud.type == WT_JSON_ARRAY ? array_has_aud(&c.aud)
+                                                     : string_is(&c.aud, AUD));
+  if (r == WT_JWT_BAD_ISSUER)
+    FUZZ_CHECK(!iss_ok);
+  else if (r == WT_JWT_BAD_AUDIENCE)
+    FUZZ_CHECK(iss_ok && !aud_ok);
+  else
+    FUZZ_CHECK(iss_ok && aud_ok);
+}
+
 /* Every byte, padding too: *out was filled with 0xa5 before the call. */
 static bool all_zero(const void *p, size_t n) {
   const unsigned char *b = p;
@@ -199,6 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(now < WT_JWT_LEEWAY_S + INT64_MIN ||
                now - WT_JWT_LEEWAY_S < out.exp);
   }
+  if (mode == 3)
+    check_iss_aud(data, size, r);
   free(token);
   return 0;
 }

@@ -254,6 +254,12 @@ def jwts(rs_key, es_key):
         "sign-exp-huge": (hs, claims(exp=2 ** 63 - 1)),
         "sign-typ-header": ({"alg": "HS256", "typ": "JWS"}, claims()),
         "sign-array": (hs, [1, 2]),
+        # aud as jansson dumps it back: escapes, other types, ours last
+        "sign-aud-escapes": (hs, claims(aud=["a\"b\\", "x\u0001\n/", "wt-clients"])),
+        "sign-aud-mixed": (hs, claims(aud=[1, None, {"a": 1}, ["wt-clients"]])),
+        "sign-aud-near": (hs, claims(aud=["wt-client", "wt-clients2", "\u00e9wt"])),
+        "sign-nbf-future": (hs, claims(nbf=NOW + 31)),
+        "sign-exp-string": (hs, claims(exp=str(NOW + 900))),
     }
     for name, (h, c) in signed.items():
         write("jwt", name, bytes([3]) + compact(h).encode() + b"\0"
