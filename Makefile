@@ -34,7 +34,10 @@ test-build:
 	@cmake -S . -B $(TEST) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_ASAN=ON -DWT_WERROR=ON >/dev/null
 	@cmake --build $(TEST) -j $(JOBS)
 
+# The lint first (after the build, which it reads compile_commands.json of):
+# a style or clang-tidy finding fails `make test` like a failing test.
 test: test-build
+	@$(MAKE) --no-print-directory lint
 	@cd $(TEST) && ctest --output-on-failure -j 2 --timeout 600
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run.sh $(FUZZ) --regress --seconds $(FUZZ_SHORT_SECONDS)
@@ -93,9 +96,10 @@ lint:
 	@deploy/local/deps.sh lint
 	@cmake -S . -B $(TEST) -G "$(GEN)" -DCMAKE_BUILD_TYPE=Debug -DWT_ASAN=ON -DWT_WERROR=ON >/dev/null
 	@clang-format --dry-run -Werror $(SOURCES)
-	@clang-tidy --quiet --extra-arg=-Wno-unknown-warning-option -p $(TEST) $(filter %.c,$(SOURCES)) 2>/dev/null | tee $(TEST)/clang-tidy.txt; \
-	  ! grep -qE '(warning|error):' $(TEST)/clang-tidy.txt
-	@echo "lint: clean"
+	@printf '%s\n' $(filter %.c,$(SOURCES)) | xargs -P $(JOBS) -n 8 clang-tidy --quiet \
+	  --extra-arg=-Wno-unknown-warning-option -p $(TEST) 2>/dev/null >$(TEST)/clang-tidy.txt; \
+	  cat $(TEST)/clang-tidy.txt; ! grep -qE '(warning|error):' $(TEST)/clang-tidy.txt
+	@echo "lint: clean (clang-format, clang-tidy: $(words $(filter %.c,$(SOURCES))) files)"
 
 format:
 	@clang-format -i $(SOURCES)
