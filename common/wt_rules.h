@@ -9,8 +9,10 @@
 #ifndef WT_RULES_H
 #define WT_RULES_H
 
-#include "wt_buf.h"
 #include "wt_command.h"
+/* transitional, removed when worker/ includes wt_outcome.h directly (the
+ * outcome JSON builders were declared here): */
+#include "wt_outcome.h"
 
 typedef struct wt_user_state {
   char id[WT_UUID_STR];
@@ -92,40 +94,5 @@ typedef struct wt_decision {
 /* Decides one command. Always fills out; returns out->reject. */
 wt_reject wt_rules_decide(const wt_command *cmd, const wt_rules_view *view,
                           wt_decision *out);
-
-/* --- outcomes on wt.events (pure JSON builders) --------------------------
- * Each comes twice: _to replaces the contents of a caller's buffer (the
- * worker reuses one per kind, no allocation per command) and returns false
- * when there is nothing to build or the buffer failed; the other returns a
- * malloc'd string, NULL for the same cases. */
-
-/* The event's data object: the full new state (log object, member object,
- * project object, user object without password_hash). */
-char *wt_decision_data_json(const wt_decision *d);
-bool wt_decision_data_json_to(wt_buf *b, const wt_decision *d);
-
-/* {"v":1,"kind":"event","type","project_id","seq","command_id","actor_id",
- *  "at","data"}; for a user.* type the stream is the user, written as
- *  "user_id" in place of "project_id" (the events table keeps it in its
- *  project_id column: a row's outcome is rebuilt by the same call). The
- *  stream's member is left out when stream_id is NULL or "". actor_id NULL
- *  means "system"; data_json is inserted as is (it is already JSON). */
-char *wt_outcome_event_json(const char *type, const char *stream_id,
-                            int64_t seq, const char *command_id,
-                            const char *actor_id, int64_t at,
-                            const char *data_json);
-bool wt_outcome_event_json_to(wt_buf *b, const char *type,
-                              const char *stream_id, int64_t seq,
-                              const char *command_id, const char *actor_id,
-                              int64_t at, const char *data_json, size_t dlen);
-
-/* {"v":1,"kind":"rejected","command_id","project_id"?,"actor_id","code",
- *  "message"}; project_id may be NULL or "", actor_id NULL is "system". */
-char *wt_outcome_rejected_json(const char *command_id, const char *project_id,
-                               const char *actor_id, wt_reject code,
-                               const char *message);
-bool wt_outcome_rejected_json_to(wt_buf *b, const char *command_id,
-                                 const char *project_id, const char *actor_id,
-                                 wt_reject code, const char *message);
 
 #endif
