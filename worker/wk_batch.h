@@ -8,7 +8,10 @@
  * Slow paths, each bounded: a command decided before (WT208) has its first
  * outcome looked up and re-published; a create whose id turned out to
  * exist (unique violation) has its ids loaded and is decided again.
- * No Kafka I/O here: the outcomes to publish are returned. */
+ * No Kafka I/O here: the outcomes to publish are returned.
+ *
+ * This is the I/O half; what is decided and written comes from the pure
+ * half, wk_decide.h. */
 #ifndef WK_BATCH_H
 #define WK_BATCH_H
 
@@ -16,24 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wk_decide.h"
 #include "wk_state.h"
 #include "wt_config.h"
 #include "wt_db.h"
 #include "wt_sign.h"
-
-#define WK_MAX_PARTITIONS 1024
-
-typedef struct wk_msg {
-  int partition;
-  int64_t offset;
-  const void *key;
-  size_t key_len;
-  const void *value;
-  size_t len;
-  /* who signed it (wk_msg_check_signer). Zeroed: WT_SIGN_UNCHECKED, as
-   * without WT_PRODUCER_KEYS_FILE: user actors accepted, system not. */
-  wt_signer signer;
-} wk_msg;
 
 /* Sets m->signer from the message's signature headers (hdrs: its headers,
  * NULL when it has none) checked against keys (NULL: no
@@ -44,49 +34,12 @@ typedef struct wk_msg {
 void wk_msg_check_signer(wk_msg *m, const wt_sign_keys *keys,
                          const rd_kafka_headers_t *hdrs);
 
-/* next_offset per partition as stored in PostgreSQL: -1 no row yet.
- * floor: where a restart must read again from at the latest (-1: none):
- * the first offset of an earlier batch whose outcomes are not yet
- * confirmed delivered. The batch_start a batch stores is the lower of its
- * own first offset and the floor, so that a crash before the delivery
- * re-publishes those outcomes too. */
-typedef struct wk_positions {
-  int64_t next[WK_MAX_PARTITIONS];
-  int64_t floor[WK_MAX_PARTITIONS];
-} wk_positions;
-
-typedef enum wk_out_topic { WK_OUT_EVENTS, WK_OUT_DLQ } wk_out_topic;
-
-typedef struct wk_out {
-  wk_out_topic topic;
-  char *key; /* NUL-terminated; may be "" */
-  char *value;
-  size_t len;
-} wk_out;
-
-typedef struct wk_batch_result {
-  size_t commands, applied, rejected, duplicates, dead;
-  size_t by_type[WT_CMD__COUNT][2]; /* [type][0 applied, 1 rejected] */
-  /* rejected forbidden for their signer, by wt_sign_refusal (these are
-   * in rejected and by_type too) */
-  size_t unverified[WT_SIGN_REFUSAL__COUNT];
-  uint64_t round_trips;
-  bool prepared; /* decided ahead by wk_batch_prepare */
-  /* where the time went, milliseconds (all attempts) */
-  double ms_parse, ms_load, ms_decide, ms_write;
-  wk_out *outs; /* to publish, in order */
-  size_t nouts, outs_cap;
-} wk_batch_result;
-
 typedef struct wk_batch wk_batch;
 
 /* db and st stay the caller's. group and topic name the offsets row. */
 wk_batch *wk_batch_new(wt_db *db, wk_state *st, const wt_config *cfg,
                        const char *group, const char *topic);
 void wk_batch_destroy(wk_batch *b);
-
-void wk_batch_result_init(wk_batch_result *r);
-void wk_batch_result_clear(wk_batch_result *r); /* frees the outs */
 
 /* Parses msgs ahead of wk_batch_run (optional: run parses what was not).
  * Uses nothing but b: it may run while another wk_batch on the same state

@@ -422,30 +422,14 @@ bool wk_state_knows_created(wk_state *st, const wt_command *create) {
 
 /* --- loading ----------------------------------------------------------- */
 
-static int64_t col_i64(PGresult *r, int row, int col) {
-  return PQgetisnull(r, row, col) ? 0
-                                  : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static void copy_col(PGresult *r, int row, int col, char *out, size_t size) {
-  wt_copy_str(out, size, PQgetvalue(r, row, col));
-}
-
-/* users: id, username, display_name, is_active, token_version, created_at,
- * seq */
-void wk_state_load_users(wk_state *st, PGresult *res) {
-  for (int i = 0; i < PQntuples(res); i++) {
+void wk_state_load_users(wk_state *st, const wk_user_row *rows, size_t n) {
+  for (size_t i = 0; i < n; i++) {
     user_entry *u = calloc(1, sizeof(*u));
     char *id;
     if (!u)
       abort();
-    copy_col(res, i, 0, u->s.id, sizeof(u->s.id));
-    copy_col(res, i, 1, u->s.username, sizeof(u->s.username));
-    copy_col(res, i, 2, u->s.display_name, sizeof(u->s.display_name));
-    u->s.active = PQgetvalue(res, i, 3)[0] == 't';
-    u->s.token_version = col_i64(res, i, 4);
-    u->s.created_at = col_i64(res, i, 5);
-    u->seq = col_i64(res, i, 6);
+    u->s = rows[i].s;
+    u->seq = rows[i].seq;
     id = strdup(u->s.id);
     if (!id || wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
       free(id);
@@ -456,35 +440,27 @@ void wk_state_load_users(wk_state *st, PGresult *res) {
   }
 }
 
-/* projects: id, name, created_by, created_at, seq, member user_id, role,
- * added_at (one row per member; a project without members has NULLs) */
-void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need) {
+void wk_state_load_projects(wk_state *st, const wt_project_state *rows,
+                            size_t n, const wk_need *need) {
   for (size_t k = 0; k < need->project_ids.n; k++) {
     const char *id = need->project_ids.ids[k];
     project_entry *e = calloc(1, sizeof(*e));
     if (!e)
       abort();
     wt_copy_str(e->s.id, sizeof(e->s.id), id);
-    for (int i = 0; i < PQntuples(res); i++) {
-      if (strcmp(PQgetvalue(res, i, 0), id) != 0)
+    for (size_t i = 0; i < n; i++) {
+      if (strcmp(rows[i].id, id) != 0)
         continue;
-      if (!e->exists) {
-        e->exists = true;
-        copy_col(res, i, 1, e->s.name, sizeof(e->s.name));
-        copy_col(res, i, 2, e->s.created_by, sizeof(e->s.created_by));
-        e->s.created_at = col_i64(res, i, 3);
-        e->s.seq = col_i64(res, i, 4);
-      }
-      if (!PQgetisnull(res, i, 5)) {
-        wt_member_state *m;
-        if (!members_reserve(e, e->s.nmembers + 1))
-          abort();
-        m = &e->members[e->s.nmembers++];
-        copy_col(res, i, 5, m->user_id, sizeof(m->user_id));
-        m->role = strcmp(PQgetvalue(res, i, 6), "owner") == 0 ? WT_ROLE_OWNER
-                                                              : WT_ROLE_MEMBER;
-        m->added_at = col_i64(res, i, 7);
-      }
+      e->exists = true;
+      e->s = rows[i];
+      e->s.nmembers = 0;
+      if (!members_reserve(e, rows[i].nmembers))
+        abort();
+      if (rows[i].nmembers)
+        memcpy(e->members, rows[i].members,
+               rows[i].nmembers * sizeof(*e->members));
+      e->s.nmembers = rows[i].nmembers;
+      break;
     }
     e->s.members = e->members;
     if (wt_lru_put(st->projects, id, e, need->project_ids.tags[k]) != WT_OK)
@@ -494,9 +470,8 @@ void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need) {
   }
 }
 
-/* logs: id, project_id, user_id, started_at, ended_at, description,
- * version, created_at, updated_at */
-void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need) {
+void wk_state_load_logs(wk_state *st, const wt_log_state *rows, size_t n,
+                        const wk_need *need) {
   for (size_t k = 0; k < need->log_ids.n; k++) {
     const char *id = need->log_ids.ids[k];
     log_entry *e = calloc(1, sizeof(*e));
@@ -504,19 +479,13 @@ void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need) {
       abort();
     wt_copy_str(e->s.id, sizeof(e->s.id), id);
     log_set_desc(e, "");
-    for (int i = 0; i < PQntuples(res); i++) {
-      if (strcmp(PQgetvalue(res, i, 0), id) != 0)
+    for (size_t i = 0; i < n; i++) {
+      if (strcmp(rows[i].id, id) != 0)
         continue;
       e->exists = true;
-      copy_col(res, i, 1, e->s.project_id, sizeof(e->s.project_id));
-      copy_col(res, i, 2, e->s.user_id, sizeof(e->s.user_id));
-      e->s.started_at = col_i64(res, i, 3);
-      e->s.ended_null = PQgetisnull(res, i, 4);
-      e->s.ended_at = col_i64(res, i, 4);
-      log_set_desc(e, PQgetvalue(res, i, 5));
-      e->s.version = col_i64(res, i, 6);
-      e->s.created_at = col_i64(res, i, 7);
-      e->s.updated_at = col_i64(res, i, 8);
+      e->s = rows[i];
+      e->s.description = NULL;
+      log_set_desc(e, rows[i].description);
       break;
     }
     if (wt_lru_put(st->logs, id, e, need->log_ids.tags[k]) != WT_OK)

@@ -17,8 +17,6 @@
 #ifndef WK_STATE_H
 #define WK_STATE_H
 
-#include <libpq-fe.h>
-
 #include "wt_buf.h"
 #include "wt_pgarr.h"
 #include "wt_rules.h"
@@ -90,11 +88,20 @@ void wk_state_collect(wk_state *st, const wt_command *cmds, size_t n,
  * after it that name the id were collected as if it had been created. */
 bool wk_state_knows_created(wk_state *st, const wt_command *create);
 
-/* Stores the rows of the load queries (columns: see wk_sql.h); projects
- * and logs asked for but not returned are cached as absent. */
-void wk_state_load_users(wk_state *st, PGresult *res);
-void wk_state_load_projects(wk_state *st, PGresult *res, const wk_need *need);
-void wk_state_load_logs(wk_state *st, PGresult *res, const wk_need *need);
+/* Stores what the load queries found (wk_sql.h; wk_batch.c converts
+ * their rows); projects and logs asked for (need) but not among rows are
+ * cached as absent. The rows are copied: they stay the caller's. */
+typedef struct wk_user_row {
+  wt_user_state s;
+  int64_t seq; /* the user's event stream */
+} wk_user_row;
+void wk_state_load_users(wk_state *st, const wk_user_row *rows, size_t n);
+/* rows: one per project found, its members at s.members */
+void wk_state_load_projects(wk_state *st, const wt_project_state *rows,
+                            size_t n, const wk_need *need);
+/* rows: one per log found; description is copied */
+void wk_state_load_logs(wk_state *st, const wt_log_state *rows, size_t n,
+                        const wk_need *need);
 
 /* --- the batch --------------------------------------------------------- */
 
