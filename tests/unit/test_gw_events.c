@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "gw_events.h"
 #include "gw_reads.h"
 #include "wt_buf.h"
@@ -317,6 +319,151 @@ static void test_cursor_refused(void **state) {
   assert_false(gw_cursor_decode(longer, &us, id));
 }
 
+static void assert_bytes(const wt_buf *b, const char *want) {
+  assert_true(wt_buf_ok(b));
+  if (b->len != strlen(want) || memcmp(b->data, want, b->len) != 0)
+    fail_msg("got  %.*s\nwant %s", (int)b->len, b->data, want);
+}
+
+/* A result as the pool hands it over: GW_LOG_COLS from column col on. */
+static PGresult *log_rows(int col, int nrows, const char *const rows[][8]) {
+  PGresAttDesc att[9];
+  PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+  static char names[][16] = {"seq",         "id",  "user_id", "start",  "end",
+                             "description", "ver", "created", "updated"};
+  char v[256];
+  assert_non_null(res);
+  memset(att, 0, sizeof(att));
+  for (int c = 0; c < col + 8; c++) {
+    att[c].name = names[c + (col ? 0 : 1)];
+    att[c].format = 0;
+    att[c].typid = 25;
+    att[c].typlen = -1;
+    att[c].atttypmod = -1;
+  }
+  assert_true(PQsetResultAttrs(res, col + 8, att));
+  for (int r = 0; r < nrows; r++) {
+    if (col) {
+      snprintf(v, sizeof(v), "42");
+      assert_true(PQsetvalue(res, r, 0, v, 2));
+    }
+    for (int c = 0; c < 8; c++) {
+      snprintf(v, sizeof(v), "%s", rows[r][c] ? rows[r][c] : "");
+      assert_true(PQsetvalue(res, r, col + c, rows[r][c] ? v : NULL,
+                             rows[r][c] ? (int)strlen(v) : -1));
+    }
+  }
+  return res;
+}
+
+#define LID1 "22222222-3333-4444-8555-666666666661"
+#define LID2 "22222222-3333-4444-8555-666666666662"
+
+/* The page's bytes, recorded from the writer before it moved onto wt_jw
+ * (issue 13): key order and escaping as clients have them. */
+static void test_logs_page_bytes(void **state) {
+  static const char *const rows[][8] = {
+      {LID1, UID, "1795766400000000", "1795770000500000", "a \"q\" \xc3\xa9\n",
+       "3", "1795766400000000", "1795766401000000"},
+      {LID2, UID, "1795766300000000", NULL, "", "1", "1795766300000000",
+       "1795766300000000"},
+      {LID2, UID, "1795766200000000", NULL, "x", "1", "1795766200000000",
+       "1795766200000000"},
+  };
+  static const char *const none[][8] = {
+      {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
+  PGresult *res = log_rows(0, 3, rows);
+  char cur[GW_CURSOR_MAX];
+  wt_buf b;
+  (void)state;
+  wt_buf_init(&b, 1 << 20);
+  gw_logs_page(&b, res, 0, 0, PID, 2, "items");
+  gw_cursor_encode(cur, sizeof(cur), INT64_C(1795766300000000), LID2);
+  {
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "\"items\":[{\"id\":\"" LID1 "\",\"project_id\":\"" PID
+             "\",\"user_id\":\"" UID
+             "\",\"started_at\":\"2026-11-27T08:00:00Z\",\"ended_at\":"
+             "\"2026-11-27T09:00:00.500Z\",\"duration_seconds\":3600,"
+             "\"description\":\"a \\\"q\\\" \xc3\xa9\\n\",\"version\":3,"
+             "\"created_at\":\"2026-11-27T08:00:00Z\",\"updated_at\":"
+             "\"2026-11-27T08:00:01Z\"},{\"id\":\"" LID2
+             "\",\"project_id\":\"" PID "\",\"user_id\":\"" UID
+             "\",\"started_at\":\"2026-11-27T07:58:20Z\",\"ended_at\":null,"
+             "\"duration_seconds\":null,\"description\":\"\",\"version\":1,"
+             "\"created_at\":\"2026-11-27T07:58:20Z\",\"updated_at\":"
+             "\"2026-11-27T07:58:20Z\"}],\"next_cursor\":\"%s\"",
+             cur);
+    assert_bytes(&b, want);
+  }
+  /* the rest: no cursor */
+  wt_buf_reset(&b);
+  gw_logs_page(&b, res, 2, 0, PID, 2, "items");
+  assert_bytes(&b,
+               "\"items\":[{\"id\":\"" LID2 "\",\"project_id\":\"" PID
+               "\",\"user_id\":\"" UID
+               "\",\"started_at\":\"2026-11-27T07:56:40Z\",\"ended_at\":null,"
+               "\"duration_seconds\":null,\"description\":\"x\",\"version\":1,"
+               "\"created_at\":\"2026-11-27T07:56:40Z\",\"updated_at\":"
+               "\"2026-11-27T07:56:40Z\"}],\"next_cursor\":null");
+  PQclear(res);
+  /* the snapshot's row of a project without logs */
+  res = log_rows(1, 1, none);
+  wt_buf_reset(&b);
+  gw_logs_page(&b, res, 0, 1, PID, 100, "logs");
+  assert_bytes(&b, "\"logs\":[],\"next_cursor\":null");
+  PQclear(res);
+  wt_buf_free(&b);
+}
+
+/* The push frame and a rebuilt outcome, byte for byte (recorded before the
+ * writers moved onto wt_jw, issue 13). */
+static void test_frame_bytes(void **state) {
+  gw_event *e = parse_ok(APPLIED);
+  wt_buf b;
+  (void)state;
+  wt_buf_init(&b, 1 << 20);
+  gw_event_frame(&b, e);
+  assert_bytes(&b,
+               "{\"type\":\"event\",\"event_type\":\"log.created\","
+               "\"project_id\":\"" PID "\",\"seq\":7,\"command_id\":\"" CID
+               "\",\"actor_id\":\"" UID
+               "\",\"at\":\"2026-11-27T08:00:00.000000Z\",\"data\":{\"id\":"
+               "\"22222222-3333-4444-8555-666666666666\",\"project_id\":\"" PID
+               "\",\"user_id\":\"" UID "\",\"description\":\"d\xc3\xa9sign "
+               "\\\"q\\\"\",\"version\":1}}");
+  gw_event_free(e);
+  e = gw_event_from_row(PID, 12, "log.updated", CID, UID,
+                        INT64_C(1795766400000000), "{\"a\" : [1, \"\\/\"]}");
+  assert_non_null(e);
+  wt_buf_reset(&b);
+  wt_buf_puts(&b, e->raw);
+  assert_bytes(
+      &b, "{\"v\":1,\"kind\":\"event\",\"type\":\"log.updated\","
+          "\"project_id\":\"" PID "\",\"seq\":12,\"command_id\":\"" CID
+          "\",\"actor_id\":\"" UID
+          "\",\"at\":\"2026-11-27T08:00:00Z\",\"data\":{\"a\":[1,\"/\"]}}");
+  wt_buf_reset(&b);
+  gw_event_frame(&b, e);
+  assert_bytes(
+      &b, "{\"type\":\"event\",\"event_type\":\"log.updated\","
+          "\"project_id\":\"" PID "\",\"seq\":12,\"command_id\":\"" CID
+          "\",\"actor_id\":\"" UID
+          "\",\"at\":\"2026-11-27T08:00:00Z\",\"data\":{\"a\":[1,\"/\"]}}");
+  gw_event_free(e);
+  e = gw_event_from_row(UID, 3, "user.created", CID, NULL, 0, "{}");
+  assert_non_null(e);
+  wt_buf_reset(&b);
+  wt_buf_puts(&b, e->raw);
+  assert_bytes(&b, "{\"v\":1,\"kind\":\"event\",\"type\":\"user.created\","
+                   "\"user_id\":\"" UID "\",\"seq\":3,\"command_id\":\"" CID
+                   "\",\"actor_id\":\"system\",\"at\":\"1970-01-01T00:00:00Z\","
+                   "\"data\":{}}");
+  wt_buf_free(&b);
+  gw_event_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_applied),
@@ -327,6 +474,8 @@ int main(void) {
       cmocka_unit_test(test_from_row),
       cmocka_unit_test(test_cursor_roundtrip),
       cmocka_unit_test(test_cursor_refused),
+      cmocka_unit_test(test_logs_page_bytes),
+      cmocka_unit_test(test_frame_bytes),
   };
   return cmocka_run_group_tests_name("gw_events", tests, NULL, NULL);
 }
