@@ -12,7 +12,9 @@
  *     fields, bad UUIDs or times, too long, ended <= started...): parse
  *     returns WT_OK with cmd->payload_error set; the rules turn it into a
  *     rejection with code "invalid" addressed to the sender.
- * Pure: no I/O, json-c only. */
+ * Writing is wt_command_write (wt_jw); wt_command_parse is the one place
+ * that decides what a valid command is: every producer (the gateway,
+ * wt-admin, wt-ingest) and the worker go through it. Pure: no I/O. */
 #ifndef WT_COMMAND_H
 #define WT_COMMAND_H
 
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wt_buf.h"
 #include "wt_err.h"
 #include "wt_json.h" /* wt_utf8_chars, wt_hex_digit */
 /* transitional, removed when worker/ and ws-gateway/ include wt_time.h/
@@ -119,8 +122,23 @@ wt_err wt_command_parse(const char *json, size_t len, wt_command *cmd,
 /* Zeroes cmd and sets its type and actor (NULL: the system). */
 void wt_command_init(wt_command *cmd, wt_cmd_type type, const char *actor_id);
 
-/* Serialises a command as the contract's envelope (for producers: the
- * gateway, wt-admin, wt-ingest, tests). Returns a malloc'd string. */
+/* Appends cmd to b as the contract's envelope (for producers: the gateway,
+ * wt-admin, wt-ingest, tests). False when cmd has no known type (nothing
+ * written) or b failed (its cap; a command the worker takes is at most
+ * WT_COMMAND_MAX_BYTES). It checks nothing else: what it writes is exactly
+ * what the struct holds, and wt_command_parse judges it. */
+bool wt_command_write(const wt_command *cmd, wt_buf *b);
+
+/* One conversion and one check, for a command built in code: writes cmd
+ * to b (appended), then parses that text into *checked as the worker will.
+ * WT_OK: b holds the text and checked its reading (checked->payload_error
+ * may be set); WT_ERR_INVALID with the reason in errstr otherwise (as
+ * wt_command_parse, or "command too large", "unknown command type"). */
+wt_err wt_command_encode(const wt_command *cmd, wt_buf *b, wt_command *checked,
+                         char *errstr, size_t errstr_size);
+
+/* Transitional (callers in tests/integration, tests/fuzz, bench): the text
+ * of wt_command_write, malloc'd (the caller frees); NULL as it fails. */
 char *wt_command_to_json(const wt_command *cmd);
 
 const char *wt_cmd_type_name(wt_cmd_type t);     /* "log.create", ... */

@@ -137,10 +137,23 @@ static wt_err produce_signed(ing_producer *p, const char *key, const char *json,
                                   PRODUCE_QUEUE_WAIT_MS, errstr, errstr_size);
 }
 
+wt_err ing_producer_send_parsed(ing_producer *p, const wt_command *cmd,
+                                const char *json, size_t len, char *errstr,
+                                size_t errstr_size) {
+  const char *key = wt_command_key(cmd);
+  wt_err err;
+  assert(key[0]); /* the parser requires the routing id */
+  err = produce_signed(p, key, json, len, errstr, errstr_size);
+  if (err == WT_OK)
+    WT_DEBUG("command queued type=%s command_id=%s key=%s",
+             wt_cmd_type_name(cmd->type), cmd->command_id, key);
+  rd_kafka_poll(p->rk, 0); /* serve delivery reports */
+  return err;
+}
+
 wt_err ing_producer_send_json(ing_producer *p, const char *json, size_t len,
                               char *errstr, size_t errstr_size) {
   wt_command *cmd = malloc(sizeof(*cmd)); /* ~11 KiB: not on the stack */
-  const char *key;
   wt_err err;
   if (!cmd) {
     wt_errf(errstr, errstr_size, "out of memory");
@@ -148,32 +161,31 @@ wt_err ing_producer_send_json(ing_producer *p, const char *json, size_t len,
   }
   /* What the worker would dead-letter never leaves: same parser. */
   err = wt_command_parse(json, len, cmd, errstr, errstr_size);
-  if (err != WT_OK) {
-    free(cmd);
-    return WT_ERR_INVALID;
-  }
-  key = wt_command_key(cmd);
-  assert(key[0]); /* the parser requires the routing id */
-  err = produce_signed(p, key, json, len, errstr, errstr_size);
   if (err == WT_OK)
-    WT_DEBUG("command queued type=%s command_id=%s key=%s",
-             wt_cmd_type_name(cmd->type), cmd->command_id, key);
+    err = ing_producer_send_parsed(p, cmd, json, len, errstr, errstr_size);
+  else
+    err = WT_ERR_INVALID;
   free(cmd);
-  rd_kafka_poll(p->rk, 0); /* serve delivery reports */
   return err;
 }
 
 wt_err ing_producer_send(ing_producer *p, const wt_command *cmd, char *errstr,
                          size_t errstr_size) {
-  char *json = wt_command_to_json(cmd);
+  wt_command *checked = malloc(sizeof(*checked));
+  wt_buf b;
   wt_err err;
-  if (!json) {
-    wt_errf(errstr, errstr_size, "command cannot be serialised (type %s)",
-            wt_cmd_type_name(cmd->type));
-    return WT_ERR_INVALID;
+  if (!checked) {
+    wt_errf(errstr, errstr_size, "out of memory");
+    return WT_ERR_NOMEM;
   }
-  err = ing_producer_send_json(p, json, strlen(json), errstr, errstr_size);
-  free(json);
+  wt_buf_init(&b, WT_COMMAND_MAX_BYTES);
+  /* written once, checked once (the worker's parser), produced as written */
+  err = wt_command_encode(cmd, &b, checked, errstr, errstr_size);
+  if (err == WT_OK)
+    err = ing_producer_send_parsed(p, checked, b.data, b.len, errstr,
+                                   errstr_size);
+  wt_buf_free(&b);
+  free(checked);
   return err;
 }
 

@@ -3,7 +3,8 @@
  * wt-ingest.
  *
  * ing_producer refuses what the worker would send to the DLQ: every message
- * is parsed with wt_command_parse before it is produced, and an unusable
+ * is checked with wt_command_parse before it is produced (once: by the
+ * caller, or here), and an unusable
  * envelope is WT_ERR_INVALID with the reason. A payload error is let
  * through on purpose: the worker answers it with a rejection ("invalid")
  * addressed to the sender, which is what the sender waits for. Messages are
@@ -43,17 +44,29 @@ typedef struct ing_producer ing_producer;
 ing_producer *ing_producer_new(const wt_config *cfg, const char *client_id,
                                char *errstr, size_t errstr_size);
 
-/* Serialises cmd (wt_command_to_json), checks the result as the worker
- * will, and queues it. WT_ERR_INVALID: the worker could not use it (reason
- * in errstr), nothing was sent. Delivery is asynchronous: see
- * ing_producer_flush. cmd is only read. */
+/* Three ways in, each with one check (wt_command_parse, the worker's own)
+ * and at most one conversion. WT_ERR_INVALID: the worker could not use it
+ * (reason in errstr), nothing was sent; a payload error is sent (see
+ * above). Delivery is asynchronous: see ing_producer_flush. Inputs are
+ * only read. */
+
+/* A command built in code: written (wt_command_write), that text checked
+ * (wt_command_encode) and queued as written. */
 wt_err ing_producer_send(ing_producer *p, const wt_command *cmd, char *errstr,
                          size_t errstr_size);
 
-/* The same for one raw JSON message of len bytes (a line of wt-ingest);
- * the bytes are produced as given. */
+/* One raw JSON message of len bytes (a line of wt-ingest): checked, and
+ * queued as given. */
 wt_err ing_producer_send_json(ing_producer *p, const char *json, size_t len,
                               char *errstr, size_t errstr_size);
+
+/* A message the caller has checked already: cmd is what wt_command_parse
+ * made of exactly json[0..len) (WT_OK; a payload error is fine). Queued as
+ * given, neither written nor parsed again (the gateway parses the envelope
+ * it built; wt-admin checks before it opens the bus). */
+wt_err ing_producer_send_parsed(ing_producer *p, const wt_command *cmd,
+                                const char *json, size_t len, char *errstr,
+                                size_t errstr_size);
 
 /* Waits until every queued message is delivered. WT_ERR_TIMEOUT when some
  * are still in flight after timeout_ms; WT_ERR_KAFKA when a message failed

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,40 +59,51 @@ void admin_command_init(wt_command *cmd, wt_cmd_type type,
   snprintf(cmd->origin, sizeof(cmd->origin), "wt-admin");
 }
 
-/* The payload check the worker makes, done here first: a typo is answered
- * at once instead of after a round trip (or a timeout without a worker). */
-int admin_check_payload(const wt_command *cmd) {
-  wt_command *parsed = malloc(sizeof(*parsed));
-  char *json = wt_command_to_json(cmd);
+int admin_msg_encode(const wt_command *cmd, admin_msg *m) {
   char err[256];
-  int rc = -1;
-  if (!parsed || !json) {
+  memset(m, 0, sizeof(*m));
+  wt_buf_init(&m->json, WT_COMMAND_MAX_BYTES);
+  m->checked = malloc(sizeof(*m->checked)); /* ~11 KiB: not on the stack */
+  if (!m->checked) {
     WT_ERROR("out of memory");
-  } else if (wt_command_parse(json, strlen(json), parsed, err, sizeof(err)) !=
-             WT_OK) {
+    return -1;
+  }
+  /* The worker's check, done here once: a typo is answered at once instead
+   * of after a round trip (or a timeout without a worker). */
+  if (wt_command_encode(cmd, &m->json, m->checked, err, sizeof(err)) != WT_OK) {
     fprintf(stderr, "wt-admin: %s not sent: %s\n", wt_cmd_type_name(cmd->type),
             err);
-  } else if (parsed->payload_error) {
-    fprintf(stderr, "wt-admin: %s rejected: invalid: %s\n",
-            wt_cmd_type_name(cmd->type), parsed->payload_message);
-  } else {
-    rc = 0;
+    return -1;
   }
-  free(json);
-  free(parsed);
-  return rc;
+  if (m->checked->payload_error) {
+    fprintf(stderr, "wt-admin: %s rejected: invalid: %s\n",
+            wt_cmd_type_name(cmd->type), m->checked->payload_message);
+    return -1;
+  }
+  return 0;
 }
 
-/* Sends cmd and waits for its outcome. 0: applied; 1: rejected, or not
+void admin_msg_free(admin_msg *m) {
+  /* user.create carries a password hash */
+  if (m->json.data)
+    explicit_bzero(m->json.data, m->json.alloc);
+  wt_buf_free(&m->json);
+  free(m->checked);
+  m->checked = NULL;
+}
+
+/* Sends m and waits for its outcome. 0: applied; 1: rejected, or not
  * decided in time, or not sent (said on stderr). */
-int admin_bus_submit(admin_bus *b, const wt_command *cmd) {
+int admin_bus_submit(admin_bus *b, const admin_msg *m) {
+  const wt_command *cmd = m->checked;
   const char *type = wt_cmd_type_name(cmd->type);
   ing_outcome out;
   char err[512];
   char *json = NULL;
   wt_err e;
 
-  if (ing_producer_send(b->producer, cmd, err, sizeof(err)) != WT_OK ||
+  if (ing_producer_send_parsed(b->producer, cmd, m->json.data, m->json.len, err,
+                               sizeof(err)) != WT_OK ||
       ing_producer_flush(b->producer, FLUSH_TIMEOUT_MS, err, sizeof(err)) !=
           WT_OK) {
     fprintf(stderr, "wt-admin: %s not sent: %s\n", type, err);

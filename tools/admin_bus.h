@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "ing_producer.h"
+#include "wt_buf.h"
 #include "wt_command.h"
 #include "wt_config.h"
 
@@ -27,11 +28,22 @@ int admin_bus_open(const wt_config *cfg, int timeout_ms, admin_bus *b);
 void admin_bus_close(admin_bus *b);
 void admin_command_init(wt_command *cmd, wt_cmd_type type,
                         const char *routing_id);
-/* 0 when the worker would accept the payload's shape, else -1 (said). */
-int admin_check_payload(const wt_command *cmd);
-/* Sends cmd and waits for its outcome: 0 applied, 1 rejected or no outcome
- * (said on stderr). */
-int admin_bus_submit(admin_bus *b, const wt_command *cmd);
+
+/* A command of wt-admin written and checked once (wt_command_encode): the
+ * text that is sent and the worker's reading of it. */
+typedef struct admin_msg {
+  wt_buf json;
+  wt_command *checked; /* malloc'd */
+} admin_msg;
+
+/* Writes and checks cmd: 0 when the worker would take it, else -1 (said on
+ * stderr: "not sent" for an unusable envelope, "rejected: invalid" for a
+ * payload error). admin_msg_free in either case. */
+int admin_msg_encode(const wt_command *cmd, admin_msg *m);
+void admin_msg_free(admin_msg *m);
+/* Sends m (encoded) and waits for its outcome: 0 applied, 1 rejected or no
+ * outcome (said on stderr). */
+int admin_bus_submit(admin_bus *b, const admin_msg *m);
 /* user.* commands have the actor "system": the worker accepts them only
  * signed by a producer with the scope system (docs/security.md), so
  * without a key they would only come back forbidden. 0 when

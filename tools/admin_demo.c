@@ -140,9 +140,13 @@ out:
 /* Opens the bus on first use: a re-run with nothing to do needs no Kafka. */
 static int demo_submit(const wt_config *cfg, admin_bus *bus, int timeout_ms,
                        const wt_command *cmd, int *created) {
-  if (!bus->producer && admin_bus_open(cfg, timeout_ms, bus) != 0)
-    return 1;
-  if (admin_bus_submit(bus, cmd) != 0)
+  admin_msg msg;
+  int rc = 1;
+  if (admin_msg_encode(cmd, &msg) == 0 &&
+      (bus->producer || admin_bus_open(cfg, timeout_ms, bus) == 0))
+    rc = admin_bus_submit(bus, &msg);
+  admin_msg_free(&msg);
+  if (rc != 0)
     return 1;
   (*created)++;
   return 0;

@@ -76,6 +76,7 @@ static int cmd_user_add(const wt_config *cfg, int argc, char **argv) {
   bool have_password = false, from_stdin = false;
   int timeout_ms = DEFAULT_TIMEOUT_MS;
   admin_bus bus = {0};
+  admin_msg msg = {0};
   wt_command cmd;
   int c, rc = 1;
 
@@ -139,14 +140,15 @@ static int cmd_user_add(const wt_config *cfg, int argc, char **argv) {
     goto out;
   }
   explicit_bzero(password, sizeof(password));
-  if (admin_check_payload(&cmd) != 0 ||
+  if (admin_msg_encode(&cmd, &msg) != 0 ||
       admin_bus_open(cfg, timeout_ms, &bus) != 0)
     goto out;
-  rc = admin_bus_submit(&bus, &cmd);
+  rc = admin_bus_submit(&bus, &msg);
   if (rc == 0)
     printf("%s\n", cmd.user_id);
 out:
   explicit_bzero(password, sizeof(password));
+  admin_msg_free(&msg);
   admin_bus_close(&bus);
   return rc;
 }
@@ -193,8 +195,9 @@ static int cmd_user_change(const wt_config *cfg, wt_cmd_type type, int argc,
       {NULL, 0, NULL, 0}};
   int timeout_ms = DEFAULT_TIMEOUT_MS;
   admin_bus bus = {0};
+  admin_msg msg = {0};
   wt_command cmd;
-  int c, rc;
+  int c, rc = 1;
 
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 't') {
@@ -220,11 +223,12 @@ static int cmd_user_change(const wt_config *cfg, wt_cmd_type type, int argc,
   if (resolve_user(cfg, argv[optind], cmd.user_id) != 0)
     return 1;
   memcpy(cmd.target_user_id, cmd.user_id, WT_UUID_STR);
-  if (admin_bus_open(cfg, timeout_ms, &bus) != 0)
-    return 1;
-  rc = admin_bus_submit(&bus, &cmd);
+  if (admin_msg_encode(&cmd, &msg) == 0 &&
+      admin_bus_open(cfg, timeout_ms, &bus) == 0)
+    rc = admin_bus_submit(&bus, &msg);
   if (rc == 0)
     printf("%s\n", cmd.user_id);
+  admin_msg_free(&msg);
   admin_bus_close(&bus);
   return rc;
 }

@@ -884,19 +884,26 @@ static const char *round_trip_cases[] = {
 
 #define NROUND (sizeof(round_trip_cases) / sizeof(round_trip_cases[0]))
 
-/* parse -> to_json -> parse gives the same command; the JSON is stable. */
+/* A command's text by wt_command_write, NUL-terminated, malloc'd. */
+static char *write_text(const wt_command *c) {
+  wt_buf b;
+  wt_buf_init(&b, WT_COMMAND_MAX_BYTES);
+  assert_true(wt_command_write(c, &b));
+  assert_true(wt_buf_ok(&b));
+  return b.data;
+}
+
+/* parse -> write -> parse gives the same command; the JSON is stable. */
 static void test_round_trip(void **state) {
   const char *json = *(const char **)*state;
   wt_command *c1 = calloc(3, sizeof(*c1));
   char *j1 = NULL, *j2 = NULL;
   assert_non_null(c1);
   parse_ok(json, &c1[0]);
-  j1 = wt_command_to_json(&c1[0]);
-  assert_non_null(j1);
+  j1 = write_text(&c1[0]);
   schema_dump("command", j1);
   parse_ok(j1, &c1[1]);
-  j2 = wt_command_to_json(&c1[1]);
-  assert_non_null(j2);
+  j2 = write_text(&c1[1]);
   assert_string_equal(j1, j2);
   parse_ok(j2, &c1[2]);
   assert_memory_equal(&c1[1], &c1[2], sizeof(wt_command));
@@ -915,7 +922,252 @@ static void test_round_trip(void **state) {
   free(c1);
 }
 
-/* A producer fills the struct by hand. */
+/* --- writing: every type by hand, write -> parse -> equal ------------------
+ */
+
+/* Text with what a writer must escape or pass through: quotes, backslash,
+ * control characters, a slash, DEL, UTF-8 of 2, 3 and 4 bytes. */
+#define AWKWARD                                                                \
+  "q\"b\\s/\t\n\r\x01\x1f\x7f caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"
+
+/* Every field the parser fills, compared; a command by hand sets fields as
+ * the parser will. */
+static void assert_same_command(const wt_command *a, const wt_command *b) {
+  assert_int_equal(a->type, b->type);
+  assert_string_equal(a->command_id, b->command_id);
+  assert_int_equal(a->actor_system, b->actor_system);
+  assert_string_equal(a->actor_id, b->actor_id);
+  assert_string_equal(a->project_id, b->project_id);
+  assert_string_equal(a->user_id, b->user_id);
+  assert_int_equal(a->issued_at, b->issued_at);
+  assert_string_equal(a->origin, b->origin);
+  assert_int_equal(a->fields, b->fields);
+  assert_int_equal(a->payload_error, WT_REJECT_NONE);
+  assert_int_equal(b->payload_error, WT_REJECT_NONE);
+  assert_string_equal(a->target_user_id, b->target_user_id);
+  assert_int_equal(a->role, b->role);
+  assert_string_equal(a->log_id, b->log_id);
+  assert_int_equal(a->started_at, b->started_at);
+  assert_int_equal(a->ended_at_null, b->ended_at_null);
+  if (!a->ended_at_null)
+    assert_int_equal(a->ended_at, b->ended_at);
+  assert_int_equal(a->expected_version, b->expected_version);
+  assert_string_equal(a->username, b->username);
+  assert_string_equal(a->name, b->name);
+  assert_string_equal(a->description, b->description);
+  assert_string_equal(a->display_name, b->display_name);
+  assert_string_equal(a->password_hash, b->password_hash);
+}
+
+/* The longest text of max characters: 4-byte UTF-8 each. */
+static void longest(char *out, size_t max) {
+  for (size_t i = 0; i < max; i++)
+    memcpy(out + 4 * i, "\xf0\x9f\x98\x80", 4);
+  out[4 * max] = '\0';
+}
+
+static void by_hand_log(wt_command *c, wt_cmd_type t, int variant) {
+  memcpy(c->project_id, P1, sizeof(P1));
+  memcpy(c->log_id, L1, sizeof(L1));
+  c->fields = WT_F_LOG_ID;
+  if (variant) {
+    memcpy(c->target_user_id, A2, sizeof(A2));
+    c->fields |= WT_F_USER_ID;
+  }
+  if (t == WT_CMD_LOG_DELETE) {
+    if (variant) {
+      c->expected_version = INT64_MAX;
+      c->fields |= WT_F_EXPECTED_VERSION;
+    }
+    return;
+  }
+  c->started_at = INT64_C(1796491800000000);
+  c->ended_at = INT64_C(1796495399999999);
+  c->ended_at_null = variant && t == WT_CMD_LOG_CREATE;
+  c->fields |= WT_F_STARTED_AT | WT_F_ENDED_AT | WT_F_DESCRIPTION;
+  if (variant)
+    longest(c->description, WT_DESCRIPTION_MAX_CHARS);
+  else
+    snprintf(c->description, sizeof(c->description), "%s", AWKWARD);
+  if (t == WT_CMD_LOG_UPDATE) {
+    c->expected_version = variant ? 1 : 42;
+    c->fields |= WT_F_EXPECTED_VERSION;
+    if (variant) { /* an update of the description alone */
+      c->fields &= ~(WT_F_STARTED_AT | WT_F_ENDED_AT);
+      c->started_at = 0;
+      c->ended_at = 0;
+    }
+  }
+}
+
+/* A command of type t by hand, every field its payload takes set (variant
+ * 1: the optional ones too, the longest texts, the system actor), as the
+ * parser will read it back. */
+static void by_hand(wt_command *c, wt_cmd_type t, int variant) {
+  wt_command_init(c, t, variant ? NULL : A1);
+  memcpy(c->command_id, CID, sizeof(CID));
+  c->issued_at = INT64_C(1796495400123457); /* µs survive */
+  if (variant)
+    snprintf(c->origin, sizeof(c->origin), "%s", "wt-ingest/1 \"x\"");
+  switch (t) {
+  case WT_CMD_PROJECT_CREATE:
+  case WT_CMD_PROJECT_RENAME:
+    memcpy(c->project_id, P1, sizeof(P1));
+    c->fields = WT_F_NAME;
+    if (variant)
+      longest(c->name, WT_NAME_MAX_CHARS);
+    else
+      snprintf(c->name, sizeof(c->name), "%s", AWKWARD);
+    break;
+  case WT_CMD_MEMBER_ADD:
+    memcpy(c->project_id, P1, sizeof(P1));
+    memcpy(c->target_user_id, A2, sizeof(A2));
+    c->role = variant ? WT_ROLE_OWNER : WT_ROLE_MEMBER;
+    c->fields = WT_F_USER_ID | WT_F_ROLE;
+    break;
+  case WT_CMD_MEMBER_REMOVE:
+    memcpy(c->project_id, P1, sizeof(P1));
+    memcpy(c->target_user_id, A2, sizeof(A2));
+    c->fields = WT_F_USER_ID;
+    break;
+  case WT_CMD_LOG_CREATE:
+  case WT_CMD_LOG_UPDATE:
+  case WT_CMD_LOG_DELETE: by_hand_log(c, t, variant); break;
+  case WT_CMD_USER_CREATE:
+    memcpy(c->user_id, A2, sizeof(A2));
+    memcpy(c->target_user_id, A2, sizeof(A2));
+    snprintf(c->username, sizeof(c->username), "%s",
+             variant ? "a.very-long_user.name-0123456789" : "bob");
+    if (variant)
+      longest(c->display_name, WT_NAME_MAX_CHARS);
+    else
+      snprintf(c->display_name, sizeof(c->display_name), "%s", AWKWARD);
+    if (variant) {
+      memset(c->password_hash, 'x', WT_PASSWORD_HASH_MAX);
+      c->password_hash[0] = '$';
+    } else {
+      snprintf(c->password_hash, sizeof(c->password_hash), "%s",
+               "$y$j9T$salt$\"hash\\");
+    }
+    c->fields =
+        WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
+    break;
+  case WT_CMD_USER_DEACTIVATE:
+  case WT_CMD_USER_REVOKE_TOKENS:
+    memcpy(c->user_id, A2, sizeof(A2));
+    memcpy(c->target_user_id, A2, sizeof(A2));
+    c->fields = WT_F_USER_ID;
+    break;
+  case WT_CMD_NONE:
+  case WT_CMD__COUNT: break;
+  }
+}
+
+/* Every command type, both variants: write -> parse -> equal, the text is
+ * what parse -> write gives again, and wt_command_encode is that write and
+ * parse in one, appended to what its buffer holds. */
+static void test_write_every_type(void **state) {
+  wt_command *c = calloc(3, sizeof(*c));
+  char err[256] = "";
+  (void)state;
+  assert_non_null(c);
+  for (int t = WT_CMD_NONE + 1; t < WT_CMD__COUNT; t++) {
+    for (int variant = 0; variant < 2; variant++) {
+      const char *name = wt_cmd_type_name((wt_cmd_type)t);
+      char *text, *again;
+      wt_buf b;
+      by_hand(&c[0], (wt_cmd_type)t, variant);
+      text = write_text(&c[0]);
+      schema_dump("command", text);
+      if (wt_command_parse(text, strlen(text), &c[1], err, sizeof(err)) !=
+          WT_OK)
+        fail_msg("%s/%d: %s: %s", name, variant, err, text);
+      if (c[1].payload_error)
+        fail_msg("%s/%d: %s: %s", name, variant, c[1].payload_message, text);
+      assert_same_command(&c[0], &c[1]);
+      again = write_text(&c[1]);
+      assert_string_equal(text, again);
+      wt_buf_init(&b, (size_t)2 * WT_COMMAND_MAX_BYTES);
+      wt_buf_puts(&b, "prefix");
+      assert_int_equal(wt_command_encode(&c[0], &b, &c[2], err, sizeof(err)),
+                       WT_OK);
+      assert_string_equal(b.data + 6, text);
+      assert_same_command(&c[0], &c[2]);
+      wt_buf_free(&b);
+      free(again);
+      free(text);
+    }
+  }
+  free(c);
+}
+
+/* What wt_command_write does not do: judge. The parser does, through
+ * wt_command_encode; a full buffer and an unknown type are false. */
+static void test_write_and_encode_failures(void **state) {
+  wt_command *c = calloc(2, sizeof(*c));
+  char err[256] = "", *text;
+  size_t need;
+  wt_buf b;
+  (void)state;
+  assert_non_null(c);
+  wt_buf_init(&b, WT_COMMAND_MAX_BYTES);
+
+  by_hand(&c[0], WT_CMD_LOG_UPDATE, 0);
+  c[0].type = WT_CMD_NONE;
+  assert_false(wt_command_write(&c[0], &b));
+  assert_int_equal(b.len, 0);
+  assert_int_equal(wt_command_encode(&c[0], &b, &c[1], err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_string_equal(err, "unknown command type");
+  assert_false(wt_command_write(NULL, &b));
+
+  /* a bad envelope: written as it is, refused by the parse */
+  by_hand(&c[0], WT_CMD_LOG_UPDATE, 0);
+  memcpy(c[0].command_id, "NOT-A-UUID", 11);
+  assert_true(wt_command_write(&c[0], &b));
+  wt_buf_reset(&b);
+  assert_int_equal(wt_command_encode(&c[0], &b, &c[1], err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_non_null(strstr(err, "command_id"));
+
+  /* a bad payload: WT_OK with the payload error, as the worker sees it */
+  by_hand(&c[0], WT_CMD_USER_CREATE, 0);
+  snprintf(c[0].username, sizeof(c[0].username), "%s", "No Caps");
+  wt_buf_reset(&b);
+  assert_int_equal(wt_command_encode(&c[0], &b, &c[1], err, sizeof(err)),
+                   WT_OK);
+  assert_int_equal(c[1].payload_error, WT_REJECT_INVALID);
+  assert_non_null(strstr(c[1].payload_message, "username"));
+
+  /* the cap: every size below the text's fails, the text's fits */
+  by_hand(&c[0], WT_CMD_LOG_CREATE, 0);
+  text = write_text(&c[0]);
+  need = strlen(text);
+  for (size_t cap = 0; cap < need; cap += cap < 64 ? 1 : 37) {
+    wt_buf small;
+    wt_buf_init(&small, cap);
+    assert_false(wt_command_write(&c[0], &small));
+    wt_buf_free(&small);
+  }
+  wt_buf_free(&b);
+  wt_buf_init(&b, need);
+  assert_true(wt_command_write(&c[0], &b));
+  assert_string_equal(b.data, text);
+  wt_buf_reset(&b);
+  wt_buf_putc(&b, 'x'); /* one byte short now */
+  assert_false(wt_command_write(&c[0], &b));
+  wt_buf_reset(&b);
+  wt_buf_putc(&b, 'x');
+  assert_int_equal(wt_command_encode(&c[0], &b, &c[1], err, sizeof(err)),
+                   WT_ERR_INVALID);
+  assert_string_equal(err, "command too large");
+  free(text);
+  wt_buf_free(&b);
+  free(c);
+}
+
+/* A producer fills the struct by hand (through wt_command_to_json, the
+ * transitional wrapper of wt_command_write). */
 static void test_to_json_by_hand(void **state) {
   wt_command c, back;
   char *json = NULL;
@@ -1171,7 +1423,7 @@ static void test_names(void **state) {
 /* --- main ----------------------------------------------------------------- */
 
 #define NLENGTH (sizeof(length_cases) / sizeof(length_cases[0]))
-#define NSINGLE 17
+#define NSINGLE 19
 
 int main(void) {
   enum { NTESTS = NPARSE + NLENGTH + NROUND + NTIME + NUUID + NUTF8 + NSINGLE };
@@ -1196,6 +1448,8 @@ int main(void) {
   SINGLE(test_depth_cap);
   SINGLE(test_embedded_nul);
   SINGLE(test_to_json_by_hand);
+  SINGLE(test_write_every_type);
+  SINGLE(test_write_and_encode_failures);
   SINGLE(test_time_matches_timegm);
   SINGLE(test_time_round_trip);
   SINGLE(test_time_now);
