@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "gw.h"
-#include "gw_subs.h"
 #include "wt_log.h"
 
 #define SLOT_NONE UINT32_MAX
@@ -201,10 +200,4 @@ void gw_conn_release(gw_pss *pss) {
   pss->rx_len = pss->rx_cap = 0;
   free(pss->header_token);
   pss->header_token = NULL;
-  for (int i = 0; i < pss->nsubs; i++)
-    gw_sub_clear(&pss->subs[i]);
-  free(pss->subs);
-  pss->subs = NULL;
-  pss->subs_cap = 0;
-  pss->nsubs = 0;
 }

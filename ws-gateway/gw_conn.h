@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "wt_buf.h"
-#include "wt_command.h"
+#include "wt_uuid.h"
 
 #define GW_REQ_ID_MAX 64
 #define GW_PEER_MAX 64
@@ -27,14 +27,6 @@ typedef struct gw_msg {
   size_t len;
   unsigned char buf[];
 } gw_msg;
-
-typedef struct gw_sub {
-  char project_id[WT_UUID_STR];
-  int64_t seq;  /* the last seq this subscriber has (snapshot or event) */
-  bool loading; /* snapshot or replay being read: events are held */
-  gw_msg *held, *held_tail;
-  size_t held_bytes;
-} gw_sub;
 
 typedef enum gw_pss_kind {
   GW_PSS_NONE = 0,
@@ -59,8 +51,9 @@ typedef struct gw_pss {
   size_t q_bytes;
   int close_code; /* set: close at the next WRITEABLE */
   char close_reason[64];
-  int inflight; /* commands and reads */
-  gw_sub *subs; /* grown as needed, up to WT_MAX_SUBSCRIPTIONS */
+  int inflight;        /* commands and reads */
+  struct gw_sub *subs; /* gw_subs's: grown as needed, up to
+                        * WT_MAX_SUBSCRIPTIONS, freed by gw_subs_conn_closed */
   int nsubs;
   int subs_cap;
 
@@ -125,7 +118,8 @@ void gw_conn_close(gw_pss *pss, int code, const char *reason);
  * callback's return value. */
 int gw_conn_writeable(struct gw *g, gw_pss *pss);
 
-/* Frees the queues and buffers of a WebSocket connection. */
+/* Frees the queues and buffers of a WebSocket connection (its
+ * subscriptions are gw_subs's: gw_subs_conn_closed first). */
 void gw_conn_release(gw_pss *pss);
 
 #endif

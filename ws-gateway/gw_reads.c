@@ -6,117 +6,22 @@
 
 #include "gw.h"
 #include "gw_members.h"
+#include "gw_page.h"
 #include "gw_pool.h"
+#include "gw_reply.h"
 #include "gw_sql.h"
-#include "gw_ws.h"
+#include "wt_jw.h"
 #include "wt_log.h"
-
-/* --- rows to JSON (pool threads) ---------------------------------------- */
+#include "wt_time.h"
 
 static int64_t us_at(const PGresult *res, int row, int col) {
   return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static void put_time_or_null(wt_buf *b, const PGresult *res, int row, int col) {
-  if (PQgetisnull(res, row, col))
-    wt_buf_puts(b, "null");
-  else
-    wt_buf_put_json_time(b, us_at(res, row, col));
-}
-
-/* GW_LOG_COLS: id, user_id, started, ended, description, version, created,
- * updated */
-void gw_log_json(wt_buf *b, const PGresult *res, int row, int col,
-                 const char *project_id) {
-  wt_buf_puts(b, "{\"id\":");
-  wt_buf_put_json_str(b, PQgetvalue(res, row, col));
-  wt_buf_puts(b, ",\"project_id\":");
-  wt_buf_put_json_str(b, project_id);
-  wt_buf_puts(b, ",\"user_id\":");
-  wt_buf_put_json_str(b, PQgetvalue(res, row, col + 1));
-  wt_buf_puts(b, ",\"started_at\":");
-  put_time_or_null(b, res, row, col + 2);
-  wt_buf_puts(b, ",\"ended_at\":");
-  put_time_or_null(b, res, row, col + 3);
-  wt_buf_puts(b, ",\"duration_seconds\":");
-  if (PQgetisnull(res, row, col + 3)) {
-    wt_buf_puts(b, "null");
-  } else {
-    int64_t d = us_at(res, row, col + 3) - us_at(res, row, col + 2);
-    wt_buf_put_i64(b, d > 0 ? d / 1000000 : 0);
-  }
-  wt_buf_puts(b, ",\"description\":");
-  wt_buf_put_json_str(b, PQgetvalue(res, row, col + 4));
-  wt_buf_puts(b, ",\"version\":");
-  wt_buf_puts(b, PQgetvalue(res, row, col + 5));
-  wt_buf_puts(b, ",\"created_at\":");
-  put_time_or_null(b, res, row, col + 6);
-  wt_buf_puts(b, ",\"updated_at\":");
-  put_time_or_null(b, res, row, col + 7);
-  wt_buf_putc(b, '}');
-}
-
-void gw_cursor_encode(char *out, size_t size, int64_t started_us,
-                      const char *id) {
-  char raw[80];
-  int n = snprintf(raw, sizeof(raw), "%lld:%s", (long long)started_us, id);
-  if (lws_b64_encode_string(raw, n, out, (int)size) < 0)
-    out[0] = '\0';
-}
-
-bool gw_cursor_decode(const char *cursor, int64_t *started_us,
-                      char id[WT_UUID_STR]) {
-  char raw[96];
-  char *colon, *end;
-  int n;
-  if (strlen(cursor) >= GW_CURSOR_MAX)
-    return false;
-  n = lws_b64_decode_string(cursor, raw, (int)sizeof(raw) - 1);
-  if (n <= 0)
-    return false;
-  raw[n] = '\0';
-  colon = strchr(raw, ':');
-  if (!colon || colon == raw)
-    return false;
-  *colon = '\0';
-  *started_us = strtoll(raw, &end, 10);
-  if (*end || !wt_uuid_valid(colon + 1))
-    return false;
-  memcpy(id, colon + 1, WT_UUID_STR);
-  return true;
-}
-
-void gw_logs_page(wt_buf *b, const PGresult *res, int first, int col,
-                  const char *project_id, int limit, const char *key) {
-  int rows = PQntuples(res), n = 0;
-  bool more = false;
-  wt_buf_putc(b, '"');
-  wt_buf_puts(b, key);
-  wt_buf_puts(b, "\":[");
-  for (int r = first; r < rows; r++) {
-    if (PQgetisnull(res, r, col))
-      continue; /* the snapshot's row for a project without logs */
-    if (n == limit) {
-      more = true;
-      break;
-    }
-    if (n++)
-      wt_buf_putc(b, ',');
-    gw_log_json(b, res, r, col, project_id);
-  }
-  wt_buf_puts(b, "],\"next_cursor\":");
-  if (more) {
-    char cur[GW_CURSOR_MAX];
-    int last = first + n - 1;
-    /* rows before `last` may be NULL rows only in the snapshot's no-log
-     * case, which has no "more"; so last is the page's last log */
-    gw_cursor_encode(cur, sizeof(cur), us_at(res, last, col + 2),
-                     PQgetvalue(res, last, col));
-    wt_buf_put_json_str(b, cur);
-  } else {
-    wt_buf_puts(b, "null");
-  }
-}
+/* key K: a text column of the result */
+#define KCOL(w, K, res, row, col)                                              \
+  wt_jw_kstrn(w, K, PQgetvalue(res, row, col),                                 \
+              (size_t)PQgetlength(res, row, col))
 
 /* --- the read job --------------------------------------------------------- */
 
@@ -135,17 +40,12 @@ typedef struct read_job {
   wt_buf out; /* the whole reply */
 } read_job;
 
-static void reply_head(read_job *j) {
-  wt_buf_puts(&j->out, "{\"type\":\"result\",\"id\":");
-  wt_buf_put_json_str(&j->out, j->req_id);
-  wt_buf_puts(&j->out, ",");
-}
-
 static void read_run(gw_job *job, wt_db *db) {
   read_job *j = (read_job *)job;
   const char *params[7] = {0};
   char limit[16], err[512];
   wt_db_stmt st = {.params = params};
+  wt_jw w;
   int rows;
   switch (j->kind) {
   case READ_PROJECTS:
@@ -181,54 +81,48 @@ static void read_run(gw_job *job, wt_db *db) {
     return;
   }
   rows = PQntuples(st.result);
-  reply_head(j);
+  wt_jw_init(&w, &j->out);
+  gw_reply_open(&w, "result", j->req_id);
   switch (j->kind) {
   case READ_PROJECTS:
-    wt_buf_puts(&j->out, "\"items\":[");
+    wt_jw_karr(&w, "items");
     for (int r = 0; r < rows; r++) {
-      if (r)
-        wt_buf_putc(&j->out, ',');
-      wt_buf_puts(&j->out, "{\"project\":{\"id\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 0));
-      wt_buf_puts(&j->out, ",\"name\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 1));
-      wt_buf_puts(&j->out, ",\"created_by\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 2));
-      wt_buf_puts(&j->out, ",\"created_at\":");
-      wt_buf_put_json_time(&j->out, us_at(st.result, r, 3));
-      wt_buf_puts(&j->out, "},\"role\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 4));
-      wt_buf_putc(&j->out, '}');
+      wt_jw_obj(&w);
+      wt_jw_kobj(&w, "project");
+      KCOL(&w, "id", st.result, r, 0);
+      KCOL(&w, "name", st.result, r, 1);
+      KCOL(&w, "created_by", st.result, r, 2);
+      wt_jw_ktime(&w, "created_at", us_at(st.result, r, 3));
+      wt_jw_obj_end(&w);
+      KCOL(&w, "role", st.result, r, 4);
+      wt_jw_obj_end(&w);
     }
-    wt_buf_putc(&j->out, ']');
+    wt_jw_arr_end(&w);
     break;
   case READ_MEMBERS:
-    wt_buf_puts(&j->out, "\"project_id\":");
-    wt_buf_put_json_str(&j->out, j->project_id);
-    wt_buf_puts(&j->out, ",\"items\":[");
+    wt_jw_kstr(&w, "project_id", j->project_id);
+    wt_jw_karr(&w, "items");
     for (int r = 0; r < rows; r++) {
-      if (r)
-        wt_buf_putc(&j->out, ',');
-      wt_buf_puts(&j->out, "{\"user_id\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 0));
-      wt_buf_puts(&j->out, ",\"username\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 1));
-      wt_buf_puts(&j->out, ",\"display_name\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 2));
-      wt_buf_puts(&j->out, ",\"role\":");
-      wt_buf_put_json_str(&j->out, PQgetvalue(st.result, r, 3));
-      wt_buf_putc(&j->out, '}');
+      wt_jw_obj(&w);
+      KCOL(&w, "user_id", st.result, r, 0);
+      KCOL(&w, "username", st.result, r, 1);
+      KCOL(&w, "display_name", st.result, r, 2);
+      KCOL(&w, "role", st.result, r, 3);
+      wt_jw_obj_end(&w);
     }
-    wt_buf_putc(&j->out, ']');
+    wt_jw_arr_end(&w);
     break;
-  case READ_LIST:
-    wt_buf_puts(&j->out, "\"project_id\":");
-    wt_buf_put_json_str(&j->out, j->project_id);
-    wt_buf_putc(&j->out, ',');
-    gw_logs_page(&j->out, st.result, 0, 0, j->project_id, j->limit, "items");
+  case READ_LIST: {
+    char cursor[GW_CURSOR_MAX];
+    wt_jw_kstr(&w, "project_id", j->project_id);
+    wt_jw_karr(&w, "items");
+    gw_logs_page(&w, st.result, 0, 0, j->project_id, j->limit, cursor);
+    wt_jw_arr_end(&w);
+    wt_jw_kstr(&w, "next_cursor", cursor[0] ? cursor : NULL);
     break;
   }
-  wt_buf_putc(&j->out, '}');
+  }
+  wt_jw_obj_end(&w);
   wt_db_stmts_clear(&st, 1);
 }
 
@@ -237,10 +131,10 @@ static void read_done(gw *g, gw_job *job) {
   gw_pss *pss =
       j->base.cancelled ? NULL : gw_conns_get(&g->conns, j->base.conn_id);
   if (pss) {
-    gw_ws_request_done(pss);
+    gw_request_done(pss);
     if (j->err != WT_OK)
-      gw_ws_reply_error(g, pss, j->req_id, "unavailable",
-                        "the database did not answer");
+      gw_reply_error(g, pss, j->req_id, "unavailable",
+                     "the database did not answer");
     else {
       g->metrics.reads++;
       gw_conn_send_buf(g, pss, &j->out);
@@ -268,7 +162,7 @@ static void submit(gw *g, gw_pss *pss, read_job *j) {
   pss->inflight++;
   if (!gw_pool_submit(g->pool, &j->base)) {
     pss->inflight--;
-    gw_ws_reply_error(g, pss, j->req_id, "unavailable", "shutting down");
+    gw_reply_error(g, pss, j->req_id, "unavailable", "shutting down");
     wt_buf_free(&j->out);
     free(j);
   }
@@ -278,11 +172,11 @@ static void submit(gw *g, gw_pss *pss, read_job *j) {
 static bool member_project(gw *g, gw_pss *pss, const char *req_id,
                            json_object *req, char pid[WT_UUID_STR]) {
   if (!gw_req_uuid(req, "project_id", pid)) {
-    gw_ws_reply_error(g, pss, req_id, "invalid", "project_id: expected a UUID");
+    gw_reply_error(g, pss, req_id, "invalid", "project_id: expected a UUID");
     return false;
   }
   if (gw_members_role(g->members, pid, pss->user_id) == WT_ROLE_NONE) {
-    gw_ws_reply_error(g, pss, req_id, "not_found", "no such project");
+    gw_reply_error(g, pss, req_id, "not_found", "no such project");
     return false;
   }
   return true;
@@ -291,7 +185,7 @@ static bool member_project(gw *g, gw_pss *pss, const char *req_id,
 void gw_reads_projects(gw *g, gw_pss *pss, const char *req_id) {
   read_job *j = job_new(pss, READ_PROJECTS, req_id);
   if (!j) {
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
   submit(g, pss, j);
@@ -305,7 +199,7 @@ void gw_reads_members(gw *g, gw_pss *pss, const char *req_id,
     return;
   j = job_new(pss, READ_MEMBERS, req_id);
   if (!j) {
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
   memcpy(j->project_id, pid, sizeof(pid));
@@ -336,7 +230,7 @@ void gw_reads_list(gw *g, gw_pss *pss, const char *req_id, json_object *req) {
     return;
   j = job_new(pss, READ_LIST, req_id);
   if (!j) {
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
   memcpy(j->project_id, pid, sizeof(pid));
@@ -346,7 +240,7 @@ void gw_reads_list(gw *g, gw_pss *pss, const char *req_id, json_object *req) {
     int64_t n =
         json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
     if (n < 1 || n > GW_PAGE_MAX) {
-      gw_ws_reply_error(g, pss, req_id, "invalid", "limit: 1..500");
+      gw_reply_error(g, pss, req_id, "invalid", "limit: 1..500");
       goto bad;
     }
     j->limit = (int)n;
@@ -354,13 +248,13 @@ void gw_reads_list(gw *g, gw_pss *pss, const char *req_id, json_object *req) {
   if (json_object_object_get_ex(req, "user_id", &v) &&
       !json_object_is_type(v, json_type_null) &&
       !gw_req_uuid(req, "user_id", j->filter_user)) {
-    gw_ws_reply_error(g, pss, req_id, "invalid", "user_id: expected a UUID");
+    gw_reply_error(g, pss, req_id, "invalid", "user_id: expected a UUID");
     goto bad;
   }
   if (!opt_time(req, "from", j->from, sizeof(j->from)) ||
       !opt_time(req, "to", j->to, sizeof(j->to))) {
-    gw_ws_reply_error(g, pss, req_id, "invalid",
-                      "from/to: expected RFC 3339 times");
+    gw_reply_error(g, pss, req_id, "invalid",
+                   "from/to: expected RFC 3339 times");
     goto bad;
   }
   if (json_object_object_get_ex(req, "cursor", &v) &&
@@ -368,7 +262,7 @@ void gw_reads_list(gw *g, gw_pss *pss, const char *req_id, json_object *req) {
     int64_t at;
     const char *c = gw_req_str(req, "cursor", GW_CURSOR_MAX);
     if (!c || !gw_cursor_decode(c, &at, j->cur_id)) {
-      gw_ws_reply_error(g, pss, req_id, "invalid", "cursor: not ours");
+      gw_reply_error(g, pss, req_id, "invalid", "cursor: not ours");
       goto bad;
     }
     wt_time_format(at, j->cur_at, sizeof(j->cur_at));

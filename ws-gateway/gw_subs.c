@@ -6,10 +6,11 @@
 
 #include "gw.h"
 #include "gw_members.h"
+#include "gw_page.h"
 #include "gw_pool.h"
-#include "gw_reads.h"
+#include "gw_reply.h"
 #include "gw_sql.h"
-#include "gw_ws.h"
+#include "wt_jw.h"
 #include "wt_log.h"
 #include "wt_lru.h"
 
@@ -86,7 +87,7 @@ wt_err gw_subs_load_projects(gw_subs *s, PGresult *res) {
   return WT_OK;
 }
 
-void gw_sub_clear(gw_sub *sub) {
+static void sub_clear(gw_sub *sub) {
   while (sub->held) {
     gw_msg *m = sub->held;
     sub->held = m->next;
@@ -116,7 +117,7 @@ static void stream_leave(gw_subs *s, const char *project_id, uint64_t id) {
 
 static void drop_sub(gw *g, gw_pss *pss, gw_sub *sub) {
   stream_leave(g->subs, sub->project_id, pss->id);
-  gw_sub_clear(sub);
+  sub_clear(sub);
   *sub = pss->subs[--pss->nsubs];
   g->subs->nsubs--;
 }
@@ -352,8 +353,9 @@ typedef struct snap_job {
   int64_t since, seq;
   size_t replay_max; /* bytes of event frames a replay may queue */
   wt_err err;
-  gw_event *events; /* replay */
-  wt_buf logs;      /* snapshot: "logs":[...],"next_cursor":... */
+  gw_event *events;           /* replay */
+  wt_buf logs;                /* snapshot: the items of "logs" */
+  char cursor[GW_CURSOR_MAX]; /* snapshot: its next_cursor, or "" */
 } snap_job;
 
 static wt_err read_snapshot(snap_job *j, wt_db *db) {
@@ -371,9 +373,12 @@ static wt_err read_snapshot(snap_job *j, wt_db *db) {
   } else if (PQntuples(st.result) > 0) {
     j->found = true;
     j->seq = strtoll(PQgetvalue(st.result, 0, 0), NULL, 10);
+    wt_jw w;
     /* a project without logs is one row of NULL log columns */
-    gw_logs_page(&j->logs, st.result, 0, 1, j->project_id, SNAPSHOT_PAGE,
-                 "logs");
+    wt_jw_init(&w, &j->logs);
+    wt_jw_arr(&w);
+    gw_logs_page(&w, st.result, 0, 1, j->project_id, SNAPSHOT_PAGE, j->cursor);
+    wt_jw_arr_end(&w);
   }
   wt_db_stmts_clear(&st, 1);
   return e;
@@ -465,11 +470,12 @@ static void snap_done(gw *g, gw_job *job) {
       j->base.cancelled ? NULL : gw_conns_get(&g->conns, j->base.conn_id);
   gw_sub *sub;
   wt_buf b;
+  wt_jw w;
   if (!pss) {
     snap_free(j);
     return;
   }
-  gw_ws_request_done(pss);
+  gw_request_done(pss);
   sub = find_sub(pss, j->project_id);
   if (!sub || !sub->loading) { /* unsubscribed meanwhile */
     snap_free(j);
@@ -477,7 +483,7 @@ static void snap_done(gw *g, gw_job *job) {
   }
   if (j->err != WT_OK || !j->found) {
     drop_sub(g, pss, sub);
-    gw_ws_reply_error(
+    gw_reply_error(
         g, pss, j->req_id, j->err != WT_OK ? "unavailable" : "not_found",
         j->err != WT_OK ? "the database did not answer" : "no such project");
     snap_free(j);
@@ -492,18 +498,20 @@ static void snap_done(gw *g, gw_job *job) {
   }
   sub->seq = j->seq;
   wt_buf_reset(&b);
-  wt_buf_puts(&b, "{\"type\":\"subscribed\",\"id\":");
-  wt_buf_put_json_str(&b, j->req_id);
-  wt_buf_puts(&b, ",\"project_id\":");
-  wt_buf_put_json_str(&b, j->project_id);
-  wt_buf_printf(&b, ",\"seq\":%lld", (long long)j->seq);
+  wt_jw_init(&w, &b);
+  gw_reply_open(&w, "subscribed", j->req_id);
+  wt_jw_kstr(&w, "project_id", j->project_id);
+  wt_jw_ki64(&w, "seq", j->seq);
   if (!j->has_since || j->reset) {
-    wt_buf_putc(&b, ',');
-    wt_buf_append(&b, j->logs.data, j->logs.len);
+    if (!wt_buf_ok(&j->logs))
+      b.failed = true; /* too large: gw_conn_send_buf says so */
+    else
+      wt_jw_kraw(&w, "logs", j->logs.data, j->logs.len);
+    wt_jw_kstr(&w, "next_cursor", j->cursor[0] ? j->cursor : NULL);
   }
   if (j->reset)
-    wt_buf_puts(&b, ",\"reset\":true");
-  wt_buf_putc(&b, '}');
+    wt_jw_kbool(&w, "reset", true);
+  wt_jw_obj_end(&w);
   gw_conn_send_buf(g, pss, &b);
   wt_buf_free(&b);
   /* what the stream delivered meanwhile, past the snapshot */
@@ -542,20 +550,20 @@ void gw_subs_subscribe(gw *g, gw_pss *pss, const char *req_id,
   stream *st;
   snap_job *j;
   if (gw_members_role(g->members, project_id, pss->user_id) == WT_ROLE_NONE) {
-    gw_ws_reply_error(g, pss, req_id, "not_found", "no such project");
+    gw_reply_error(g, pss, req_id, "not_found", "no such project");
     return;
   }
   if (sub)
     drop_sub(g, pss, sub); /* subscribing again starts over */
   if (pss->nsubs >= g->cfg.max_subscriptions) {
-    gw_ws_reply_error(g, pss, req_id, "rate_limited", "too many subscriptions");
+    gw_reply_error(g, pss, req_id, "rate_limited", "too many subscriptions");
     return;
   }
   st = stream_get(g->subs, project_id, true);
   j = calloc(1, sizeof(*j));
   if (!st || !j || !stream_reserve(st)) {
     free(j);
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
   if (pss->nsubs == pss->subs_cap) {
@@ -568,7 +576,7 @@ void gw_subs_subscribe(gw *g, gw_pss *pss, const char *req_id,
     grown = realloc(pss->subs, (size_t)cap * sizeof(gw_sub));
     if (!grown) {
       free(j);
-      gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+      gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
       return;
     }
     pss->subs = grown;
@@ -595,7 +603,7 @@ void gw_subs_subscribe(gw *g, gw_pss *pss, const char *req_id,
     pss->inflight--;
     drop_sub(g, pss, find_sub(pss, project_id));
     snap_free(j);
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "shutting down");
+    gw_reply_error(g, pss, req_id, "unavailable", "shutting down");
   }
 }
 
@@ -603,17 +611,17 @@ void gw_subs_unsubscribe(gw *g, gw_pss *pss, const char *req_id,
                          const char *project_id) {
   gw_sub *sub = find_sub(pss, project_id);
   wt_buf b;
+  wt_jw w;
   if (!sub) {
-    gw_ws_reply_error(g, pss, req_id, "not_found", "not subscribed");
+    gw_reply_error(g, pss, req_id, "not_found", "not subscribed");
     return;
   }
   drop_sub(g, pss, sub);
-  wt_buf_init(&b, 4096);
-  wt_buf_puts(&b, "{\"type\":\"unsubscribed\",\"id\":");
-  wt_buf_put_json_str(&b, req_id);
-  wt_buf_puts(&b, ",\"project_id\":");
-  wt_buf_put_json_str(&b, project_id);
-  wt_buf_putc(&b, '}');
+  wt_buf_init(&b, GW_REPLY_SMALL);
+  wt_jw_init(&w, &b);
+  gw_reply_open(&w, "unsubscribed", req_id);
+  wt_jw_kstr(&w, "project_id", project_id);
+  wt_jw_obj_end(&w);
   gw_conn_send_buf(g, pss, &b);
   wt_buf_free(&b);
 }
@@ -621,13 +629,16 @@ void gw_subs_unsubscribe(gw *g, gw_pss *pss, const char *req_id,
 void gw_subs_removed(gw *g, gw_pss *pss, const char *project_id) {
   gw_sub *sub = find_sub(pss, project_id);
   wt_buf b;
+  wt_jw w;
   if (!sub)
     return;
   drop_sub(g, pss, sub);
-  wt_buf_init(&b, 4096);
-  wt_buf_puts(&b, "{\"type\":\"unsubscribed\",\"project_id\":");
-  wt_buf_put_json_str(&b, project_id);
-  wt_buf_puts(&b, ",\"reason\":\"removed\"}");
+  wt_buf_init(&b, GW_REPLY_SMALL);
+  wt_jw_init(&w, &b);
+  gw_reply_open(&w, "unsubscribed", NULL);
+  wt_jw_kstr(&w, "project_id", project_id);
+  wt_jw_kstr(&w, "reason", "removed");
+  wt_jw_obj_end(&w);
   gw_conn_send_buf(g, pss, &b);
   wt_buf_free(&b);
 }
@@ -635,4 +646,7 @@ void gw_subs_removed(gw *g, gw_pss *pss, const char *project_id) {
 void gw_subs_conn_closed(gw *g, gw_pss *pss) {
   while (pss->nsubs > 0)
     drop_sub(g, pss, &pss->subs[pss->nsubs - 1]);
+  free(pss->subs);
+  pss->subs = NULL;
+  pss->subs_cap = 0;
 }

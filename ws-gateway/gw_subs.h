@@ -29,6 +29,15 @@
 struct gw;
 typedef struct gw_subs gw_subs;
 
+/* A connection's subscription to a project (gw_pss.subs). */
+typedef struct gw_sub {
+  char project_id[WT_UUID_STR];
+  int64_t seq;  /* the last seq this subscriber has (snapshot or event) */
+  bool loading; /* snapshot or replay being read: events are held */
+  gw_msg *held, *held_tail;
+  size_t held_bytes;
+} gw_sub;
+
 gw_subs *gw_subs_new(void);
 void gw_subs_destroy(gw_subs *s);
 
@@ -44,11 +53,9 @@ void gw_subs_unsubscribe(struct gw *g, gw_pss *pss, const char *req_id,
                          const char *project_id);
 /* Ends a user's subscription to a project it was removed from. */
 void gw_subs_removed(struct gw *g, gw_pss *pss, const char *project_id);
-/* A connection goes away: leave its streams. */
+/* A connection goes away: leaves its streams and frees its subscriptions
+ * (what they hold and pss->subs). Before gw_conns_remove. */
 void gw_subs_conn_closed(struct gw *g, gw_pss *pss);
-
-/* Frees what a subscription holds. */
-void gw_sub_clear(gw_sub *sub);
 
 size_t gw_subs_count(const gw_subs *s);
 

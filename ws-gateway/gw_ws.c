@@ -8,9 +8,12 @@
 #include "gw.h"
 #include "gw_members.h"
 #include "gw_reads.h"
+#include "gw_reply.h"
 #include "gw_subs.h"
 #include "gw_users.h"
+#include "wt_jw.h"
 #include "wt_log.h"
+#include "wt_time.h"
 
 #define BEARER "Bearer "
 
@@ -31,54 +34,10 @@ static int64_t mono_us(void) {
 
 /* --- replies -------------------------------------------------------------- */
 
-void gw_ws_reply_error(gw *g, gw_pss *pss, const char *req_id, const char *code,
-                       const char *message) {
-  wt_buf b;
-  wt_buf_init(&b, 4096);
-  wt_buf_puts(&b, "{\"type\":\"error\"");
-  if (req_id) {
-    wt_buf_puts(&b, ",\"id\":");
-    wt_buf_put_json_str(&b, req_id);
-  }
-  wt_buf_puts(&b, ",\"code\":");
-  wt_buf_put_json_str(&b, code);
-  wt_buf_puts(&b, ",\"message\":");
-  wt_buf_put_json_str(&b, message);
-  wt_buf_putc(&b, '}');
-  gw_conn_send_buf(g, pss, &b);
-  wt_buf_free(&b);
-}
-
 static void reply_invalid(gw *g, gw_pss *pss, const char *req_id,
                           const char *message) {
   g->metrics.bad_frames++;
-  gw_ws_reply_error(g, pss, req_id, "invalid", message);
-}
-
-void gw_ws_request_done(gw_pss *pss) {
-  if (pss->inflight > 0)
-    pss->inflight--;
-}
-
-const char *gw_req_str(json_object *req, const char *key, size_t max) {
-  json_object *v;
-  const char *s;
-  if (!json_object_object_get_ex(req, key, &v) ||
-      !json_object_is_type(v, json_type_string))
-    return NULL;
-  s = json_object_get_string(v);
-  return (size_t)json_object_get_string_len(v) <= max &&
-                 strlen(s) == (size_t)json_object_get_string_len(v)
-             ? s
-             : NULL;
-}
-
-bool gw_req_uuid(json_object *req, const char *key, char out[WT_UUID_STR]) {
-  const char *s = gw_req_str(req, key, WT_UUID_STR - 1);
-  if (!s || !wt_uuid_valid(s))
-    return false;
-  memcpy(out, s, WT_UUID_STR);
-  return true;
+  gw_reply_error(g, pss, req_id, "invalid", message);
 }
 
 /* --- auth ----------------------------------------------------------------- */
@@ -109,8 +68,8 @@ static void authenticate(gw *g, gw_pss *pss, const char *token,
                          const char *req_id) {
   wt_jwt_claims cl;
   const gw_user *u;
-  char exp[40];
   wt_buf b;
+  wt_jw w;
   wt_jwt_reason r =
       wt_jwt_verify(g->jwt, token, WT_JWT_ACCESS, (int64_t)time(NULL), &cl);
   if (r != WT_JWT_OK) {
@@ -140,18 +99,12 @@ static void authenticate(gw *g, gw_pss *pss, const char *token,
   pss->token_exp = cl.exp;
   arm_timer(g, pss);
   g->metrics.auth_ok++;
-  wt_time_format(cl.exp * 1000000, exp, sizeof(exp));
-  wt_buf_init(&b, 4096);
-  wt_buf_puts(&b, "{\"type\":\"auth_ok\"");
-  if (req_id) {
-    wt_buf_puts(&b, ",\"id\":");
-    wt_buf_put_json_str(&b, req_id);
-  }
-  wt_buf_puts(&b, ",\"user_id\":");
-  wt_buf_put_json_str(&b, pss->user_id);
-  wt_buf_puts(&b, ",\"expires_at\":");
-  wt_buf_put_json_str(&b, exp);
-  wt_buf_putc(&b, '}');
+  wt_buf_init(&b, GW_REPLY_SMALL);
+  wt_jw_init(&w, &b);
+  gw_reply_open(&w, "auth_ok", req_id);
+  wt_jw_kstr(&w, "user_id", pss->user_id);
+  wt_jw_ktime(&w, "expires_at", cl.exp * 1000000);
+  wt_jw_obj_end(&w);
   gw_conn_send_buf(g, pss, &b);
   wt_buf_free(&b);
 }
@@ -338,7 +291,7 @@ static void command(gw *g, gw_pss *pss, const char *req_id, wt_cmd_type type,
   char err[512];
   wt_err e;
   if (!c) {
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     return;
   }
   c->type = type;
@@ -355,7 +308,7 @@ static void command(gw *g, gw_pss *pss, const char *req_id, wt_cmd_type type,
       gw_members_role(g->members, c->project_id, pss->user_id) ==
           WT_ROLE_NONE) {
     g->metrics.commands[GW_OUT_REFUSED]++;
-    gw_ws_reply_error(g, pss, req_id, "not_found", "no such project");
+    gw_reply_error(g, pss, req_id, "not_found", "no such project");
     goto out;
   }
   /* the actor is who the token says, never what the client says */
@@ -365,7 +318,7 @@ static void command(gw *g, gw_pss *pss, const char *req_id, wt_cmd_type type,
   snprintf(c->origin, sizeof(c->origin), "wt-gateway");
   f = calloc(1, sizeof(*f));
   if (!f) {
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     goto out;
   }
   memcpy(f->command_id, c->command_id, sizeof(f->command_id));
@@ -375,7 +328,7 @@ static void command(gw *g, gw_pss *pss, const char *req_id, wt_cmd_type type,
   f->deadline_us = mono_us() + (int64_t)g->cfg.command_timeout_ms * 1000;
   if (wt_lru_put(g->inflight, f->command_id, f, 0) != WT_OK) {
     free(f);
-    gw_ws_reply_error(g, pss, req_id, "unavailable", "out of memory");
+    gw_reply_error(g, pss, req_id, "unavailable", "out of memory");
     goto out;
   }
   e = ing_producer_send(g->producer, c, err, sizeof(err));
@@ -387,7 +340,7 @@ static void command(gw *g, gw_pss *pss, const char *req_id, wt_cmd_type type,
       reply_invalid(g, pss, req_id, err);
     } else {
       WT_WARN("command not produced error=\"%s\"", err);
-      gw_ws_reply_error(g, pss, req_id, "unavailable", "Kafka did not take it");
+      gw_reply_error(g, pss, req_id, "unavailable", "Kafka did not take it");
     }
     goto out;
   }
@@ -408,29 +361,25 @@ void gw_ws_on_outcome(gw *g, const gw_event *e) {
   gw_inflight *f = wt_lru_peek(g->inflight, e->command_id);
   gw_pss *pss;
   wt_buf b;
+  wt_jw w;
   if (!f)
     return;
   inflight_unlink(g, f);
   pss = gw_conns_get(&g->conns, f->conn_id);
   g->metrics.commands[e->applied ? GW_OUT_APPLIED : GW_OUT_REJECTED]++;
   if (pss) {
-    gw_ws_request_done(pss);
+    gw_request_done(pss);
     wt_buf_init(&b, GW_REPLY_MAX);
-    wt_buf_puts(&b, e->applied ? "{\"type\":\"applied\",\"id\":"
-                               : "{\"type\":\"rejected\",\"id\":");
-    wt_buf_put_json_str(&b, f->req_id);
-    wt_buf_puts(&b, ",\"command_id\":");
-    wt_buf_put_json_str(&b, e->command_id);
+    wt_jw_init(&w, &b);
+    gw_reply_open(&w, e->applied ? "applied" : "rejected", f->req_id);
+    wt_jw_kstr(&w, "command_id", e->command_id);
     if (e->applied) {
-      wt_buf_puts(&b, ",\"event\":");
-      wt_buf_puts(&b, e->raw);
+      wt_jw_kraw(&w, "event", e->raw, strlen(e->raw));
     } else {
-      wt_buf_puts(&b, ",\"code\":");
-      wt_buf_put_json_str(&b, e->code);
-      wt_buf_puts(&b, ",\"message\":");
-      wt_buf_put_json_str(&b, e->message);
+      wt_jw_kstr(&w, "code", e->code);
+      wt_jw_kstr(&w, "message", e->message);
     }
-    wt_buf_putc(&b, '}');
+    wt_jw_obj_end(&w);
     gw_conn_send_buf(g, pss, &b);
     wt_buf_free(&b);
   }
@@ -447,8 +396,8 @@ void gw_ws_tick(gw *g) {
     g->metrics.commands[GW_OUT_TIMEOUT]++;
     WT_WARN("command timed out command_id=%s", f->command_id);
     if (pss) {
-      gw_ws_request_done(pss);
-      gw_ws_reply_error(g, pss, f->req_id, "unavailable", "no outcome in time");
+      gw_request_done(pss);
+      gw_reply_error(g, pss, f->req_id, "unavailable", "no outcome in time");
     }
     free(f);
     f = next;
@@ -561,8 +510,8 @@ static void handle_message(gw *g, gw_pss *pss, const char *data, size_t len) {
     goto out;
   }
   if (pss->inflight >= g->cfg.max_inflight) {
-    gw_ws_reply_error(g, pss, req_id, "rate_limited",
-                      "too many requests in flight");
+    gw_reply_error(g, pss, req_id, "rate_limited",
+                   "too many requests in flight");
     goto out;
   }
   if (strcmp(type, "projects") == 0) {

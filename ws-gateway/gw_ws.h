@@ -5,7 +5,6 @@
 #ifndef GW_WS_H
 #define GW_WS_H
 
-#include <json-c/json.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,13 +17,6 @@ struct gw;
 /* The WebSocket reasons of the one lws callback. */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                    gw_pss *pss, void *in, size_t len);
-
-/* {"type":"error","id"?,"code","message"} */
-void gw_ws_reply_error(struct gw *g, gw_pss *pss, const char *req_id,
-                       const char *code, const char *message);
-
-/* The answer of a request that went through the pool arrived. */
-void gw_ws_request_done(gw_pss *pss);
 
 /* An outcome from Kafka: answers the connection waiting for its command
  * (applied or rejected). Does not take e. */
@@ -39,10 +31,5 @@ void gw_ws_tick(struct gw *g);
 
 /* Frees the in-flight table's entries. */
 void gw_ws_inflight_clear(struct gw *g);
-
-/* A string member of at most max bytes, or NULL. */
-const char *gw_req_str(json_object *req, const char *key, size_t max);
-/* A canonical UUID member copied to out; false when missing or bad. */
-bool gw_req_uuid(json_object *req, const char *key, char out[WT_UUID_STR]);
 
 #endif

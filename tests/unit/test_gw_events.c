@@ -1,6 +1,6 @@
 /* gw_events' pure parts: parsing outcomes (applied events of each kind,
  * rejections, what is refused), events rebuilt from table rows, the push
- * frame; and gw_reads' keyset cursor. */
+ * frame; and gw_page's log page and keyset cursor. */
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +13,12 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include <libwebsockets.h>
 
 #include "gw_events.h"
-#include "gw_reads.h"
+#include "gw_page.h"
 #include "wt_buf.h"
+#include "wt_jw.h"
 
 #define PID "6f1c2f3e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
 #define CID "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
@@ -356,6 +358,27 @@ static PGresult *log_rows(int col, int nrows, const char *const rows[][8]) {
   return res;
 }
 
+/* A page as the replies carry it, "<key>":[...],"next_cursor":..., without
+ * the braces of the reply around it. */
+static void page(wt_buf *out, const PGresult *res, int first, int col,
+                 int limit, const char *key) {
+  char cursor[GW_CURSOR_MAX];
+  wt_buf b;
+  wt_jw w;
+  wt_buf_init(&b, 1 << 20);
+  wt_jw_init(&w, &b);
+  wt_jw_obj(&w);
+  wt_jw_key(&w, key);
+  wt_jw_arr(&w);
+  gw_logs_page(&w, res, first, col, PID, limit, cursor);
+  wt_jw_arr_end(&w);
+  wt_jw_kstr(&w, "next_cursor", cursor[0] ? cursor : NULL);
+  wt_jw_obj_end(&w);
+  assert_true(wt_jw_finish(&w));
+  wt_buf_append(out, b.data + 1, b.len - 2);
+  wt_buf_free(&b);
+}
+
 #define LID1 "22222222-3333-4444-8555-666666666661"
 #define LID2 "22222222-3333-4444-8555-666666666662"
 
@@ -377,7 +400,7 @@ static void test_logs_page_bytes(void **state) {
   wt_buf b;
   (void)state;
   wt_buf_init(&b, 1 << 20);
-  gw_logs_page(&b, res, 0, 0, PID, 2, "items");
+  page(&b, res, 0, 0, 2, "items");
   gw_cursor_encode(cur, sizeof(cur), INT64_C(1795766300000000), LID2);
   {
     char want[2048];
@@ -399,7 +422,7 @@ static void test_logs_page_bytes(void **state) {
   }
   /* the rest: no cursor */
   wt_buf_reset(&b);
-  gw_logs_page(&b, res, 2, 0, PID, 2, "items");
+  page(&b, res, 2, 0, 2, "items");
   assert_bytes(&b,
                "\"items\":[{\"id\":\"" LID2 "\",\"project_id\":\"" PID
                "\",\"user_id\":\"" UID
@@ -411,7 +434,7 @@ static void test_logs_page_bytes(void **state) {
   /* the snapshot's row of a project without logs */
   res = log_rows(1, 1, none);
   wt_buf_reset(&b);
-  gw_logs_page(&b, res, 0, 1, PID, 100, "logs");
+  page(&b, res, 0, 1, 100, "logs");
   assert_bytes(&b, "\"logs\":[],\"next_cursor\":null");
   PQclear(res);
   wt_buf_free(&b);
