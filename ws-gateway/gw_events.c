@@ -8,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "wt_jw.h"
 #include "wt_kafka.h"
 #include "wt_log.h"
+#include "wt_time.h"
 
 #define MAX_PARTITIONS 1024
 #define METADATA_EVERY_MS 2000
@@ -155,6 +157,7 @@ gw_event *gw_event_from_row(const char *project_id, int64_t seq,
   gw_event *e = calloc(1, sizeof(*e));
   bool user;
   wt_buf raw;
+  wt_jw w;
   wt_buf_init(&raw, GW_EVENT_MAX_BYTES);
   if (!tok || !e)
     goto fail;
@@ -176,19 +179,22 @@ gw_event *gw_event_from_row(const char *project_id, int64_t seq,
     snprintf(e->user_id, sizeof(e->user_id), "%s", project_id);
   e->data = strdup(json_object_to_json_string_ext(
       d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-  wt_buf_puts(&raw, "{\"v\":1,\"kind\":\"event\",\"type\":");
-  wt_buf_put_json_str(&raw, e->type);
-  wt_buf_puts(&raw, user ? ",\"user_id\":" : ",\"project_id\":");
-  wt_buf_put_json_str(&raw, project_id);
-  wt_buf_printf(&raw, ",\"seq\":%lld,\"command_id\":", (long long)seq);
-  wt_buf_put_json_str(&raw, e->command_id);
-  wt_buf_puts(&raw, ",\"actor_id\":");
-  wt_buf_put_json_str(&raw, e->actor_id);
-  wt_buf_puts(&raw, ",\"at\":");
-  wt_buf_put_json_str(&raw, e->at);
-  wt_buf_puts(&raw, ",\"data\":");
-  wt_buf_puts(&raw, e->data ? e->data : "null");
-  wt_buf_putc(&raw, '}');
+  wt_jw_init(&w, &raw);
+  wt_jw_obj(&w);
+  wt_jw_ki64(&w, "v", 1);
+  wt_jw_kstr(&w, "kind", "event");
+  wt_jw_kstr(&w, "type", e->type);
+  if (user)
+    wt_jw_kstr(&w, "user_id", project_id);
+  else
+    wt_jw_kstr(&w, "project_id", project_id);
+  wt_jw_ki64(&w, "seq", seq);
+  wt_jw_kstr(&w, "command_id", e->command_id);
+  wt_jw_kstr(&w, "actor_id", e->actor_id);
+  wt_jw_kstr(&w, "at", e->at);
+  if (e->data)
+    wt_jw_kraw(&w, "data", e->data, strlen(e->data));
+  wt_jw_obj_end(&w);
   if (!e->data || !wt_buf_ok(&raw))
     goto fail;
   e->raw = raw.data;
@@ -205,19 +211,21 @@ fail:
 }
 
 void gw_event_frame(wt_buf *b, const gw_event *e) {
-  wt_buf_puts(b, "{\"type\":\"event\",\"event_type\":");
-  wt_buf_put_json_str(b, e->type);
-  wt_buf_puts(b, ",\"project_id\":");
-  wt_buf_put_json_str(b, e->project_id);
-  wt_buf_printf(b, ",\"seq\":%lld,\"command_id\":", (long long)e->seq);
-  wt_buf_put_json_str(b, e->command_id);
-  wt_buf_puts(b, ",\"actor_id\":");
-  wt_buf_put_json_str(b, e->actor_id);
-  wt_buf_puts(b, ",\"at\":");
-  wt_buf_put_json_str(b, e->at);
-  wt_buf_puts(b, ",\"data\":");
-  wt_buf_puts(b, e->data ? e->data : "null");
-  wt_buf_putc(b, '}');
+  wt_jw w;
+  wt_jw_init(&w, b);
+  wt_jw_obj(&w);
+  wt_jw_kstr(&w, "type", "event");
+  wt_jw_kstr(&w, "event_type", e->type);
+  wt_jw_kstr(&w, "project_id", e->project_id);
+  wt_jw_ki64(&w, "seq", e->seq);
+  wt_jw_kstr(&w, "command_id", e->command_id);
+  wt_jw_kstr(&w, "actor_id", e->actor_id);
+  wt_jw_kstr(&w, "at", e->at);
+  if (e->data)
+    wt_jw_kraw(&w, "data", e->data, strlen(e->data));
+  else
+    wt_jw_knull(&w, "data");
+  wt_jw_obj_end(&w);
 }
 
 /* --- the consumer ----------------------------------------------------- */

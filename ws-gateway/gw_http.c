@@ -16,6 +16,7 @@
 #include "gw_users.h"
 #include "wt_db.h"
 #include "wt_json.h"
+#include "wt_jw.h"
 #include "wt_log.h"
 
 #define PASSWORD_MAX 1024
@@ -72,10 +73,26 @@ static void respond_str(gw_pss *pss, int status, const char *type,
   respond(pss, status, type, body, strlen(body));
 }
 
+/* {"error":error} */
+static void json_error(gw_pss *pss, int status, const char *error) {
+  wt_buf b;
+  wt_jw w;
+  wt_buf_init(&b, 256);
+  wt_jw_init(&w, &b);
+  wt_jw_obj(&w);
+  wt_jw_kstr(&w, "error", error);
+  wt_jw_obj_end(&w);
+  if (wt_buf_ok(&b))
+    respond(pss, status, JSON_TYPE, b.data, b.len);
+  else
+    respond(pss, 500, JSON_TYPE, "", 0);
+  wt_buf_free(&b);
+}
+
 static void respond_buf(gw_pss *pss, int status, const char *type,
                         const wt_buf *b) {
   if (!wt_buf_ok(b))
-    respond_str(pss, 500, JSON_TYPE, "{\"error\":\"internal\"}");
+    json_error(pss, 500, "internal");
   else
     respond(pss, status, type, b->data, b->len);
 }
@@ -140,13 +157,22 @@ static int write_response(struct lws *wsi, gw_pss *pss) {
   return 0;
 }
 
-static void json_error(gw_pss *pss, int status, const char *error) {
-  char body[96];
-  snprintf(body, sizeof(body), "{\"error\":\"%s\"}", error);
-  respond_str(pss, status, JSON_TYPE, body);
-}
-
 /* --- login ---------------------------------------------------------------- */
+
+/* {"access_token","refresh_token"? (when refresh is set),"token_type",
+ * "expires_in"} */
+static void token_body(wt_buf *b, const char *access, const char *refresh,
+                       int ttl_s) {
+  wt_jw w;
+  wt_jw_init(&w, b);
+  wt_jw_obj(&w);
+  wt_jw_kstr(&w, "access_token", access);
+  if (refresh)
+    wt_jw_kstr(&w, "refresh_token", refresh);
+  wt_jw_kstr(&w, "token_type", "Bearer");
+  wt_jw_ki64(&w, "expires_in", ttl_s);
+  wt_jw_obj_end(&w);
+}
 
 int gw_http_dummy_hash(char *out, size_t size) {
   return wt_password_hash("not a password anyone has", out, size);
@@ -235,12 +261,7 @@ static void login_done(gw *g, gw_job *job) {
     } else {
       wt_buf b;
       wt_buf_init(&b, 65536);
-      wt_buf_puts(&b, "{\"access_token\":");
-      wt_buf_put_json_str(&b, j->access);
-      wt_buf_puts(&b, ",\"refresh_token\":");
-      wt_buf_put_json_str(&b, j->refresh);
-      wt_buf_printf(&b, ",\"token_type\":\"Bearer\",\"expires_in\":%d}",
-                    g->cfg.jwt_ttl_s);
+      token_body(&b, j->access, j->refresh, g->cfg.jwt_ttl_s);
       respond_buf(pss, 200, JSON_TYPE, &b);
       explicit_bzero(b.data, b.alloc);
       wt_buf_free(&b);
@@ -363,10 +384,7 @@ static void refresh(gw *g, gw_pss *pss) {
     return;
   }
   wt_buf_init(&b, 65536);
-  wt_buf_puts(&b, "{\"access_token\":");
-  wt_buf_put_json_str(&b, access);
-  wt_buf_printf(&b, ",\"token_type\":\"Bearer\",\"expires_in\":%d}",
-                g->cfg.jwt_ttl_s);
+  token_body(&b, access, NULL, g->cfg.jwt_ttl_s);
   respond_buf(pss, 200, JSON_TYPE, &b);
   explicit_bzero(b.data, b.alloc);
   wt_buf_free(&b);
@@ -395,10 +413,16 @@ static void ping_done(gw *g, gw_job *job) {
       j->base.cancelled ? NULL : gw_conns_get(&g->conns, j->base.conn_id);
   if (pss && pss->waiting) {
     bool kafka = atomic_load(&g->kafka_ok);
-    char body[96];
-    snprintf(body, sizeof(body), "{\"postgres\":%s,\"kafka\":%s}",
-             j->ok ? "true" : "false", kafka ? "true" : "false");
-    respond_str(pss, j->ok && kafka ? 200 : 503, JSON_TYPE, body);
+    wt_buf b;
+    wt_jw w;
+    wt_buf_init(&b, 256);
+    wt_jw_init(&w, &b);
+    wt_jw_obj(&w);
+    wt_jw_kbool(&w, "postgres", j->ok);
+    wt_jw_kbool(&w, "kafka", kafka);
+    wt_jw_obj_end(&w);
+    respond_buf(pss, j->ok && kafka ? 200 : 503, JSON_TYPE, &b);
+    wt_buf_free(&b);
   }
   free(j);
 }
