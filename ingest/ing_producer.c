@@ -11,13 +11,14 @@
 #include "ing_producer.h"
 
 #include <assert.h>
-#include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "wt_json.h"
 #include "wt_kafka.h"
 #include "wt_log.h"
 #include "wt_sign.h"
@@ -337,49 +338,88 @@ void ing_outcomes_destroy(ing_outcomes *o) {
     outcomes_free(o);
 }
 
-/* Parses len bytes of JSON into an object (NULL if it is not one). */
-static json_object *parse_object(const char *text, size_t len) {
-  json_tokener *tok = json_tokener_new_ex(OUTCOME_JSON_DEPTH);
-  json_object *root;
-  if (!tok)
-    return NULL;
-  root = json_tokener_parse_ex(tok, text, (int)len);
-  if (json_tokener_get_error(tok) != json_tokener_success ||
-      !json_object_is_type(root, json_type_object)) {
-    json_object_put(root);
-    root = NULL;
-  }
-  json_tokener_free(tok);
-  return root;
+/* The members of an outcome message that are read, as spans of its text
+ * (p NULL: absent; a repeated key: the last one, as json-c kept it). The
+ * outcome is read with wt_json's scanner: a flat object of scalars needs
+ * no tree. */
+typedef struct outcome_members {
+  wt_json_span kind, command_id, project_id, user_id, type, seq, code, message;
+} outcome_members;
+
+static void on_outcome_member(void *ctx, const wt_json_span *key,
+                              const wt_json_span *value) {
+#define OUTCOME_KEY(k)                                                         \
+  { #k, sizeof(#k) - 1, offsetof(outcome_members, k) }
+  static const struct {
+    const char *name;
+    size_t len, off;
+  } keys[] = {OUTCOME_KEY(kind),       OUTCOME_KEY(command_id),
+              OUTCOME_KEY(project_id), OUTCOME_KEY(user_id),
+              OUTCOME_KEY(type),       OUTCOME_KEY(seq),
+              OUTCOME_KEY(code),       OUTCOME_KEY(message)};
+#undef OUTCOME_KEY
+  if (key->escaped)
+    return; /* none of these keys needs an escape */
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    if (key->len == keys[i].len && memcmp(key->p, keys[i].name, key->len) == 0)
+      memcpy((char *)ctx + keys[i].off, value, sizeof(*value));
 }
 
-/* A string member, or NULL when absent or not a string (borrowed). */
-static const char *get_string(json_object *o, const char *key) {
-  json_object *v = NULL;
-  if (!json_object_object_get_ex(o, key, &v) ||
-      !json_object_is_type(v, json_type_string))
-    return NULL;
-  return json_object_get_string(v);
+/* Scans len bytes: 0 and m filled when they are one JSON object, else -1. */
+static int outcome_scan(const char *text, size_t len, outcome_members *m) {
+  wt_json_type type = WT_JSON_NULL;
+  char err[128];
+  memset(m, 0, sizeof(*m));
+  if (wt_json_scan(text, len, OUTCOME_JSON_DEPTH, &type, on_outcome_member, m,
+                   err, sizeof(err)) != WT_OK ||
+      type != WT_JSON_OBJECT)
+    return -1;
+  return 0;
+}
+
+/* A string member decoded into out[size]: true when it is there, a string
+ * without a NUL, and fits (or cut_ok: cut to fit). out is "" otherwise. */
+static bool member_str(const wt_json_span *v, char *out, size_t size,
+                       bool cut_ok) {
+  size_t n;
+  out[0] = '\0';
+  if (!v->p || v->type != WT_JSON_STRING)
+    return false;
+  n = wt_json_string(v, out, size, NULL);
+  if ((n >= size && !cut_ok) || strlen(out) != (n < size ? n : size - 1)) {
+    out[0] = '\0'; /* too long, or a \u0000 in it */
+    return false;
+  }
+  return true;
+}
+
+/* A UUID member: true when it is there and one. */
+static bool member_uuid(const wt_json_span *v, char out[WT_UUID_STR]) {
+  if (member_str(v, out, WT_UUID_STR, false) && wt_uuid_valid(out))
+    return true;
+  out[0] = '\0';
+  return false;
+}
+
+/* kind: "event" (1), "rejected" (0), else -1 */
+static int outcome_kind(const outcome_members *m) {
+  char kind[16];
+  if (!member_str(&m->kind, kind, sizeof(kind), false))
+    return -1;
+  return strcmp(kind, "event") == 0      ? 1
+         : strcmp(kind, "rejected") == 0 ? 0
+                                         : -1;
 }
 
 /* The command id of an outcome message ("event" or "rejected"): 0, or -1
  * when the message is not an outcome. */
 static int outcome_command_id(const char *text, size_t len,
                               char id[WT_UUID_STR]) {
-  json_object *root = parse_object(text, len);
-  const char *kind, *cid;
-  int rc = -1;
-  if (!root)
+  outcome_members m;
+  if (outcome_scan(text, len, &m) != 0 || outcome_kind(&m) < 0 ||
+      !member_uuid(&m.command_id, id))
     return -1;
-  kind = get_string(root, "kind");
-  cid = get_string(root, "command_id");
-  if (kind && (strcmp(kind, "event") == 0 || strcmp(kind, "rejected") == 0) &&
-      wt_uuid_valid(cid)) {
-    memcpy(id, cid, WT_UUID_STR);
-    rc = 0;
-  }
-  json_object_put(root);
-  return rc;
+  return 0;
 }
 
 static void keep_outcome(ing_outcomes *o, const char *id, char *json) {
@@ -455,50 +495,41 @@ wt_err ing_outcomes_wait(ing_outcomes *o, const char *command_id,
 
 wt_err ing_outcome_parse(const char *json, ing_outcome *out, char *errstr,
                          size_t errstr_size) {
-  json_object *root = parse_object(json, strlen(json));
-  json_object *v = NULL;
-  const char *kind, *s;
-  wt_err err = WT_ERR_INVALID;
+  outcome_members m;
+  char code[32];
+  int kind;
+  int64_t seq = 0;
 
   memset(out, 0, sizeof(*out));
-  if (!root) {
+  if (outcome_scan(json, strlen(json), &m) != 0) {
     wt_errf(errstr, errstr_size, "outcome: not a JSON object");
     return WT_ERR_INVALID;
   }
-  kind = get_string(root, "kind");
-  s = get_string(root, "command_id");
-  if (!kind || (strcmp(kind, "event") != 0 && strcmp(kind, "rejected") != 0)) {
+  kind = outcome_kind(&m);
+  if (kind < 0) {
     wt_errf(errstr, errstr_size, "outcome: kind is not event or rejected");
-    goto out;
+    return WT_ERR_INVALID;
   }
-  if (!wt_uuid_valid(s)) {
+  if (!member_uuid(&m.command_id, out->command_id)) {
     wt_errf(errstr, errstr_size, "outcome: no command_id");
-    goto out;
+    return WT_ERR_INVALID;
   }
-  memcpy(out->command_id, s, WT_UUID_STR);
-  s = get_string(root, "project_id");
-  if (!wt_uuid_valid(s))
-    s = get_string(root, "user_id"); /* a user.* event's stream */
-  if (wt_uuid_valid(s))
-    memcpy(out->project_id, s, WT_UUID_STR);
-  out->applied = strcmp(kind, "event") == 0;
+  if (!member_uuid(&m.project_id, out->project_id))
+    member_uuid(&m.user_id, out->project_id); /* a user.* event's stream */
+  out->applied = kind == 1;
   if (out->applied) {
-    s = get_string(root, "type");
-    snprintf(out->type, sizeof(out->type), "%s", s ? s : "");
-    if (json_object_object_get_ex(root, "seq", &v) &&
-        json_object_is_type(v, json_type_int))
-      out->seq = (long long)json_object_get_int64(v);
+    member_str(&m.type, out->type, sizeof(out->type), true);
+    if (m.seq.p && m.seq.type == WT_JSON_INT &&
+        wt_json_int64(&m.seq, &seq) == 0)
+      out->seq = (long long)seq;
   } else {
-    out->code = wt_reject_parse(get_string(root, "code"));
+    member_str(&m.code, code, sizeof(code), false);
+    out->code = wt_reject_parse(code);
     if (out->code == WT_REJECT_NONE) {
       wt_errf(errstr, errstr_size, "outcome: rejection without a known code");
-      goto out;
+      return WT_ERR_INVALID;
     }
-    s = get_string(root, "message");
-    snprintf(out->message, sizeof(out->message), "%s", s ? s : "");
+    member_str(&m.message, out->message, sizeof(out->message), true);
   }
-  err = WT_OK;
-out:
-  json_object_put(root);
-  return err;
+  return WT_OK;
 }

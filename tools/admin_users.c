@@ -5,7 +5,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "wt_command.h"
 #include "wt_config.h"
 #include "wt_db.h"
+#include "wt_jw.h"
 #include "wt_log.h"
 
 /* --- user ---------------------------------------------------------------- */
@@ -253,7 +253,8 @@ static int cmd_user_list(const wt_config *cfg, int argc, char **argv) {
   PGresult *res = NULL;
   wt_db *db = NULL;
   char err[512];
-  int c, rows;
+  wt_buf line; /* one user as JSON */
+  int c, rows, rc = 0;
 
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'j') {
@@ -287,6 +288,7 @@ static int cmd_user_list(const wt_config *cfg, int argc, char **argv) {
     return 1;
   }
   rows = PQntuples(res);
+  wt_buf_init(&line, (size_t)1 << 20);
   for (int f = 0; f < 6; f++) {
     width[f] = (long)strlen(heads[f]);
     for (int r = 0; r < rows; r++) {
@@ -304,22 +306,23 @@ static int cmd_user_list(const wt_config *cfg, int argc, char **argv) {
   for (int r = 0; r < rows; r++) {
     bool active = strcmp(PQgetvalue(res, r, 3), "t") == 0;
     if (json) {
-      json_object *o = json_object_new_object();
-      json_object_object_add(o, "id",
-                             json_object_new_string(PQgetvalue(res, r, 0)));
-      json_object_object_add(o, "username",
-                             json_object_new_string(PQgetvalue(res, r, 1)));
-      json_object_object_add(o, "display_name",
-                             json_object_new_string(PQgetvalue(res, r, 2)));
-      json_object_object_add(o, "is_active", json_object_new_boolean(active));
-      json_object_object_add(
-          o, "token_version",
-          json_object_new_int64(strtoll(PQgetvalue(res, r, 4), NULL, 10)));
-      json_object_object_add(o, "created_at",
-                             json_object_new_string(PQgetvalue(res, r, 5)));
-      puts(json_object_to_json_string_ext(
-          o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-      json_object_put(o);
+      wt_jw w;
+      wt_buf_reset(&line);
+      wt_jw_init(&w, &line);
+      wt_jw_obj(&w);
+      wt_jw_kstr(&w, "id", PQgetvalue(res, r, 0));
+      wt_jw_kstr(&w, "username", PQgetvalue(res, r, 1));
+      wt_jw_kstr(&w, "display_name", PQgetvalue(res, r, 2));
+      wt_jw_kbool(&w, "is_active", active);
+      wt_jw_ki64(&w, "token_version", strtoll(PQgetvalue(res, r, 4), NULL, 10));
+      wt_jw_kstr(&w, "created_at", PQgetvalue(res, r, 5));
+      wt_jw_obj_end(&w);
+      if (!wt_jw_finish(&w)) {
+        fprintf(stderr, "wt-admin: out of memory\n");
+        rc = 1;
+        break;
+      }
+      puts(line.data);
     } else {
       for (int f = 0; f < 6; f++)
         print_cell(f == 3 ? (active ? "yes" : "no") : PQgetvalue(res, r, f),
@@ -327,9 +330,10 @@ static int cmd_user_list(const wt_config *cfg, int argc, char **argv) {
       fputc('\n', stdout);
     }
   }
+  wt_buf_free(&line);
   PQclear(res);
   wt_db_destroy(db);
-  return 0;
+  return rc;
 }
 
 int admin_cmd_user(const wt_config *cfg, int argc, char **argv) {

@@ -374,6 +374,39 @@ static void test_finish_needs_root(void **state) {
   wt_buf_free(&b);
 }
 
+/* The writer keeps the last time its thread wrote: repeated and
+ * alternating times must each come out as their own. */
+static void test_time_cache(void **state) {
+  static const struct {
+    int64_t us;
+    const char *text;
+  } cases[] = {
+      {0, "\"1970-01-01T00:00:00Z\""},
+      {1700000000123456, "\"2023-11-14T22:13:20.123456Z\""},
+      {1700000000123456, "\"2023-11-14T22:13:20.123456Z\""},
+      {1700000000123000, "\"2023-11-14T22:13:20.123Z\""},
+      {0, "\"1970-01-01T00:00:00Z\""},
+      {-1, "\"1969-12-31T23:59:59.999999Z\""},
+      {INT64_MIN, NULL}, /* the cache's initial key: still formatted */
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wt_buf b;
+    wt_jw w;
+    char t[40], q[48];
+    wt_buf_init(&b, 64);
+    wt_jw_init(&w, &b);
+    wt_jw_time(&w, cases[i].us);
+    assert_true(wt_jw_finish(&w));
+    if (!cases[i].text) {
+      wt_time_format(cases[i].us, t, sizeof(t));
+      snprintf(q, sizeof(q), "\"%s\"", t);
+    }
+    assert_string_equal(b.data, cases[i].text ? cases[i].text : q);
+    wt_buf_free(&b);
+  }
+}
+
 /* wt_buf's former helpers write what wt_jw writes. */
 static void test_buf_wrappers(void **state) {
   wt_buf b;
@@ -385,6 +418,11 @@ static void test_buf_wrappers(void **state) {
   wt_buf_putc(&b, ',');
   wt_buf_put_json_time(&b, INT64_C(1796495400123000));
   EXPECT_JSON(b, "\"a\\\"\\n\\u0001\",null,\"2026-12-05T18:30:00.123Z\"");
+  /* the cap fails the buffer */
+  wt_buf_free(&b);
+  wt_buf_init(&b, 4);
+  wt_buf_put_json_str(&b, "abcd");
+  assert_false(wt_buf_ok(&b));
   wt_buf_free(&b);
 }
 
@@ -527,6 +565,7 @@ int main(void) {
       cmocka_unit_test(test_depth_cap),
       cmocka_unit_test(test_buf_cap),
       cmocka_unit_test(test_finish_needs_root),
+      cmocka_unit_test(test_time_cache),
       cmocka_unit_test(test_buf_wrappers),
 #ifndef NDEBUG
       cmocka_unit_test(test_assert_value_without_key),
