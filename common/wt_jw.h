@@ -83,9 +83,11 @@ void wt_jw__check_value(wt_jw *w);
 void wt_jw__check_lit_key(wt_jw *w, const char *lit, size_t lit_len);
 void wt_jw__check_close(wt_jw *w, bool obj);
 #else
-#define wt_jw__check_value(w) ((void)0)
-#define wt_jw__check_lit_key(w, lit, lit_len) ((void)0)
-#define wt_jw__check_close(w, obj) ((void)0)
+/* release builds: nothing checked, every argument still "used" */
+#define wt_jw__check_value(w) ((void)(w))
+#define wt_jw__check_lit_key(w, lit, lit_len)                                  \
+  ((void)(w), (void)(lit), (void)(lit_len))
+#define wt_jw__check_close(w, obj) ((void)(w), (void)(obj))
 #endif
 /* Nesting past WT_JW_DEPTH_MAX: fails the buffer. */
 void wt_jw__too_deep(wt_jw *w);
