@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 #include "wt_buf.h"
-/* transitional (wt_uuid_to_bytes lived here), removed when worker/
- * includes wt_uuid.h directly: */
+/* transitional (wt_uuid_to_bytes lived here), removed when
+ * tests/unit/test_pgarr.c, its only caller outside common/, includes
+ * wt_uuid.h directly: */
 #include "wt_uuid.h"
 
 /* element type OIDs (pg_type.h; fixed since PostgreSQL 8.x/9.4) */
