@@ -17,13 +17,30 @@
  * serves TLS only (WT_TLS_CERT_FILE, WT_TLS_KEY_FILE) with a self-signed
  * certificate made at run time: https:// and wss:// work, plaintext fails.
  *
- * One environment for the whole file (a fresh database, a unique topic
- * prefix, the two programs); the tests run in order and build on each
- * other's data. With WT_SCHEMA_DUMP=FILE the traffic is recorded for
+ * Any test runs alone, and in any order. Each one first asks for what it
+ * needs: need_gateway() or need_gateway2(), then a project or a user of its
+ * own (project_new, user_new). What is expensive is shared, started by the
+ * first test that asks for it and kept for the file: a fresh database, a
+ * unique topic prefix, wt-worker, the users alice, bob, carol and erin
+ * (whom no test changes: they only log in), the main gateway (started
+ * again if a test stopped it) and the second one. What a test changes is
+ * its own: a project's logs, members and name, a user's throttle, tokens
+ * or state. test_tls starts and stops the TLS gateway itself.
+ *
+ * WT_TEST_FILTER=PATTERN runs only the tests whose names match it (cmocka's
+ * test filter: * and ? as in a shell), e.g. WT_TEST_FILTER=test_tls; with
+ * the stack fixture up (ctest -R stack.start), run the binary with the
+ * environment that WT_TEST_ENV in tests/CMakeLists.txt gives it:
+ *
+ *   WT_TEST_STACK_ENV=build/test-stack/stack.env WT_TEST_FILTER=test_tls \
+ *     build/tests/test_gateway_e2e
+ *
+ * With WT_SCHEMA_DUMP=FILE the traffic is recorded for
  * tests/schemas-check.sh (see wt_wsclient.h); what is sent invalid on
  * purpose is marked with wt_ws_dump_invalid / wt_http_dump_invalid. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -78,33 +95,42 @@ typedef struct user {
   char id[WT_UUID_STR];
 } user;
 
+/* What the tests share; see need_stack(), need_gateway(), need_gateway2(). */
 typedef struct env {
+  /* need_stack() */
+  bool stack_up, stack_failed;
   char prefix[64];
   char dbname[128];
   char url[2048];
   char worker_log[256], gateway_log[256];
   wt_kafka_topics topics;
   rd_kafka_t *producer;
-  pid_t worker, gateway;
+  pid_t worker;
+  user alice, bob, carol, erin; /* they only log in: no test changes them */
+  /* need_gateway(): the main gateway */
+  bool gateway_failed;
+  pid_t gateway;
   int port;
-  user alice, bob, carol, dave, erin;
-  char project[WT_UUID_STR];
-  char alice_log[WT_UUID_STR];
-  long long bob_seq; /* bob's last seen seq (resume test) */
-  /* the second gateway: small limits, its own topics, no worker */
+  /* need_gateway2(): small limits, its own topics, no worker */
+  bool projects2_made, gateway2_failed;
   char prefix2[64];
   char gateway2_log[256];
   pid_t gateway2;
   int port2;
   char projects2[3][WT_UUID_STR]; /* alice's, for the subscription cap */
-  /* the TLS gateway: the same topics, its certificate in tls_dir */
+  /* test_tls's gateway: the main topics, its certificate in tls_dir */
   char tls_dir[64];
   char gateway_tls_log[256];
   pid_t gateway_tls;
   int port_tls;
 } env;
 
-static env E;
+static env E = {
+    .alice = {"alice", "alice-password-1", ""},
+    .bob = {"bob", "bob-password-12", ""},
+    .carol = {"carol", "carol-password-1", ""},
+    .erin = {"erin", "erin-password-12", ""},
+};
 static int next_id;
 
 static double now_s(void) {
@@ -153,10 +179,6 @@ static pid_t spawn_ex(const char *bin, const char *log_path, bool gateway,
     _exit(127);
   }
   return pid;
-}
-
-static pid_t spawn(const char *bin, const char *log_path, bool gateway) {
-  return spawn_ex(bin, log_path, gateway, E.prefix, E.port, NULL);
 }
 
 /* Signals the program and waits up to T_PROC_S for its exit; then kills it.
@@ -313,7 +335,8 @@ static void wait_sql(const char *sql, long want) {
   }
 }
 
-static void create_user(user *u) {
+/* Produces u's user.create (u->id is made here); user_wait() waits for it. */
+static void user_create(user *u) {
   wt_command c;
   memset(&c, 0, sizeof(c));
   c.type = WT_CMD_USER_CREATE;
@@ -329,6 +352,14 @@ static void create_user(user *u) {
   c.fields =
       WT_F_USER_ID | WT_F_USERNAME | WT_F_DISPLAY_NAME | WT_F_PASSWORD_HASH;
   produce_cmd(&c);
+}
+
+/* Waits until the worker has stored u: from then on it can log in. */
+static void user_wait(const user *u) {
+  char sql[128];
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM users WHERE id = '%s'",
+           u->id);
+  wait_sql(sql, 1);
 }
 
 static void system_user_cmd(wt_cmd_type type, const user *u) {
@@ -517,32 +548,31 @@ static void expect_reply_type(json_object *o, const char *type) {
     fail_msg("expected %s, got %s", type, json_object_to_json_string(o));
 }
 
-/* --- setup -----------------------------------------------------------------
- */
+/* --- what the tests need ---------------------------------------------------
+ * Each need_*() is idempotent: the first test that calls it starts what it
+ * names, later calls return at once. A start that failed fails every test
+ * that needs it at once (its cause is shown with the first), rather than
+ * waiting T_PROC_S again for each. */
 
-static int group_setup(void **state) {
+/* The database (migrated), the topics and their ACLs, a producer of
+ * commands, wt-worker and the shared users. */
+static void need_stack(void) {
+  static user *const shared[] = {&E.alice, &E.bob, &E.carol, &E.erin};
   char err[512] = "";
   wt_db *db = NULL;
-  user *all[5];
-  (void)state;
-  E.alice = (user){"alice", "alice-password-1", ""};
-  E.bob = (user){"bob", "bob-password-12", ""};
-  E.carol = (user){"carol", "carol-password-1", ""};
-  E.dave = (user){"dave", "dave-password-12", ""};
-  E.erin = (user){"erin", "erin-password-12", ""};
-  all[0] = &E.alice;
-  all[1] = &E.bob;
-  all[2] = &E.carol;
-  all[3] = &E.dave;
-  all[4] = &E.erin;
+  if (E.stack_up)
+    return;
+  if (E.stack_failed)
+    fail_msg("the services did not start (see the first test that failed)");
+  E.stack_failed = true; /* until it is up */
   wt_test_unique("gw", E.prefix, sizeof(E.prefix));
   wt_kafka_topic_names(E.prefix, &E.topics);
   snprintf(E.url, sizeof(E.url), "%s",
            wt_test_create_database("gw", E.dbname, sizeof(E.dbname)));
   if (wt_db_connect(E.url, "t_gw", false, &db, err, sizeof(err)) != WT_OK ||
       wt_migrate_run(db, WT_MIGRATIONS_DIR, NULL, err, sizeof(err)) != WT_OK) {
-    fprintf(stderr, "database: %s\n", err);
-    return -1;
+    wt_db_destroy(db);
+    fail_msg("database: %s", err);
   }
   wt_db_destroy(db);
   wt_test_kafka_setup(E.prefix, 3); /* topics and ACLs */
@@ -550,17 +580,156 @@ static int group_setup(void **state) {
   E.producer = wt_kafka_producer_new(wt_test_kafka_conn("wt-ingest"), "t-gw",
                                      NULL, NULL, NULL, err, sizeof(err));
   if (!E.producer)
-    return -1;
+    fail_msg("producer: %s", err);
   snprintf(E.worker_log, sizeof(E.worker_log), "/tmp/%s-worker.log", E.prefix);
   snprintf(E.gateway_log, sizeof(E.gateway_log), "/tmp/%s-gateway.log",
            E.prefix);
-  E.port = wt_test_free_port(); /* the worker does not listen on it */
-  E.worker = spawn(WT_WORKER_BIN, E.worker_log, false);
-  for (int i = 0; i < 5; i++)
-    create_user(all[i]);
-  wait_sql("SELECT count(*) FROM users", 5);
-  return gateway_start(&E.gateway, &E.port, E.gateway_log, E.prefix, NULL,
-                       NULL);
+  /* the worker does not listen on its WT_HTTP_PORT */
+  E.worker = spawn_ex(WT_WORKER_BIN, E.worker_log, false, E.prefix,
+                      wt_test_free_port(), NULL);
+  for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+    user_create(shared[i]);
+  for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+    user_wait(shared[i]);
+  E.stack_failed = false;
+  E.stack_up = true;
+}
+
+/* need_stack(), and the main gateway on its topics (again if a test stopped
+ * it: test_sigterm). */
+static void need_gateway(void) {
+  need_stack();
+  if (E.gateway > 0)
+    return;
+  if (E.gateway_failed)
+    fail_msg("the gateway did not start (see the first test that failed)");
+  if (gateway_start(&E.gateway, &E.port, E.gateway_log, E.prefix, NULL, NULL) !=
+      0) {
+    E.gateway_failed = true;
+    fail_msg("the gateway is not ready");
+  }
+}
+
+/* A user of the calling test's own (one it changes: its throttle, tokens or
+ * state), stored by the worker. u->id is made here. */
+static void user_new(user *u) {
+  need_stack();
+  user_create(u);
+  user_wait(u);
+}
+
+/* A project of alice's, the calling test's own, named name; each user of
+ * members (NULL-terminated, may be NULL) added as a member. Its id into id;
+ * its seq is then 1 + the number of members. */
+static void project_new(const char *name, const user *const *members,
+                        char id[WT_UUID_STR]) {
+  wt_ws *a;
+  json_object *o, *ev;
+  need_gateway();
+  a = ws_auth(&E.alice);
+  o = reply(a, request(a, "\"type\":\"project.create\",\"name\":\"%s\"", name),
+            T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  snprintf(id, WT_UUID_STR, "%s", jstr(ev, "project_id"));
+  json_object_put(o);
+  for (; members && *members; members++) {
+    o = reply(a,
+              request(a,
+                      "\"type\":\"member.add\",\"project_id\":\"%s\","
+                      "\"user_id\":\"%s\",\"role\":\"member\"",
+                      id, (*members)->id),
+              T_MS);
+    expect_reply_type(o, "applied");
+    json_object_put(o);
+  }
+  wt_ws_close(a);
+}
+
+/* A log of alice's (a is her connection) in project, 2026-11-27 08:00 to
+ * 09:30; its id into id when id is not NULL. */
+static void log_new(wt_ws *a, const char *project, char id[WT_UUID_STR]) {
+  json_object *o, *ev;
+  o = reply(a,
+            request(a,
+                    "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
+                    "\"started_at\":\"2026-11-27T08:00:00Z\",\"ended_at\":"
+                    "\"2026-11-27T09:30:00Z\",\"description\":\"design\"}",
+                    project),
+            T_MS);
+  expect_reply_type(o, "applied");
+  assert_true(json_object_object_get_ex(o, "event", &ev));
+  if (id)
+    snprintf(id, WT_UUID_STR, "%s",
+             jstr(json_object_object_get(ev, "data"), "id"));
+  json_object_put(o);
+}
+
+/* A metric of the gateway on port without labels, -1 when missing. */
+static long metric_at(int port, const char *name) {
+  char *metrics = NULL, *p, line[128];
+  int status = 0;
+  long v = -1;
+  snprintf(line, sizeof(line), "\n%s ", name);
+  if (wt_http_request(HOST, port, "GET", "/metrics", NULL, NULL, T_READ,
+                      &status, NULL, &metrics) == 0 &&
+      status == 200 && metrics && (p = strstr(metrics, line)) != NULL)
+    v = atol(p + strlen(line));
+  free(metrics);
+  return v;
+}
+
+/* A metric of the main gateway without labels, -1 when missing. */
+static long metric(const char *name) {
+  return metric_at(E.port, name);
+}
+
+/* need_gateway(), and the second gateway: 2 connections, 2 subscriptions
+ * and 2 requests in flight per connection, commands answered unavailable
+ * after 1 s; its own topics, which no worker reads, so no command gets an
+ * outcome. alice gets three projects first (the gateway loads its
+ * membership cache at start, and never sees a later one). Returns with no
+ * WebSocket connection open on it: the one a test closed before may still
+ * count until the gateway has seen its close, and the caps count it. */
+static void need_gateway2(void) {
+  static const char *const extra[] = {"WT_MAX_CONNECTIONS",
+                                      "2",
+                                      "WT_MAX_SUBSCRIPTIONS",
+                                      "2",
+                                      "WT_MAX_INFLIGHT",
+                                      "2",
+                                      "WT_COMMAND_TIMEOUT_MS",
+                                      "1000",
+                                      NULL};
+  need_gateway();
+  if (!E.projects2_made) {
+    for (int i = 0; i < 3; i++) {
+      char name[32];
+      snprintf(name, sizeof(name), "limits %d", i);
+      project_new(name, NULL, E.projects2[i]);
+    }
+    snprintf(E.prefix2, sizeof(E.prefix2), "%s-b", E.prefix);
+    wt_test_kafka_setup(E.prefix2, 1);
+    snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
+             E.prefix);
+    E.projects2_made = true;
+  }
+  if (E.gateway2 <= 0) {
+    if (E.gateway2_failed)
+      fail_msg("the second gateway did not start (see the first test that "
+               "failed)");
+    if (gateway_start(&E.gateway2, &E.port2, E.gateway2_log, E.prefix2, extra,
+                      NULL) != 0) {
+      E.gateway2_failed = true;
+      fail_msg("the second gateway is not ready");
+    }
+  }
+  for (double deadline = now_s() + T_PROC_S;
+       metric_at(E.port2, "wt_gateway_connections") != 0;) {
+    if (now_s() > deadline)
+      fail_msg("the second gateway still has connections open");
+    usleep(POLL_US);
+  }
 }
 
 static int group_teardown(void **state) {
@@ -588,8 +757,10 @@ static int group_teardown(void **state) {
     rmdir(E.tls_dir);
   }
   if (!getenv("WT_TEST_KEEP_LOGS")) {
-    unlink(E.worker_log);
-    unlink(E.gateway_log);
+    if (E.worker_log[0])
+      unlink(E.worker_log);
+    if (E.gateway_log[0])
+      unlink(E.gateway_log);
     if (E.gateway2_log[0])
       unlink(E.gateway2_log);
     if (E.gateway_tls_log[0])
@@ -602,9 +773,12 @@ static int group_teardown(void **state) {
  */
 
 static void test_http(void **state) {
+  user dave = {"dave", "dave-password-12", ""}; /* throttled here */
   char *body = NULL, *headers = NULL, retry[16];
   char login_body[256];
   (void)state;
+  need_gateway();
+  user_new(&dave);
   assert_int_equal(http("GET", "/healthz", NULL, NULL, NULL), 200);
   assert_int_equal(http("GET", "/readyz", NULL, NULL, NULL), 200);
   assert_int_equal(http("GET", "/", NULL, &body, NULL), 200);
@@ -665,7 +839,7 @@ static void test_http(void **state) {
                           NULL),
                      401);
   snprintf(login_body, sizeof(login_body),
-           "{\"username\":\"dave\",\"password\":\"%s\"}", E.dave.password);
+           "{\"username\":\"dave\",\"password\":\"%s\"}", dave.password);
   assert_int_equal(http("POST", "/api/login", login_body, NULL, &headers), 429);
   assert_true(wt_http_header(headers, "Retry-After", retry, sizeof(retry)));
   assert_true(atoi(retry) > 0);
@@ -698,12 +872,14 @@ static void test_http(void **state) {
 }
 
 static void test_auth(void **state) {
-  char *tok = login(&E.alice, "access_token");
-  char *rt = login(&E.alice, "refresh_token");
+  char *tok, *rt;
   char hdr[9000];
   wt_ws *ws;
   json_object *o;
   (void)state;
+  need_gateway();
+  tok = login(&E.alice, "access_token");
+  rt = login(&E.alice, "refresh_token");
   /* by header: auth_ok arrives unasked */
   snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
   ws = ws_connect(hdr);
@@ -731,11 +907,13 @@ static void test_auth(void **state) {
 }
 
 static void test_bad_frames(void **state) {
-  wt_ws *ws = ws_auth(&E.carol);
+  wt_ws *ws;
   json_object *o;
   const char *id;
   char *big;
   (void)state;
+  need_gateway();
+  ws = ws_auth(&E.carol);
   wt_ws_dump_invalid(ws);
   sendf(ws, "this is not json");
   o = expect(ws, "error", T_READ);
@@ -768,34 +946,37 @@ static void test_bad_frames(void **state) {
 }
 
 static void test_commands_and_push(void **state) {
-  wt_ws *a = ws_auth(&E.alice), *b, *c;
+  wt_ws *a, *b, *c;
+  char project[WT_UUID_STR], alice_log[WT_UUID_STR];
   json_object *o, *ev, *data;
   const char *id;
   (void)state;
+  need_gateway();
+  a = ws_auth(&E.alice);
   id = request(a, "\"type\":\"project.create\",\"name\":\"Gateway test\"");
   o = reply(a, id, T_MS);
   expect_reply_type(o, "applied");
   assert_true(json_object_object_get_ex(o, "event", &ev));
-  snprintf(E.project, sizeof(E.project), "%s", jstr(ev, "project_id"));
+  snprintf(project, sizeof(project), "%s", jstr(ev, "project_id"));
   json_object_put(o);
   id = request(a,
                "\"type\":\"member.add\",\"project_id\":\"%s\",\"username\":"
                "\"bob\",\"role\":\"member\"",
-               E.project);
+               project);
   o = reply(a, id, T_MS);
   expect_reply_type(o, "applied");
   json_object_put(o);
   id = request(a,
                "\"type\":\"member.add\",\"project_id\":\"%s\",\"user_id\":"
                "\"%s\",\"role\":\"member\"",
-               E.project, E.erin.id);
+               project, E.erin.id);
   o = reply(a, id, T_MS);
   expect_reply_type(o, "applied");
   json_object_put(o);
 
   /* bob subscribes, alice logs, bob sees it live */
   b = ws_auth(&E.bob);
-  id = request(b, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  id = request(b, "\"type\":\"subscribe\",\"project_id\":\"%s\"", project);
   o = reply(b, id, T_MS);
   expect_reply_type(o, "subscribed");
   assert_int_equal(jint(o, "seq"), 3);
@@ -804,7 +985,7 @@ static void test_commands_and_push(void **state) {
                "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
                "\"started_at\":\"2026-11-27T08:00:00Z\",\"ended_at\":"
                "\"2026-11-27T09:30:00Z\",\"description\":\"design\"}",
-               E.project);
+               project);
   o = reply(a, id, T_MS);
   expect_reply_type(o, "applied");
   json_object_put(o);
@@ -814,24 +995,23 @@ static void test_commands_and_push(void **state) {
   assert_true(json_object_object_get_ex(o, "data", &data));
   assert_string_equal(jstr(data, "user_id"), E.alice.id);
   assert_int_equal(jint(data, "duration_seconds"), 5400);
-  snprintf(E.alice_log, sizeof(E.alice_log), "%s", jstr(data, "id"));
-  E.bob_seq = jint(o, "seq");
+  snprintf(alice_log, sizeof(alice_log), "%s", jstr(data, "id"));
   json_object_put(o);
 
   /* reads */
   id = request(b, "\"type\":\"projects\"");
   o = reply(b, id, T_READ);
-  assert_non_null(strstr(plain(o), E.project));
+  assert_non_null(strstr(plain(o), project));
   assert_non_null(strstr(plain(o), "\"role\":\"member\""));
   json_object_put(o);
-  id = request(b, "\"type\":\"members\",\"project_id\":\"%s\"", E.project);
+  id = request(b, "\"type\":\"members\",\"project_id\":\"%s\"", project);
   o = reply(b, id, T_READ);
   expect_reply_type(o, "result");
   assert_int_equal(json_object_array_length(json_object_object_get(o, "items")),
                    3);
   json_object_put(o);
   id = request(b, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":10",
-               E.project);
+               project);
   o = reply(b, id, T_READ);
   expect_reply_type(o, "result");
   assert_int_equal(json_object_array_length(json_object_object_get(o, "items")),
@@ -843,7 +1023,7 @@ static void test_commands_and_push(void **state) {
   id = request(b,
                "\"type\":\"log.update\",\"project_id\":\"%s\",\"log_id\":"
                "\"%s\",\"changes\":{\"description\":\"mine now\"}",
-               E.project, E.alice_log);
+               project, alice_log);
   o = reply(b, id, T_MS);
   expect_reply_type(o, "rejected");
   assert_string_equal(jstr(o, "code"), "forbidden");
@@ -851,19 +1031,19 @@ static void test_commands_and_push(void **state) {
 
   /* carol is no member: not_found for everything about the project */
   c = ws_auth(&E.carol);
-  id = request(c, "\"type\":\"list\",\"project_id\":\"%s\"", E.project);
+  id = request(c, "\"type\":\"list\",\"project_id\":\"%s\"", project);
   o = reply(c, id, T_READ);
   expect_reply_type(o, "error");
   assert_string_equal(jstr(o, "code"), "not_found");
   json_object_put(o);
-  id = request(c, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  id = request(c, "\"type\":\"subscribe\",\"project_id\":\"%s\"", project);
   o = reply(c, id, T_READ);
   assert_string_equal(jstr(o, "code"), "not_found");
   json_object_put(o);
   id = request(c,
                "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
                "\"started_at\":\"2026-11-27T08:00:00Z\",\"description\":\"x\"}",
-               E.project);
+               project);
   o = reply(c, id, T_READ);
   assert_string_equal(jstr(o, "code"), "not_found");
   json_object_put(o);
@@ -873,19 +1053,23 @@ static void test_commands_and_push(void **state) {
 }
 
 static void test_list_pages(void **state) {
-  wt_ws *a = ws_auth(&E.alice);
+  wt_ws *a;
+  char project[WT_UUID_STR];
   char *ids[5];
   json_object *o;
   char cursor[256];
   int total = 0;
   (void)state;
+  project_new("pages", NULL, project);
+  a = ws_auth(&E.alice);
+  log_new(a, project, NULL);
   for (int i = 0; i < 5; i++)
     ids[i] = strdup(
         request(a,
                 "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
                 "\"started_at\":\"2026-11-2%dT08:00:00Z\",\"ended_at\":null,"
                 "\"description\":\"page %d\"}",
-                E.project, i, i));
+                project, i, i));
   for (int i = 0; i < 5; i++) {
     o = reply(a, ids[i], T_MS);
     expect_reply_type(o, "applied");
@@ -900,10 +1084,10 @@ static void test_list_pages(void **state) {
       id = request(a,
                    "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":2,"
                    "\"cursor\":\"%s\"",
-                   E.project, cursor);
+                   project, cursor);
     else
       id = request(a, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":2",
-                   E.project);
+                   project);
     o = reply(a, id, T_READ);
     expect_reply_type(o, "result");
     items = json_object_object_get(o, "items");
@@ -916,30 +1100,40 @@ static void test_list_pages(void **state) {
     snprintf(cursor, sizeof(cursor), "%s", next);
     json_object_put(o);
   }
-  assert_int_equal(total, 6); /* 5 + the one of the previous test */
+  assert_int_equal(total, 6); /* 5 + the one made first */
   wt_ws_close(a);
 }
 
 static void test_resume_since(void **state) {
-  wt_ws *a = ws_auth(&E.alice), *b = ws_auth(&E.bob);
+  static const user *const members[] = {&E.bob, NULL};
+  wt_ws *a, *b;
+  char project[WT_UUID_STR], sql[128];
   json_object *o;
   const char *id;
   long long since;
   (void)state;
-  /* where bob is: the project's seq now (bob was away for the pages) */
-  since = query_long("SELECT seq FROM projects") - 2;
+  project_new("resume", members, project);
+  a = ws_auth(&E.alice);
+  b = ws_auth(&E.bob);
+  log_new(a, project, NULL);
+  log_new(a, project, NULL);
+  /* where bob is: two events before the project's seq now (bob was away
+   * for the two logs) */
+  snprintf(sql, sizeof(sql), "SELECT seq FROM projects WHERE id = '%s'",
+           project);
+  since = query_long(sql) - 2;
   for (int i = 0; i < 2; i++) {
     id = request(a,
                  "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
                  "\"started_at\":\"2026-11-26T0%d:00:00Z\",\"description\":"
                  "\"while bob was away\"}",
-                 E.project, i + 1);
+                 project, i + 1);
     o = reply(a, id, T_MS);
     expect_reply_type(o, "applied");
     json_object_put(o);
   }
   id = request(b, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%lld",
-               E.project, since);
+               project, since);
   for (long long want = since + 1; want <= since + 4; want++) {
     o = expect(b, "event", T_READ);
     assert_int_equal(jint(o, "seq"), want);
@@ -954,43 +1148,36 @@ static void test_resume_since(void **state) {
 }
 
 static void test_member_removed(void **state) {
-  wt_ws *a = ws_auth(&E.alice), *e = ws_auth(&E.erin);
+  static const user *const members[] = {&E.erin, NULL};
+  wt_ws *a, *e;
+  char project[WT_UUID_STR];
   json_object *o;
   const char *id;
   (void)state;
-  id = request(e, "\"type\":\"subscribe\",\"project_id\":\"%s\"", E.project);
+  project_new("removal", members, project);
+  a = ws_auth(&E.alice);
+  e = ws_auth(&E.erin);
+  id = request(e, "\"type\":\"subscribe\",\"project_id\":\"%s\"", project);
   o = reply(e, id, T_MS);
   expect_reply_type(o, "subscribed");
   json_object_put(o);
   id = request(a,
                "\"type\":\"member.remove\",\"project_id\":\"%s\",\"user_id\":"
                "\"%s\"",
-               E.project, E.erin.id);
+               project, E.erin.id);
   o = reply(a, id, T_MS);
   expect_reply_type(o, "applied");
   json_object_put(o);
   o = expect(e, "unsubscribed", T_MS);
   assert_string_equal(jstr(o, "reason"), "removed");
-  assert_string_equal(jstr(o, "project_id"), E.project);
+  assert_string_equal(jstr(o, "project_id"), project);
   json_object_put(o);
-  id = request(e, "\"type\":\"members\",\"project_id\":\"%s\"", E.project);
+  id = request(e, "\"type\":\"members\",\"project_id\":\"%s\"", project);
   o = reply(e, id, T_READ);
   assert_string_equal(jstr(o, "code"), "not_found");
   json_object_put(o);
   wt_ws_close(e);
   wt_ws_close(a);
-}
-
-/* A metric of the gateway without labels, -1 when missing. */
-static long metric(const char *name) {
-  char *metrics = NULL, *p, line[128];
-  long v = -1;
-  snprintf(line, sizeof(line), "\n%s ", name);
-  if (http("GET", "/metrics", NULL, &metrics, NULL) == 200 && metrics &&
-      (p = strstr(metrics, line)) != NULL)
-    v = atol(p + strlen(line));
-  free(metrics);
-  return v;
 }
 
 /* The gateway's count of connections it closed with 4008. */
@@ -999,13 +1186,18 @@ static long slow_closes(void) {
 }
 
 static void test_slow_reader(void **state) {
-  wt_ws *a = ws_auth(&E.alice), *b = ws_auth(&E.bob);
+  static const user *const members[] = {&E.bob, NULL};
+  wt_ws *a, *b;
+  char project[WT_UUID_STR];
   char desc[2001];
   char *ids[40];
   int rcv = 4096, code;
   long slow_before;
   json_object *o;
   (void)state;
+  project_new("slow reader", members, project);
+  a = ws_auth(&E.alice);
+  b = ws_auth(&E.bob);
   memset(desc, 'd', 2000);
   desc[2000] = '\0';
   for (int round = 0; round < 5; round++) {
@@ -1014,7 +1206,7 @@ static void test_slow_reader(void **state) {
           a,
           "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
           "\"started_at\":\"2026-10-%02dT%02d:00:00Z\",\"description\":\"%s\"}",
-          E.project, round + 1, i % 24, desc));
+          project, round + 1, i % 24, desc));
     for (int i = 0; i < 40; i++) {
       o = reply(a, ids[i], T_MS);
       json_object_put(o);
@@ -1026,7 +1218,7 @@ static void test_slow_reader(void **state) {
   setsockopt(wt_ws_fd(b), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
   for (int i = 0; i < 60; i++)
     if (request(b, "\"type\":\"list\",\"project_id\":\"%s\",\"limit\":200",
-                E.project) == NULL)
+                project) == NULL)
       break;
   /* the server decides while bob reads nothing: wait for its counter to
    * move (reading bob's socket now would drain the queue we want full) */
@@ -1051,22 +1243,22 @@ static void test_slow_reader(void **state) {
 
 /* --- the main gateway: replay limit, revocation, expiry, frames ---------- */
 
-/* A log.update of alice's log, produced without waiting. */
-static void produce_update(int i) {
+/* A log.update of alice's log log_id in project, produced without waiting. */
+static void produce_update(const char *project, const char *log_id, int i) {
   wt_command *c = calloc(1, sizeof(*c));
   char err[256], *json;
   assert_non_null(c);
   c->type = WT_CMD_LOG_UPDATE;
   memcpy(c->actor_id, E.alice.id, WT_UUID_STR);
-  memcpy(c->project_id, E.project, WT_UUID_STR);
-  memcpy(c->log_id, E.alice_log, WT_UUID_STR);
+  memcpy(c->project_id, project, WT_UUID_STR);
+  memcpy(c->log_id, log_id, WT_UUID_STR);
   snprintf(c->description, sizeof(c->description), "update %d", i);
   c->fields = WT_F_LOG_ID | WT_F_DESCRIPTION;
   wt_uuid_generate(c->command_id);
   c->issued_at = wt_time_now_us();
   json = wt_command_to_json(c);
   assert_non_null(json);
-  if (wt_test_produce_command(E.producer, E.topics.commands, E.project, json,
+  if (wt_test_produce_command(E.producer, E.topics.commands, project, json,
                               strlen(json), "wt-ingest", err,
                               sizeof(err)) != WT_OK)
     fail_msg("produce: %s", err);
@@ -1074,12 +1266,13 @@ static void produce_update(int i) {
   free(c);
 }
 
-/* subscribe with since: the reply is a snapshot with reset at seq; the
- * caller owns it. */
-static json_object *subscribe_reset(wt_ws *a, long since, long seq) {
+/* subscribe to project with since: the reply is a snapshot with reset at
+ * seq; the caller owns it. */
+static json_object *subscribe_reset(wt_ws *a, const char *project, long since,
+                                    long seq) {
   const char *id =
       request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
-              E.project, since);
+              project, since);
   json_object *o = reply(a, id, T_MS);
   expect_reply_type(o, "subscribed");
   assert_true(json_object_get_boolean(json_object_object_get(o, "reset")));
@@ -1088,17 +1281,21 @@ static json_object *subscribe_reset(wt_ws *a, long since, long seq) {
 }
 
 static void test_since_too_old_resets(void **state) {
-  wt_ws *a = ws_auth(&E.alice);
-  char sql[256];
+  wt_ws *a;
+  char project[WT_UUID_STR], log_id[WT_UUID_STR], sql[256];
   json_object *o, *logs;
   const char *id;
-  long start, events = 0, events_in = metric("wt_gateway_events_total");
+  long start, events = 0, events_in;
   (void)state;
+  project_new("since too old", NULL, project);
+  a = ws_auth(&E.alice);
+  log_new(a, project, log_id);
+  events_in = metric("wt_gateway_events_total");
   snprintf(sql, sizeof(sql), "SELECT seq FROM projects WHERE id = '%s'",
-           E.project);
+           project);
   start = query_long(sql);
   for (int i = 0; i < 1001; i++)
-    produce_update(i);
+    produce_update(project, log_id, i);
   rd_kafka_flush(E.producer, 30000);
   wait_sql(sql, start + 1001);
   /* and the gateway has them all: a subscription loading meanwhile would
@@ -1110,7 +1307,7 @@ static void test_since_too_old_resets(void **state) {
     usleep(50 * 1000);
   }
   /* 1001 events behind: a snapshot with reset, no events replayed */
-  o = subscribe_reset(a, start, start + 1001);
+  o = subscribe_reset(a, project, start, start + 1001);
   assert_true(json_object_object_get_ex(o, "logs", &logs));
   assert_true(json_object_array_length(logs) > 0);
   assert_true(json_object_object_get_ex(o, "next_cursor", NULL));
@@ -1118,12 +1315,12 @@ static void test_since_too_old_resets(void **state) {
   assert_int_equal(wt_ws_backlog_count(a), 0);
   /* 1000 behind: not too old, but more than half the send queue (256 KiB
    * here) would take at once: a reset too */
-  o = subscribe_reset(a, start + 1, start + 1001);
+  o = subscribe_reset(a, project, start + 1, start + 1001);
   json_object_put(o);
   assert_int_equal(wt_ws_backlog_count(a), 0);
   /* 100 behind: the events in order, then subscribed without a snapshot */
   id = request(a, "\"type\":\"subscribe\",\"project_id\":\"%s\",\"since\":%ld",
-               E.project, start + 901);
+               project, start + 901);
   for (;;) {
     wt_ws_msg m;
     int r = wt_ws_recv(a, T_MS, &m);
@@ -1148,9 +1345,9 @@ static void test_since_too_old_resets(void **state) {
   assert_int_equal(events, 100);
   /* a since the project never reached: a snapshot says where it is, and
    * the next event arrives (nothing up to that since is taken as seen) */
-  o = subscribe_reset(a, start + 5000, start + 1001);
+  o = subscribe_reset(a, project, start + 5000, start + 1001);
   json_object_put(o);
-  produce_update(1001);
+  produce_update(project, log_id, 1001);
   rd_kafka_flush(E.producer, 30000);
   o = expect(a, "event", T_READ);
   assert_int_equal(jint(o, "seq"), start + 1002);
@@ -1159,18 +1356,22 @@ static void test_since_too_old_resets(void **state) {
 }
 
 static void test_revoked_tokens(void **state) {
-  char *tok = login(&E.bob, "access_token"), hdr[9000];
+  user frank = {"frank", "frank-password-1", ""}; /* revoked here */
+  char *tok, hdr[9000];
   wt_ws *b1, *b2, *b3;
   json_object *o;
   (void)state;
+  need_gateway();
+  user_new(&frank);
+  tok = login(&frank, "access_token");
   b1 = ws_connect(NULL);
   sendf(b1, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
   json_object_put(expect(b1, "auth_ok", T_READ));
   snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
   b2 = ws_connect(hdr);
   json_object_put(expect(b2, "auth_ok", T_READ));
-  system_user_cmd(WT_CMD_USER_REVOKE_TOKENS, &E.bob);
-  /* every connection of bob's closes */
+  system_user_cmd(WT_CMD_USER_REVOKE_TOKENS, &frank);
+  /* every connection of frank's closes */
   assert_int_equal(expect_close(b1, T_MS), 4001);
   assert_int_equal(expect_close(b2, T_MS), 4001);
   wt_ws_close(b1);
@@ -1185,7 +1386,7 @@ static void test_revoked_tokens(void **state) {
   wt_ws_close(b3);
   free(tok);
   /* a new login does */
-  b3 = ws_auth(&E.bob);
+  b3 = ws_auth(&frank);
   o = reply(b3, request(b3, "\"type\":\"projects\""), T_READ);
   expect_reply_type(o, "result");
   json_object_put(o);
@@ -1220,8 +1421,10 @@ static void test_session_expiry(void **state) {
   json_object *o;
   char *tok, *fresh;
   double t0, waited;
-  int64_t now = (int64_t)time(NULL);
+  int64_t now;
   (void)state;
+  need_gateway(); /* alice's tokens are never revoked: token_version 0 */
+  now = (int64_t)time(NULL);
   /* expired 25 s ago: still inside the 30 s leeway, so accepted, and the
    * session ends when the leeway does, in at most 5 s */
   tok = token_expiring(&E.alice, now - 25);
@@ -1260,12 +1463,14 @@ static void test_session_expiry(void **state) {
 }
 
 static void test_binary_and_bad_utf8(void **state) {
-  wt_ws *ws = ws_auth(&E.carol);
+  wt_ws *ws;
   static const char bad_utf8[] =
       "{\"id\":\"u1\",\"type\":\"projects\",\"x\":\"\xff\xfe\"}";
   static const char bin[] = "{\"id\":\"b1\",\"type\":\"projects\"}";
   json_object *o;
   (void)state;
+  need_gateway();
+  ws = ws_auth(&E.carol);
   wt_ws_dump_invalid(ws);
   assert_int_equal(wt_ws_send_frame(ws, WT_WS_BINARY, true, bin, strlen(bin)),
                    0);
@@ -1344,8 +1549,11 @@ static void test_invalid_utf8_not_echoed(void **state) {
       "\xf4\x90\x80\x80", /* U+110000, over the last code point */
       "ok\xf0\x9f\x98",   /* a cut sequence (ends at the quote) */
   };
-  wt_ws *ws = ws_auth(&E.alice), *by = ws_auth(&E.bob);
+  wt_ws *ws, *by;
   (void)state;
+  need_gateway();
+  ws = ws_auth(&E.alice);
+  by = ws_auth(&E.bob);
   for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
     char msg[128];
     json_object *o;
@@ -1380,9 +1588,11 @@ static void test_invalid_utf8_not_echoed(void **state) {
  * client frame (libwebsockets 4.1.6 took them; ws-gateway/gw_rxguard.h). */
 static void test_unmasked_frames_closed(void **state) {
   static const char req[] = "{\"id\":\"m1\",\"type\":\"projects\"}";
-  wt_ws *by = ws_auth(&E.bob), *ws;
+  wt_ws *by, *ws;
   char reason[128];
   (void)state;
+  need_gateway();
+  by = ws_auth(&E.bob);
   for (int i = 0; i < 5; i++) {
     int rc = -1;
     ws = ws_auth(&E.alice);
@@ -1461,8 +1671,10 @@ static void test_bad_close_frames(void **state) {
        8, 1000},             /* good, echoed */
       {"\x03\xe9", 2, 1001}, /* good, echoed */
   };
-  wt_ws *by = ws_auth(&E.bob);
+  wt_ws *by;
   (void)state;
+  need_gateway();
+  by = ws_auth(&E.bob);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     wt_ws *ws = ws_auth(&E.alice);
     char reason[128] = "", sent[128] = "";
@@ -1488,54 +1700,12 @@ static void test_bad_close_frames(void **state) {
 
 /* --- the second gateway: limits ------------------------------------------ */
 
-/* Starts the second gateway once: 2 connections, 2 subscriptions and 2
- * requests in flight per connection, commands answered unavailable after
- * 1 s; its own topics, which no worker reads, so no command gets an
- * outcome. alice gets two more projects first (the gateway loads its
- * membership cache at start). */
-static void gateway2_start(void) {
-  static const char *const extra[] = {"WT_MAX_CONNECTIONS",
-                                      "2",
-                                      "WT_MAX_SUBSCRIPTIONS",
-                                      "2",
-                                      "WT_MAX_INFLIGHT",
-                                      "2",
-                                      "WT_COMMAND_TIMEOUT_MS",
-                                      "1000",
-                                      NULL};
-  if (E.gateway2 > 0)
-    return;
-  memcpy(E.projects2[0], E.project, WT_UUID_STR);
-  {
-    wt_ws *a = ws_auth(&E.alice);
-    for (int i = 1; i < 3; i++) {
-      json_object *o, *ev;
-      o = reply(
-          a,
-          request(a, "\"type\":\"project.create\",\"name\":\"limits %d\"", i),
-          T_MS);
-      expect_reply_type(o, "applied");
-      assert_true(json_object_object_get_ex(o, "event", &ev));
-      snprintf(E.projects2[i], WT_UUID_STR, "%s", jstr(ev, "project_id"));
-      json_object_put(o);
-    }
-    wt_ws_close(a);
-  }
-  snprintf(E.prefix2, sizeof(E.prefix2), "%s-b", E.prefix);
-  wt_test_kafka_setup(E.prefix2, 1);
-  snprintf(E.gateway2_log, sizeof(E.gateway2_log), "/tmp/%s-gateway2.log",
-           E.prefix);
-  if (gateway_start(&E.gateway2, &E.port2, E.gateway2_log, E.prefix2, extra,
-                    NULL) != 0)
-    fail_msg("the second gateway is not ready");
-}
-
 static void test_connection_cap(void **state) {
   wt_ws *w[2], *third = NULL;
   char err[256];
   int status = 0;
   (void)state;
-  gateway2_start();
+  need_gateway2();
   w[0] = ws_auth_at(E.port2, &E.alice);
   w[1] = ws_auth_at(E.port2, &E.bob);
   third = wt_ws_connect(HOST, E.port2, "/ws", "worktracker.v1", NULL, T_READ,
@@ -1568,7 +1738,7 @@ static void test_inflight_cap_and_timeout(void **state) {
   json_object *o;
   double t0;
   (void)state;
-  gateway2_start();
+  need_gateway2();
   a = ws_auth_at(E.port2, &E.alice);
   t0 = now_s();
   for (int i = 0; i < 3; i++)
@@ -1600,7 +1770,7 @@ static void test_subscription_cap(void **state) {
   json_object *o;
   const char *p0, *p1, *p2;
   (void)state;
-  gateway2_start();
+  need_gateway2();
   p0 = E.projects2[0];
   p1 = E.projects2[1];
   p2 = E.projects2[2];
@@ -1637,16 +1807,20 @@ static void test_subscription_cap(void **state) {
 }
 
 static void test_deactivated_user_disconnected(void **state) {
-  wt_ws *c = ws_auth(&E.carol);
+  user gina = {"gina", "gina-password-12", ""}; /* deactivated here */
+  wt_ws *c;
   (void)state;
-  system_user_cmd(WT_CMD_USER_DEACTIVATE, &E.carol);
+  need_gateway();
+  user_new(&gina);
+  c = ws_auth(&gina);
+  system_user_cmd(WT_CMD_USER_DEACTIVATE, &gina);
   assert_int_equal(expect_close(c, T_MS), 4001);
   wt_ws_close(c);
   /* and cannot log in again */
   {
     char body[256];
-    snprintf(body, sizeof(body), "{\"username\":\"carol\",\"password\":\"%s\"}",
-             E.carol.password);
+    snprintf(body, sizeof(body), "{\"username\":\"gina\",\"password\":\"%s\"}",
+             gina.password);
     assert_int_equal(http("POST", "/api/login", body, NULL, NULL), 401);
   }
 }
@@ -1655,15 +1829,17 @@ static void test_deactivated_user_disconnected(void **state) {
  * and a fraction of a second, log.update with expected_version, list with
  * every filter, log.delete. */
 static void test_rename_update_delete(void **state) {
-  wt_ws *a = ws_auth(&E.alice);
-  char log_id[WT_UUID_STR];
+  wt_ws *a;
+  char project[WT_UUID_STR], log_id[WT_UUID_STR];
   json_object *o, *ev, *items;
   (void)state;
+  project_new("Gateway test", NULL, project);
+  a = ws_auth(&E.alice);
   o = reply(a,
             request(a,
                     "\"type\":\"project.rename\",\"project_id\":\"%s\","
                     "\"name\":\"Gateway test, renamed\"",
-                    E.project),
+                    project),
             T_MS);
   expect_reply_type(o, "applied");
   assert_true(json_object_object_get_ex(o, "event", &ev));
@@ -1675,7 +1851,7 @@ static void test_rename_update_delete(void **state) {
                     "\"type\":\"log.create\",\"project_id\":\"%s\",\"log\":{"
                     "\"id\":\"%s\",\"user_id\":\"%s\",\"started_at\":"
                     "\"2026-11-25T10:00:00.5Z\",\"description\":\"short\"}",
-                    E.project, log_id, E.alice.id),
+                    project, log_id, E.alice.id),
             T_MS);
   expect_reply_type(o, "applied");
   json_object_put(o);
@@ -1685,7 +1861,7 @@ static void test_rename_update_delete(void **state) {
               "\"type\":\"log.update\",\"project_id\":\"%s\",\"log_id\":"
               "\"%s\",\"changes\":{\"ended_at\":\"2026-11-25T10:30:00Z\"},"
               "\"expected_version\":1",
-              E.project, log_id),
+              project, log_id),
       T_MS);
   expect_reply_type(o, "applied");
   assert_true(json_object_object_get_ex(o, "event", &ev));
@@ -1696,7 +1872,7 @@ static void test_rename_update_delete(void **state) {
                     "\"type\":\"list\",\"project_id\":\"%s\",\"user_id\":"
                     "\"%s\",\"from\":\"2026-11-25T00:00:00Z\",\"to\":"
                     "\"2026-11-26T00:00:00Z\",\"cursor\":null,\"limit\":5",
-                    E.project, E.alice.id),
+                    project, E.alice.id),
             T_READ);
   expect_reply_type(o, "result");
   items = json_object_object_get(o, "items");
@@ -1710,7 +1886,7 @@ static void test_rename_update_delete(void **state) {
             request(a,
                     "\"type\":\"log.delete\",\"project_id\":\"%s\",\"log_id\":"
                     "\"%s\",\"expected_version\":1",
-                    E.project, log_id),
+                    project, log_id),
             T_MS);
   expect_reply_type(o, "rejected");
   assert_string_equal(jstr(o, "code"), "conflict");
@@ -1719,7 +1895,7 @@ static void test_rename_update_delete(void **state) {
             request(a,
                     "\"type\":\"log.delete\",\"project_id\":\"%s\",\"log_id\":"
                     "\"%s\",\"expected_version\":2",
-                    E.project, log_id),
+                    project, log_id),
             T_MS);
   expect_reply_type(o, "applied");
   assert_true(json_object_object_get_ex(o, "event", &ev));
@@ -1778,14 +1954,17 @@ static void test_not_text_refused(void **state) {
        "since: 18446744073709551615 is out of range"},
       {"subscribe", "\"since\":-1", "since: expected a seq >= 0"},
   };
-  wt_ws *a = ws_auth(&E.alice);
+  wt_ws *a;
+  char project[WT_UUID_STR];
   json_object *o, *ev;
   (void)state;
+  project_new("not text", NULL, project);
+  a = ws_auth(&E.alice);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char body[1024];
     const char *id;
     snprintf(body, sizeof(body), "\"type\":\"%s\",\"project_id\":\"%s\",%s",
-             cases[i].type, E.project, cases[i].rest);
+             cases[i].type, project, cases[i].rest);
     wt_ws_dump_invalid(a);
     id = request(a, "%s", body);
     o = reply(a, id, T_READ);
@@ -1812,7 +1991,7 @@ static void test_not_text_refused(void **state) {
                     "\"started_at\":\"2026-11-24T10:00:00Z\",\"ended_at\":"
                     "\"2026-11-24T10:01:00Z\",\"description\":"
                     "\"\\ud83d\\ude00 ok\"}",
-                    E.project),
+                    project),
             T_MS);
   expect_reply_type(o, "applied");
   assert_true(json_object_object_get_ex(o, "event", &ev));
@@ -1831,10 +2010,12 @@ static void test_not_text_refused(void **state) {
  * expired"; any other bad token with "invalid token" (4001 both). */
 static void test_token_close_reasons(void **state) {
   char reason[128] = "";
-  char *tok = token_expiring(&E.alice, (int64_t)time(NULL) - 120);
+  char *tok;
   char hdr[9000];
   wt_ws *ws;
   (void)state;
+  need_gateway();
+  tok = token_expiring(&E.alice, (int64_t)time(NULL) - 120);
   ws = ws_connect(NULL);
   sendf(ws, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
   assert_int_equal(expect_only_close(ws, reason, sizeof(reason)), 4001);
@@ -1862,6 +2043,7 @@ static void test_token_close_reasons(void **state) {
 static void test_tls(void **state) {
   static const char req[] = "{\"id\":\"u1\",\"type\":\"projects\"}";
   char cert[128], key[128], cmd[1024], err[256], body[256], reason[128];
+  char project[WT_UUID_STR];
   char *out = NULL, *headers = NULL, *tok;
   const char *extra[] = {"WT_TLS_CERT_FILE", cert, "WT_TLS_KEY_FILE", key,
                          NULL};
@@ -1869,6 +2051,8 @@ static void test_tls(void **state) {
   wt_ws *ws;
   json_object *o, *items;
   (void)state;
+  /* the main gateway, and a project of alice's for her read over wss:// */
+  project_new("tls", NULL, project);
   snprintf(E.tls_dir, sizeof(E.tls_dir), "/tmp/wt-test-gwtls-XXXXXX");
   assert_non_null(mkdtemp(E.tls_dir));
   snprintf(cert, sizeof(cert), "%s/cert.pem", E.tls_dir);
@@ -1966,12 +2150,14 @@ static void test_tls(void **state) {
 }
 
 /* Both gateways exit 0 on SIGTERM, within T_PROC_S (stop() says how long
- * they took); the second one has had commands time out in flight. */
+ * they took); after test_inflight_cap_and_timeout, the second one has had
+ * commands time out in flight. A test that needs them later starts them
+ * again. */
 static void test_sigterm(void **state) {
   (void)state;
+  need_gateway2(); /* and the main one */
   assert_int_equal(stop(&E.gateway, SIGTERM), 0);
-  if (E.gateway2 > 0)
-    assert_int_equal(stop(&E.gateway2, SIGTERM), 0);
+  assert_int_equal(stop(&E.gateway2, SIGTERM), 0);
 }
 
 int main(void) {
@@ -2001,7 +2187,19 @@ int main(void) {
       cmocka_unit_test(test_tls),
       cmocka_unit_test(test_sigterm),
   };
+  const char *filter = getenv("WT_TEST_FILTER");
   signal(SIGPIPE, SIG_IGN);
-  return cmocka_run_group_tests_name("gateway_e2e", tests, group_setup,
+  if (filter && filter[0]) {
+    /* a filter that matches nothing is a mistake, not a pass */
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+      n += fnmatch(filter, tests[i].name, 0) == 0;
+    if (n == 0) {
+      fprintf(stderr, "WT_TEST_FILTER=%s names no test\n", filter);
+      return 1;
+    }
+    cmocka_set_test_filter(filter);
+  }
+  return cmocka_run_group_tests_name("gateway_e2e", tests, NULL,
                                      group_teardown);
 }
