@@ -303,7 +303,8 @@ void wt_db_stmts_clear(wt_db_stmt *stmts, size_t n) {
 /* --- the instrumented run ---------------------------------------------- */
 
 /* 1: prepared already, 0: must be prepared now (and may be), -1: run it
- * unnamed (the per-connection table is full). */
+ * unnamed (the per-connection table is full), -2: the name is prepared
+ * for other SQL (check_stmts refuses the run, WT_ERR_INVALID). */
 static int prepared_state(const wt_db *db, const wt_db_stmt *st) {
   for (size_t i = 0; i < db->nprepared; i++)
     if (strcmp(db->prep[i].name, st->name) == 0)

@@ -5,10 +5,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "wk_oom.h"
 #include "wt_log.h"
 
 /* a batch is tried at most this often (load, decide, write each) */
 #define MAX_ATTEMPTS 4
+/* a SQLSTATE: 5 characters and the NUL, rounded up */
+#define SQLSTATE_SIZE 8
+/* wk_batch_send's error text: dropped, wk_batch_finish starts over */
+#define SEND_ERR_MAX 256
 /* the load statements: users, projects, logs, events, rejections */
 #define LOAD_STMTS_MAX (WK_LOAD_LISTS + 2)
 
@@ -30,7 +35,7 @@ struct wk_batch {
   bool sent; /* its first attempt is out */
   wt_db_counters c0;
   double t_write;
-  char sqlstate[8]; /* of the last refused write: 5 characters */
+  char sqlstate[SQLSTATE_SIZE]; /* of the last refused write */
   /* the loaded rows as wk_state_load_* takes them, reused */
   wk_user_row *users;
   wt_project_state *projects;
@@ -81,7 +86,7 @@ static void reserve(void **arr, size_t *cap, size_t n, size_t sz) {
     return;
   p = realloc(*arr, n * sz);
   if (!p)
-    abort();
+    wk_oom(__func__);
   *arr = p;
   *cap = n;
 }
@@ -453,7 +458,7 @@ static wt_err attempts(wk_batch *b, const wk_msg *msgs, size_t n, int first,
 bool wk_batch_send(wk_batch *b, const wk_msg *msgs, size_t n,
                    const wk_positions *pos, wk_batch_result *res) {
   double t = clock_ms();
-  char err[256];
+  char err[SEND_ERR_MAX];
   wk_decide *d = &b->d;
   bool use_prepared = b->prepared && b->prepared_n == n && n <= d->cap &&
                       b->prepared_epoch == wk_state_epoch(d->st);

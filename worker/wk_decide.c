@@ -4,7 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wk_oom.h"
 #include "wk_sql.h"
+
+/* wt_begin_batch's parameters, in order (wk_sql.h) */
+enum {
+  GUARD_GROUP,
+  GUARD_TOPIC,
+  GUARD_PARTS,
+  GUARD_EXPECTED,
+  GUARD_STARTS,
+  GUARD_NEXTS,
+  GUARD_FRESH_IDS,
+  GUARD_REJECTED_IDS,
+  GUARD_PARAMS
+};
+_Static_assert(GUARD_PARAMS == WK_GUARD_PARAMS, "wk_decide.h's count");
 
 /* the buffers a client's commands can grow: each has this hard cap */
 #define BUF_CAP ((size_t)256 * 1024 * 1024)
@@ -17,7 +32,17 @@
 /* why a message does not parse */
 #define PARSE_ERR_MAX 256
 
-#define EVENT_COLS 7
+/* events_insert's columns (wk_sql.h) */
+enum {
+  EV_STREAM_ID,
+  EV_SEQ,
+  EV_COMMAND_ID,
+  EV_TYPE,
+  EV_ACTOR_ID,
+  EV_AT,
+  EV_DATA,
+  EVENT_COLS
+};
 static const uint32_t event_cols[EVENT_COLS] = {
     WT_OID_UUID, WT_OID_INT8,        WT_OID_UUID, WT_OID_TEXT,
     WT_OID_UUID, WT_OID_TIMESTAMPTZ, WT_OID_JSON};
@@ -48,7 +73,7 @@ static void add_out(wk_batch_result *r, wk_out_topic topic, const char *key,
     size_t cap = r->outs_cap ? r->outs_cap * 2 : OUTS_FIRST_CAP;
     wk_out *o = realloc(r->outs, cap * sizeof(*o));
     if (!o)
-      abort();
+      wk_oom(__func__);
     r->outs = o;
     r->outs_cap = cap;
   }
@@ -57,7 +82,7 @@ static void add_out(wk_batch_result *r, wk_out_topic topic, const char *key,
   r->outs[r->nouts].value = value;
   r->outs[r->nouts].len = strlen(value);
   if (!r->outs[r->nouts].key)
-    abort();
+    wk_oom(__func__);
   r->nouts++;
 }
 
@@ -70,7 +95,8 @@ static char *dead_letter_json(const wk_decide *d, const wk_msg *m,
   wt_buf_init(&j, (size_t)4 * WT_COMMAND_MAX_BYTES + 4096);
   /* bytes as they came, made safe for a JSON string: invalid UTF-8 and
    * NUL bytes would not survive, so such payloads travel as base64 */
-  key = m->key ? strndup(m->key, m->key_len) : NULL;
+  if (m->key && !(key = strndup(m->key, m->key_len)))
+    wk_oom(__func__);
   wt_buf_printf(&j, "{\"v\":1,\"kind\":\"dead_letter\",\"reason\":");
   wt_buf_put_json_str(&j, reason);
   wt_buf_puts(&j, ",\"topic\":");
@@ -83,8 +109,10 @@ static char *dead_letter_json(const wk_decide *d, const wk_msg *m,
     wt_buf_put_json_str(&j, key);
   }
   if (m->len <= (size_t)2 * WT_COMMAND_MAX_BYTES &&
-      (payload = strndup(m->value ? m->value : "", m->len)) &&
-      strlen(payload) == m->len && wt_utf8_chars(payload, m->len) >= 0) {
+      !(payload = strndup(m->value ? m->value : "", m->len)))
+    wk_oom(__func__);
+  if (payload && strlen(payload) == m->len &&
+      wt_utf8_chars(payload, m->len) >= 0) {
     wt_buf_puts(&j, ",\"payload\":");
     wt_buf_put_json_str(&j, payload);
   } else {
@@ -154,13 +182,13 @@ static void add_event_row(wk_decide *dc, const wt_command *c,
                           const wt_decision *d, int64_t seq, int64_t at,
                           const wt_buf *data) {
   wt_pgrows *e = &dc->events;
-  wt_pgarr_uuid(&e->col[0], d->stream_id);
-  wt_pgarr_int8(&e->col[1], seq);
-  wt_pgarr_uuid(&e->col[2], c->command_id);
-  wt_pgarr_text(&e->col[3], d->event_type, strlen(d->event_type));
-  wt_pgarr_uuid(&e->col[4], c->actor_system ? NULL : c->actor_id);
-  wt_pgarr_timestamptz(&e->col[5], at);
-  wt_pgarr_text(&e->col[6], data->data, data->len);
+  wt_pgarr_uuid(&e->col[EV_STREAM_ID], d->stream_id);
+  wt_pgarr_int8(&e->col[EV_SEQ], seq);
+  wt_pgarr_uuid(&e->col[EV_COMMAND_ID], c->command_id);
+  wt_pgarr_text(&e->col[EV_TYPE], d->event_type, strlen(d->event_type));
+  wt_pgarr_uuid(&e->col[EV_ACTOR_ID], c->actor_system ? NULL : c->actor_id);
+  wt_pgarr_timestamptz(&e->col[EV_AT], at);
+  wt_pgarr_text(&e->col[EV_DATA], data->data, data->len);
   e->n++;
 }
 
@@ -246,14 +274,14 @@ static void decide(wk_decide *d, const wk_msg *msgs, size_t n, int64_t now,
       /* the data first: applying frees what d's strings point into */
       int64_t seq;
       if (!wt_decision_data_json_to(&d->data_json, &dec))
-        abort();
+        wk_oom(__func__);
       seq = wk_state_apply(d->st, c, &dec, msgs[i].partition);
       add_event_row(d, c, &dec, seq, now, &d->data_json);
       if (!wt_outcome_event_json_to(&d->outcome, dec.event_type, dec.stream_id,
                                     seq, c->command_id,
                                     c->actor_system ? NULL : c->actor_id, now,
                                     d->data_json.data, d->data_json.len))
-        abort();
+        wk_oom(__func__);
       res->applied++;
       res->by_type[c->type][0]++;
     } else {
@@ -264,7 +292,7 @@ static void decide(wk_decide *d, const wk_msg *msgs, size_t n, int64_t now,
                                        c->project_id[0] ? c->project_id : NULL,
                                        c->actor_system ? NULL : c->actor_id,
                                        dec.reject, dec.message))
-        abort();
+        wk_oom(__func__);
       res->rejected++;
       res->by_type[c->type][1]++;
     }
@@ -272,7 +300,7 @@ static void decide(wk_decide *d, const wk_msg *msgs, size_t n, int64_t now,
      * a copy of exactly its size */
     d->out_json[i] = wt_buf_dup(&d->outcome);
     if (!d->out_json[i])
-      abort();
+      wk_oom(__func__);
   }
   if (d->rejections.len)
     wt_buf_putc(&d->rejections, ']');
@@ -518,6 +546,8 @@ size_t wk_decide_load_plan(wk_decide *d, const wk_msg *msgs, size_t n,
 }
 
 void wk_decide_set_found(wk_decide *d, size_t i, char *json) {
+  if (!json)
+    wk_oom(__func__);
   free(d->out_json[i]);
   d->out_json[i] = json;
   d->state[i] = WK_MSG_DECIDED;
@@ -552,7 +582,9 @@ wt_err wk_decide_write_plan(wk_decide *d, size_t n, wt_db_stmt *s, size_t *ns,
       [WK_PLAN_MEMBERS_DELETE] = {"members_delete", WK_SQL_MEMBERS_DELETE},
       [WK_PLAN_MEMBERS_UPSERT] = {"members_upsert", WK_SQL_MEMBERS_UPSERT},
   };
-  static const int guard_fmt[WK_GUARD_PARAMS] = {0, 0, 0, 0, 0, 0, 1, 1};
+  /* the ids travel binary (wt_pgarr), the rest as text */
+  static const int guard_fmt[WK_GUARD_PARAMS] = {
+      [GUARD_FRESH_IDS] = 1, [GUARD_REJECTED_IDS] = 1};
   /* inserts before deletes: a log created and deleted within the batch is
    * both, so that its primary key is checked */
   const struct {
@@ -585,16 +617,18 @@ wt_err wk_decide_write_plan(wk_decide *d, size_t n, wt_db_stmt *s, size_t *ns,
         (void)wt_pgarr_uuid(&d->rejected_ids, d->cmds[i].command_id);
     }
   memset(d->guard_len, 0, sizeof(d->guard_len));
-  d->guard[0] = d->group;
-  d->guard[1] = d->topic;
-  d->guard[2] = d->parts.data;
-  d->guard[3] = d->expected.data;
-  d->guard[4] = d->starts.data;
-  d->guard[5] = d->nexts.data;
+  d->guard[GUARD_GROUP] = d->group;
+  d->guard[GUARD_TOPIC] = d->topic;
+  d->guard[GUARD_PARTS] = d->parts.data;
+  d->guard[GUARD_EXPECTED] = d->expected.data;
+  d->guard[GUARD_STARTS] = d->starts.data;
+  d->guard[GUARD_NEXTS] = d->nexts.data;
   /* parsed command ids: canonical, so neither array fails */
-  d->guard[6] = wt_pgarr_finish(&d->fresh_ids, &d->guard_len[6]);
-  d->guard[7] = wt_pgarr_finish(&d->rejected_ids, &d->guard_len[7]);
-  if (!d->guard[6] || !d->guard[7]) {
+  d->guard[GUARD_FRESH_IDS] =
+      wt_pgarr_finish(&d->fresh_ids, &d->guard_len[GUARD_FRESH_IDS]);
+  d->guard[GUARD_REJECTED_IDS] =
+      wt_pgarr_finish(&d->rejected_ids, &d->guard_len[GUARD_REJECTED_IDS]);
+  if (!d->guard[GUARD_FRESH_IDS] || !d->guard[GUARD_REJECTED_IDS]) {
     wt_errf(errstr, errstr_size, "batch guard over its cap");
     return WT_ERR_NOMEM;
   }
@@ -677,7 +711,7 @@ void wk_decide_outcomes(wk_decide *d, const wk_msg *msgs, size_t n,
     } else {
       char *copy = strdup(json);
       if (!copy)
-        abort();
+        wk_oom(__func__);
       add_out(res, WK_OUT_EVENTS, wt_command_key(&d->cmds[i]), copy);
     }
   }

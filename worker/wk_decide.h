@@ -196,7 +196,7 @@ size_t wk_decide_load_plan(wk_decide *d, const wk_msg *msgs, size_t n,
                            bool verify, bool lookup_fresh, wt_db_stmt *s,
                            int idx[WK_LOAD_LISTS + 2]);
 /* The first outcome of message i, found decided before: json is the
- * outcome (ownership to d). */
+ * outcome (ownership to d; NULL: its builder ran out of memory, wk_oom). */
 void wk_decide_set_found(wk_decide *d, size_t i, char *json);
 /* After the look-up: a redelivered command not found was never decided. */
 void wk_decide_lookup_done(wk_decide *d, size_t n);

@@ -40,7 +40,7 @@ double wk_now_ms(void) {
 
 /* Connects or reconnects to PostgreSQL, retrying with capped backoff until
  * it answers or a stop is requested. */
-bool wk_db_ready(worker *w) {
+bool wk_db_ready(wk_worker *w) {
   long backoff = 100;
   char err[512];
   while (!wk_stop_requested) {
@@ -55,7 +55,7 @@ bool wk_db_ready(worker *w) {
            "PostgreSQL unreachable, retrying in %ld ms error=\"%s\"", backoff,
            err);
     wk_sleep_ms(backoff);
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    backoff = backoff * 2 > WK_BACKOFF_MAX_MS ? WK_BACKOFF_MAX_MS : backoff * 2;
   }
   return false;
 }
@@ -65,7 +65,8 @@ bool wk_db_ready(worker *w) {
 /* Reads the stored positions of parts and sets where to start: the start
  * of the last committed batch, so that its outcomes are published again
  * (a crash may have come before they were). */
-static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
+static bool load_positions(wk_worker *w,
+                           rd_kafka_topic_partition_list_t *parts) {
   char list[8192];
   size_t len = 0;
   const char *params[3];
@@ -119,7 +120,7 @@ static bool load_positions(worker *w, rd_kafka_topic_partition_list_t *parts) {
  * changed them), reads the stored positions and goes back to them, so
  * that nothing after them is skipped and the outcomes from batch_start
  * are published again. false: not done (retried by the caller). */
-static bool resync(worker *w) {
+static bool resync(wk_worker *w) {
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_error_t *error;
   bool ok = false;
@@ -149,7 +150,7 @@ static bool resync(worker *w) {
 }
 
 /* Destroys the slot's messages of one partition (-1: all of them). */
-void wk_drop_messages(batch_slot *b, int partition) {
+void wk_drop_messages(wk_slot *b, int partition) {
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (partition < 0 || b->msgs[i]->partition == partition)
@@ -162,7 +163,7 @@ void wk_drop_messages(batch_slot *b, int partition) {
 
 /* Waits until the runner has finished its batch (written and published)
  * and is not confirming deliveries. */
-static void runner_wait_idle(worker *w) {
+static void runner_wait_idle(wk_worker *w) {
   pthread_mutex_lock(&w->lock);
   while (w->nqueued || w->confirming)
     pthread_cond_wait(&w->cond, &w->lock);
@@ -171,7 +172,7 @@ static void runner_wait_idle(worker *w) {
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
-  worker *w = opaque;
+  wk_worker *w = opaque;
   bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   /* the batch in flight is finished first: it holds the connection and
    * moves the positions */
@@ -215,7 +216,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* --- the loop ---------------------------------------------------------- */
 
-static bool resync_needed(worker *w) {
+static bool resync_needed(wk_worker *w) {
   bool v;
   pthread_mutex_lock(&w->lock);
   v = w->resync_needed;
@@ -223,7 +224,7 @@ static bool resync_needed(worker *w) {
   return v;
 }
 
-static bool runner_busy(worker *w) {
+static bool runner_busy(wk_worker *w) {
   bool busy;
   pthread_mutex_lock(&w->lock);
   busy = w->nqueued > 0;
@@ -234,7 +235,7 @@ static bool runner_busy(worker *w) {
 /* Collects up to WT_BATCH_MAX messages: after the first one, for
  * WT_BATCH_WAIT_MS, and on for as long as the runner is still busy with
  * the previous batch (under load, batches grow instead of queueing). */
-static void collect(worker *w, batch_slot *b) {
+static void collect(wk_worker *w, wk_slot *b) {
   double first = 0;
   while (!wk_stop_requested && b->n < (size_t)w->cfg.batch_max) {
     int wait = 100;
@@ -276,7 +277,7 @@ static void collect(worker *w, batch_slot *b) {
 /* On the main thread: decides the collected batch against the caches as
  * the newest batch handed to the runner leaves them (once that one's
  * decisions are in), when it can be decided from the caches alone. */
-static void speculate(worker *w, batch_slot *b) {
+static void speculate(wk_worker *w, wk_slot *b) {
   bool go;
   pthread_mutex_lock(&w->lock);
   while (w->nqueued && w->committed < w->queue[w->nqueued - 1]->seq &&
@@ -292,7 +293,7 @@ static void speculate(worker *w, batch_slot *b) {
 }
 
 /* Forgets what was decided ahead for a batch that will not run. */
-void wk_drop_speculation(worker *w) {
+void wk_drop_speculation(wk_worker *w) {
   pthread_mutex_lock(&w->state_lock);
   wk_state_discard(w->st);
   pthread_mutex_unlock(&w->state_lock);
@@ -300,10 +301,10 @@ void wk_drop_speculation(worker *w) {
 
 /* A slot the runner does not hold; its messages (of a finished or dropped
  * batch) go. */
-static batch_slot *free_slot(worker *w) {
+static wk_slot *free_slot(wk_worker *w) {
   int pick = -1;
   pthread_mutex_lock(&w->lock);
-  for (int i = 0; i < SLOTS && pick < 0; i++) {
+  for (int i = 0; i < WK_SLOTS && pick < 0; i++) {
     bool held = false;
     for (size_t q = 0; q < w->nqueued; q++)
       held = held || w->queue[q] == &w->slots[i];
@@ -316,12 +317,10 @@ static batch_slot *free_slot(worker *w) {
   return &w->slots[pick];
 }
 
-/* The main loop: collect, parse and decide ahead one batch while the
- * runner works on the ones before, then hand it over. */
 /* The runner met a moved position: what is collected may be stale, so it
  * goes; once the runner is idle (it drops what is queued), back to the
  * stored positions before anything more is polled. */
-static void do_resync(worker *w, batch_slot *b) {
+static void do_resync(wk_worker *w, wk_slot *b) {
   wk_drop_speculation(w);
   wk_drop_messages(b, -1);
   runner_wait_idle(w);
@@ -333,9 +332,11 @@ static void do_resync(worker *w, batch_slot *b) {
   pthread_mutex_unlock(&w->lock);
 }
 
-static void consume(worker *w) {
+/* The main loop: collect, parse and decide ahead one batch while the
+ * runner works on the ones before, then hand it over. */
+static void consume(wk_worker *w) {
   while (!wk_stop_requested) {
-    batch_slot *b = free_slot(w);
+    wk_slot *b = free_slot(w);
     bool drop;
     if (resync_needed(w)) {
       do_resync(w, b);
@@ -382,7 +383,7 @@ static void consume(worker *w) {
   runner_wait_idle(w);
 }
 
-static int setup(worker *w, char *err, size_t errsize) {
+static int setup(wk_worker *w, char *err, size_t errsize) {
   const char *names[3];
   wt_kafka_conn conn;
   char session[16], heartbeat[16], max_poll[16];
@@ -429,8 +430,8 @@ static int setup(worker *w, char *err, size_t errsize) {
     wt_errf(err, errsize, "out of memory");
     return -1;
   }
-  for (int i = 0; i < SLOTS; i++) {
-    batch_slot *b = &w->slots[i];
+  for (int i = 0; i < WK_SLOTS; i++) {
+    wk_slot *b = &w->slots[i];
     b->msgs = calloc((size_t)w->cfg.batch_max, sizeof(rd_kafka_message_t *));
     b->view = calloc((size_t)w->cfg.batch_max, sizeof(*b->view));
     b->batch =
@@ -481,7 +482,7 @@ static int setup(worker *w, char *err, size_t errsize) {
  * worker's connection belongs to its threads), the consumer has joined
  * its group and is still a member, and the broker answers. On the metrics
  * server's thread; each check waits 2 s at most. */
-static bool worker_ready(worker *w) {
+static bool worker_ready(wk_worker *w) {
   const char *const keys[] = {"dbname", "connect_timeout", NULL};
   const char *const values[] = {w->cfg.database_url, "2", NULL};
   const rd_kafka_metadata_t *md = NULL;
@@ -506,7 +507,7 @@ static bool ready_probe(void *ctx) {
 
 /* /metrics: the worker's metrics, the process's, and wt_worker_ready. */
 static size_t render_metrics(void *ctx, char *buf, size_t size) {
-  worker *w = ctx;
+  wk_worker *w = ctx;
   size_t len = wk_metrics_render(w->metrics, buf, size);
   wt_snappendf(buf, size, &len,
                "# HELP wt_worker_ready 1 when PostgreSQL answers and the "
@@ -529,7 +530,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-  static worker w;
+  static wk_worker w;
   wt_http_metrics *http = NULL;
   char err[1024] = "";
   int rc = 1;
@@ -597,7 +598,7 @@ out:
     pthread_mutex_unlock(&w.lock);
     pthread_join(w.runner, NULL);
   }
-  for (int i = 0; i < SLOTS; i++)
+  for (int i = 0; i < WK_SLOTS; i++)
     wk_drop_messages(&w.slots[i], -1);
   wk_batch_result_clear(&w.pending);
   wt_http_metrics_stop(http); /* its readiness check uses the consumer */
@@ -610,7 +611,7 @@ out:
     rd_kafka_flush(w.producer, 10000);
     rd_kafka_destroy(w.producer);
   }
-  for (int i = 0; i < SLOTS; i++) {
+  for (int i = 0; i < WK_SLOTS; i++) {
     wk_batch_destroy(w.slots[i].batch);
     free(w.slots[i].msgs);
     free(w.slots[i].view);

@@ -19,7 +19,7 @@
 /* Served by rd_kafka_poll/flush, which only the runner thread calls on the
  * producer (and main after the runner has quit). */
 void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-  worker *w = opaque;
+  wk_worker *w = opaque;
   (void)rk;
   if (w->undelivered > 0)
     w->undelivered--;
@@ -30,7 +30,7 @@ void wk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 /* Hands the outcomes to the producer; waits only when its queue is full. */
-static void produce_outs(worker *w, const wk_batch_result *r) {
+static void produce_outs(wk_worker *w, const wk_batch_result *r) {
   char err[256];
   for (size_t i = 0; i < r->nouts; i++) {
     const wk_out *o = &r->outs[i];
@@ -48,7 +48,7 @@ static void produce_outs(worker *w, const wk_batch_result *r) {
 
 /* The pending batch's outcomes are all in: nothing of it needs replaying,
  * its floors go. */
-static void pending_confirmed(worker *w) {
+static void pending_confirmed(wk_worker *w) {
   wk_batch_result_clear(&w->pending);
   w->has_pending = false;
   wk_floors_confirmed(&w->floors);
@@ -60,7 +60,7 @@ static void pending_confirmed(worker *w) {
  * pending batch's are all there and none failed, it is confirmed now, not
  * when the next batch is published, so that the batch sent next stores a
  * floor one batch higher. Runner thread, holding state_lock. */
-static void take_deliveries(worker *w) {
+static void take_deliveries(wk_worker *w) {
   if (!w->has_pending)
     return;
   rd_kafka_poll(w->producer, 0);
@@ -74,7 +74,7 @@ static void take_deliveries(worker *w) {
  * does it). So a crash re-reads about the last batch, not the last runs of
  * every partition. Runner thread, holding state_lock, the connection
  * idle. A failure only costs re-reading after a crash: not retried. */
-static void settle_rows(worker *w, const wk_msg *next, size_t n) {
+static void settle_rows(wk_worker *w, const wk_msg *next, size_t n) {
   int parts[64];
   size_t np, lp = 0, ln = 0;
   char plist[64 * 12], nlist[64 * 24], err[512];
@@ -118,7 +118,7 @@ static void settle_rows(worker *w, const wk_msg *next, size_t n) {
  * failed is sent again (readers drop duplicates by project and seq). Then
  * nothing needs replaying: the floors go. On the runner thread, or on the
  * main thread while the runner is idle. */
-static void confirm_pending(worker *w) {
+static void confirm_pending(wk_worker *w) {
   long backoff = 100;
   if (!w->has_pending)
     return;
@@ -140,7 +140,7 @@ static void confirm_pending(worker *w) {
     }
     WT_WARN("re-publishing a batch's outcomes failed=%d", w->failed_deliveries);
     wk_sleep_ms(backoff);
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    backoff = backoff * 2 > WK_BACKOFF_MAX_MS ? WK_BACKOFF_MAX_MS : backoff * 2;
     w->failed_deliveries = 0;
     produce_outs(w, &w->pending);
   }
@@ -150,7 +150,7 @@ static void confirm_pending(worker *w) {
 /* Publishes a committed batch's outcomes without waiting for the broker:
  * the previous batch's are confirmed first; this batch's floors (taken
  * when it finished, wk_floors_finished) stay until its own are. */
-static void publish(worker *w, wk_batch_result *r) {
+static void publish(wk_worker *w, wk_batch_result *r) {
   confirm_pending(w);
   wk_floors_published(&w->floors);
   wk_floors_apply(&w->floors, w->pos.floor);
@@ -165,7 +165,7 @@ static void publish(worker *w, wk_batch_result *r) {
   w->has_pending = true;
 }
 
-static void update_gauges(worker *w) {
+static void update_gauges(wk_worker *w) {
   int64_t lag = 0;
   for (int p = 0; p < WK_MAX_PARTITIONS; p++) {
     int64_t lo = 0, hi = 0;
@@ -187,7 +187,7 @@ static void update_gauges(worker *w) {
 /* Around a batch's transaction: its decisions are in the caches, and the
  * state is free for the main thread until the answer is in. */
 void wk_on_write(void *ctx, bool before) {
-  worker *w = ctx;
+  wk_worker *w = ctx;
   if (before) {
     pthread_mutex_lock(&w->lock);
     w->committed = w->active;
@@ -199,7 +199,7 @@ void wk_on_write(void *ctx, bool before) {
   }
 }
 
-static void set_active(worker *w, const batch_slot *b) {
+static void set_active(wk_worker *w, const wk_slot *b) {
   pthread_mutex_lock(&w->lock);
   w->active = b->seq;
   pthread_mutex_unlock(&w->lock);
@@ -210,7 +210,7 @@ static void set_active(worker *w, const batch_slot *b) {
  * the DLQ with PostgreSQL's message, so that one command the rules let
  * through but the database does not cannot stall its partitions. Holding
  * state_lock; publishes as it goes; b's own result stays empty. */
-static wt_err isolate(worker *w, batch_slot *b) {
+static wt_err isolate(wk_worker *w, wk_slot *b) {
   WT_WARN("batch refused again and again: writing its %zu commands one by one",
           b->n);
   for (size_t i = 0; i < b->n && !wk_stop_requested; i++) {
@@ -254,7 +254,7 @@ static wt_err isolate(worker *w, batch_slot *b) {
 /* On the runner thread, after wk_batch_send, holding state_lock unless the
  * batch was sent (then the write hook takes it back): finishes one batch,
  * retrying what can be retried. Returns holding state_lock. */
-static wt_err finish_batch(worker *w, batch_slot *b) {
+static wt_err finish_batch(wk_worker *w, wk_slot *b) {
   char err[1024];
   wt_err e = WT_OK;
   int refused = 0;
@@ -303,7 +303,7 @@ static wt_err finish_batch(worker *w, batch_slot *b) {
  * done_ms; the metric counts it less what overlapped the batch before
  * (prev_done_ms), wk_batch_busy_ms. Neither counts the wait for messages
  * or for the next job. */
-static void log_batch(worker *w, batch_slot *b, double prev_done_ms,
+static void log_batch(wk_worker *w, wk_slot *b, double prev_done_ms,
                       double done_ms, double publish_ms) {
   const wk_batch_result *r = &b->res;
   wk_metrics_batch(w->metrics, r, b->statements,
@@ -318,7 +318,7 @@ static void log_batch(worker *w, batch_slot *b, double prev_done_ms,
 }
 
 /* Takes the oldest job off the queue (done or dropped). */
-static void pop_job(worker *w) {
+static void pop_job(wk_worker *w) {
   pthread_mutex_lock(&w->lock);
   w->queue[0] = w->queue[1];
   w->queue[1] = NULL;
@@ -333,8 +333,8 @@ static void pop_job(worker *w) {
 
 /* Waits for a job, confirming the last outcomes while there is none.
  * NULL: quit. */
-static batch_slot *next_job(worker *w) {
-  batch_slot *b = NULL;
+static wk_slot *next_job(wk_worker *w) {
+  wk_slot *b = NULL;
   pthread_mutex_lock(&w->lock);
   for (;;) {
     if (w->nqueued && (wk_stop_requested || w->resync_needed)) {
@@ -380,11 +380,11 @@ static batch_slot *next_job(worker *w) {
 }
 
 void *wk_runner_main(void *arg) {
-  worker *w = arg;
-  batch_slot *cur = NULL;
+  wk_worker *w = arg;
+  wk_slot *cur = NULL;
   double last_done = 0; /* when the batch before was published */
   for (;;) {
-    batch_slot *next = NULL;
+    wk_slot *next = NULL;
     bool next_sent = false;
     wt_db_counters c0, c1;
     double tp;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wk_oom.h"
 #include "wt_lru.h"
 
 #define OV_TAG 0 /* every overlay entry: cleared in one remove_tag */
@@ -122,7 +123,7 @@ static bool members_reserve(project_entry *e, size_t n) {
 static void log_set_desc(log_entry *e, const char *desc) {
   char *d = strdup(desc ? desc : "");
   if (!d)
-    abort(); /* out of memory on the hot path: let the supervisor restart */
+    wk_oom(__func__);
   free(e->desc);
   e->desc = d;
   e->s.description = d;
@@ -269,7 +270,7 @@ bool wk_need_empty(const wk_need *n) {
 static void idlist_add(wk_idlist *l, const char *id, int tag) {
   size_t len = strnlen(id, sizeof(l->ids[0]) - 1); /* parse checked it */
   if (!l->seen && !(l->seen = wt_lru_new(WT_LRU_CAPACITY_MAX, NULL)))
-    abort();
+    wk_oom(__func__);
   if (wt_lru_peek(l->seen, id))
     return;
   if (l->n == l->cap) {
@@ -277,7 +278,7 @@ static void idlist_add(wk_idlist *l, const char *id, int tag) {
     void *ids = realloc(l->ids, cap * sizeof(*l->ids));
     void *tags = ids ? realloc(l->tags, cap * sizeof(*l->tags)) : NULL;
     if (!ids || !tags)
-      abort();
+      wk_oom(__func__);
     l->ids = ids;
     l->tags = tags;
     l->cap = cap;
@@ -427,11 +428,12 @@ void wk_state_load_users(wk_state *st, const wk_user_row *rows, size_t n) {
     user_entry *u = calloc(1, sizeof(*u));
     char *id;
     if (!u)
-      abort();
+      wk_oom(__func__);
     u->s = rows[i].s;
     u->seq = rows[i].seq;
-    id = strdup(u->s.id);
-    if (!id || wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
+    if (!(id = strdup(u->s.id)))
+      wk_oom(__func__);
+    if (wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
       free(id);
     if (wt_lru_put(st->users, u->s.id, u, -1) != WT_OK)
       user_free(u);
@@ -446,7 +448,7 @@ void wk_state_load_projects(wk_state *st, const wt_project_state *rows,
     const char *id = need->project_ids.ids[k];
     project_entry *e = calloc(1, sizeof(*e));
     if (!e)
-      abort();
+      wk_oom(__func__);
     wt_copy_str(e->s.id, sizeof(e->s.id), id);
     for (size_t i = 0; i < n; i++) {
       if (strcmp(rows[i].id, id) != 0)
@@ -455,7 +457,7 @@ void wk_state_load_projects(wk_state *st, const wt_project_state *rows,
       e->s = rows[i];
       e->s.nmembers = 0;
       if (!members_reserve(e, rows[i].nmembers))
-        abort();
+        wk_oom(__func__);
       if (rows[i].nmembers)
         memcpy(e->members, rows[i].members,
                rows[i].nmembers * sizeof(*e->members));
@@ -476,7 +478,7 @@ void wk_state_load_logs(wk_state *st, const wt_log_state *rows, size_t n,
     const char *id = need->log_ids.ids[k];
     log_entry *e = calloc(1, sizeof(*e));
     if (!e)
-      abort();
+      wk_oom(__func__);
     wt_copy_str(e->s.id, sizeof(e->s.id), id);
     log_set_desc(e, "");
     for (size_t i = 0; i < n; i++) {
@@ -499,7 +501,8 @@ void wk_state_load_logs(wk_state *st, const wt_log_state *rows, size_t n,
 
 static void ov_track(wk_state *st, kind k, void *e, int tag) {
   if (st->nov == st->ov_cap)
-    abort(); /* a batch touches at most 4 entries per command */
+    abort(); /* a broken invariant, not memory: a batch touches at most 4
+              * entries per command and ov_cap is sized for it */
   st->ov[st->nov++] = (ov_item){k, e, tag};
 }
 
@@ -510,7 +513,7 @@ static user_entry *ov_user(wk_state *st, const char *id) {
   base = wt_lru_peek(st->users, id);
   u = calloc(1, sizeof(*u));
   if (!u)
-    abort();
+    wk_oom(__func__);
   if (base) {
     *u = *base;
     u->password_hash = NULL;
@@ -518,7 +521,7 @@ static user_entry *ov_user(wk_state *st, const char *id) {
   }
   wt_copy_str(u->s.id, sizeof(u->s.id), id);
   if (wt_lru_put(st->ov_users, id, u, OV_TAG) != WT_OK)
-    abort();
+    wk_oom(__func__);
   ov_track(st, K_USER, u, -1);
   return u;
 }
@@ -530,21 +533,21 @@ static project_entry *ov_project(wk_state *st, const char *id, int tag) {
   base = wt_lru_peek(st->projects, id);
   p = calloc(1, sizeof(*p));
   if (!p)
-    abort();
+    wk_oom(__func__);
   wt_copy_str(p->s.id, sizeof(p->s.id), id);
   if (base && base->exists) {
     p->s = base->s;
     p->exists = p->existed = true;
     p->s.nmembers = 0;
     if (!members_reserve(p, base->s.nmembers + 1))
-      abort();
+      wk_oom(__func__);
     memcpy(p->members, base->members,
            base->s.nmembers * sizeof(*base->members));
     p->s.nmembers = base->s.nmembers;
   }
   p->s.members = p->members;
   if (wt_lru_put(st->ov_projects, id, p, OV_TAG) != WT_OK)
-    abort();
+    wk_oom(__func__);
   ov_track(st, K_PROJECT, p, tag);
   return p;
 }
@@ -556,7 +559,7 @@ static log_entry *ov_log(wk_state *st, const char *id, int tag) {
   base = wt_lru_peek(st->logs, id);
   l = calloc(1, sizeof(*l));
   if (!l)
-    abort();
+    wk_oom(__func__);
   if (base && base->exists) {
     l->s = base->s;
     l->exists = l->existed = true;
@@ -567,7 +570,7 @@ static log_entry *ov_log(wk_state *st, const char *id, int tag) {
     l->assumed_new = !base; /* known absent when base says so */
   }
   if (wt_lru_put(st->ov_logs, id, l, OV_TAG) != WT_OK)
-    abort();
+    wk_oom(__func__);
   ov_track(st, K_LOG, l, tag);
   return l;
 }
@@ -581,7 +584,7 @@ static void members_touch(project_entry *p) {
     return;
   p->base = malloc(p->s.nmembers * sizeof(*p->base));
   if (!p->base)
-    abort();
+    wk_oom(__func__);
   memcpy(p->base, p->members, p->s.nmembers * sizeof(*p->base));
   p->nbase = p->s.nmembers;
 }
@@ -609,7 +612,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     p->exists = true;
     p->s.nmembers = 0;
     if (!members_reserve(p, 1))
-      abort();
+      wk_oom(__func__);
     p->members[0] = (wt_member_state){.role = WT_ROLE_OWNER,
                                       .added_at = d->project.created_at};
     wt_copy_str(p->members[0].user_id, sizeof(p->members[0].user_id),
@@ -627,7 +630,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     m = member_find(p, d->member.user_id);
     if (!m) {
       if (!members_reserve(p, p->s.nmembers + 1))
-        abort();
+        wk_oom(__func__);
       m = &p->members[p->s.nmembers++];
     }
     *m = d->member;
@@ -644,7 +647,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
   case WT_EFFECT_LOG_DELETE: {
     char *desc = strdup(d->log.description ? d->log.description : "");
     if (!desc)
-      abort();
+      wk_oom(__func__);
     l = ov_log(st, d->log.id, partition);
     l->s = d->log;
     free(l->desc);
@@ -665,7 +668,7 @@ int64_t wk_state_apply(wk_state *st, const wt_command *cmd,
     u->password_hash = strdup(cmd->password_hash);
     if (!u->password_hash ||
         wt_lru_put(st->ov_user_names, u->s.username, u->s.id, OV_TAG) != WT_OK)
-      abort();
+      wk_oom(__func__);
     return ++u->seq;
   case WT_EFFECT_USER_UPDATE:
     u = ov_user(st, d->user.id);
@@ -950,13 +953,15 @@ void wk_state_commit(wk_state *st) {
     if (it->k == K_USER) {
       user_entry *u = it->e;
       char *id = strdup(u->s.id);
+      if (!id)
+        wk_oom(__func__);
       memcpy(uk->id, u->s.id, sizeof(uk->id));
       if (!u->existed)
         wt_copy_str(uk->username, sizeof(uk->username), u->s.username);
       free(u->password_hash); /* the cache never keeps hashes */
       u->password_hash = NULL;
       u->existed = false;
-      if (id && wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
+      if (wt_lru_put(st->user_names, u->s.username, id, -1) != WT_OK)
         free(id);
       err = wt_lru_put(st->users, u->s.id, u, -1);
     } else if (it->k == K_PROJECT) {

@@ -1,7 +1,27 @@
 /* wk_worker: the wt-worker process's shared state, between its main
  * thread (wk_main.c: Kafka consumer, partitions, collecting and deciding
  * batches ahead) and its runner thread (wk_runner.c: writing batches,
- * publishing outcomes). Internal to the program. */
+ * publishing outcomes). Internal to the program.
+ *
+ * Out of memory: one policy for every file of worker/ (docs/worker.md says
+ * it for operators).
+ *   - Starting (the _new/_init constructors, wk_main.c's setup): a failed
+ *     allocation returns NULL or an error up to main, which exits 1 saying
+ *     "out of memory".
+ *   - Running (a batch: parse, load, decide, plan, outcomes; the caches):
+ *     a failed malloc/calloc/realloc/strdup calls wk_oom(__func__)
+ *     (wk_oom.h), the one handler: one ERROR line, then abort(). A half
+ *     decided batch is never unwound by hand: nothing of it is committed,
+ *     and the restarted worker reads again from the positions stored in
+ *     PostgreSQL (exactly once holds, as after any crash: see chaos).
+ *     No bare abort() for memory, no error code for it either.
+ *   - WT_ERR_NOMEM from the worker means a hard cap, not malloc: a wt_buf
+ *     or wt_pgarr over its cap (a client can grow those), e.g. a batch's
+ *     parameters past 256 MiB. The batch is refused, retried, then written
+ *     one command at a time, and a command still over goes to the DLQ
+ *     (wk_runner.c isolate). wt_buf cannot tell its cap from a failed
+ *     realloc; both take this path, which is safe either way.
+ *   - abort() stays only for a broken invariant (a bug), said so where. */
 #ifndef WK_WORKER_H
 #define WK_WORKER_H
 
@@ -17,9 +37,9 @@
 #include "wt_config.h"
 #include "wt_kafka.h"
 
-#define BACKOFF_MAX_MS 5000
+#define WK_BACKOFF_MAX_MS 5000
 
-typedef struct batch_slot {
+typedef struct wk_slot {
   rd_kafka_message_t **msgs;
   wk_msg *view; /* msgs as the batch sees them */
   size_t n;
@@ -30,11 +50,11 @@ typedef struct batch_slot {
   /* wk_now_ms() when the runner began on it: took it, or sent it while
    * publishing the batch before (not when its messages came) */
   double started_ms;
-} batch_slot;
+} wk_slot;
 
-#define SLOTS 3 /* one collected, one written, one sent next */
+#define WK_SLOTS 3 /* one collected, one written, one sent next */
 
-typedef struct worker {
+typedef struct wk_worker {
   wt_config cfg;
   char group[96]; /* "<prefix>-worker": wt-worker for the default prefix */
   wt_kafka_topics topics;
@@ -52,7 +72,7 @@ typedef struct worker {
    * (wk_batch_prepare) one while the runner thread writes the one before
    * and publishes the one before that; the runner sends batch k+1 as soon
    * as batch k's answer is in, and publishes k while k+1 is written. */
-  batch_slot slots[SLOTS];
+  wk_slot slots[WK_SLOTS];
   int collecting; /* index of the slot being collected */
   pthread_t runner;
   bool runner_started;
@@ -64,7 +84,7 @@ typedef struct worker {
   atomic_bool joined;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  batch_slot *queue[2]; /* handed to the runner, oldest first */
+  wk_slot *queue[2]; /* handed to the runner, oldest first */
   size_t nqueued;
   uint64_t submitted; /* jobs handed to the runner */
   uint64_t active;    /* the job the runner sends or finishes */
@@ -97,7 +117,7 @@ typedef struct worker {
   /* the committed batches whose outcomes are unconfirmed; pos.floor is
    * kept from them (wk_floors.h) */
   wk_floors floors;
-} worker;
+} wk_worker;
 
 /* set by the signal handler, read by both threads (lock-free atomic) */
 extern atomic_int wk_stop_requested;
@@ -105,11 +125,11 @@ extern atomic_int wk_stop_requested;
 void wk_sleep_ms(long ms);
 double wk_now_ms(void); /* CLOCK_MONOTONIC */
 /* (Re)connects to PostgreSQL with capped backoff; false: stopping. */
-bool wk_db_ready(worker *w);
+bool wk_db_ready(wk_worker *w);
 /* Destroys the slot's messages of one partition (-1: all of them). */
-void wk_drop_messages(batch_slot *b, int partition);
+void wk_drop_messages(wk_slot *b, int partition);
 /* Forgets what was decided ahead for a batch that will not run. */
-void wk_drop_speculation(worker *w);
+void wk_drop_speculation(wk_worker *w);
 
 /* --- wk_runner.c ---------------------------------------------------------- */
 
