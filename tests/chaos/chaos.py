@@ -525,21 +525,18 @@ class Stack:
     def stop(self):
         self._script("stack.sh", "stop", check=False)
 
+    IDENTITY = re.compile(r"WT_(KAFKA_(SECURITY_PROTOCOL|SASL_MECHANISM|USER|PASSWORD_FILE)|"
+                          r"PRODUCER_(ID|KEY_FILE|KEYS_FILE))$")
+
     def identity(self, program):
         """The environment that runs program as itself: its Kafka principal and password
-        file, its producer key, the worker's trusted keys (what `stack.sh env --for` prints)."""
-        env, secrets = {}, self.stack_env.get("WT_STACK_SECRETS_DIR", "")
-        for k in ("WT_KAFKA_SECURITY_PROTOCOL", "WT_KAFKA_SASL_MECHANISM"):
-            if k in self.stack_env:
-                env[k] = self.stack_env[k]
-        if env.get("WT_KAFKA_SECURITY_PROTOCOL", "plaintext").startswith("sasl"):
-            env["WT_KAFKA_USER"] = program
-            env["WT_KAFKA_PASSWORD_FILE"] = os.path.join(secrets, f"kafka-{program}.password")
-        key = os.path.join(secrets, f"producer-{program}.key")
-        if secrets and os.path.exists(key):
-            env["WT_PRODUCER_ID"], env["WT_PRODUCER_KEY_FILE"] = program, key
-        if program == "wt-worker" and secrets:
-            env["WT_PRODUCER_KEYS_FILE"] = os.path.join(secrets, "producer-keys")
+        file, its producer key, the worker's trusted keys, as `stack.sh env --for` gives
+        them (without the service addresses, which the caller sets)."""
+        env = {}
+        for line in self._script("stack.sh", "env", "--for", program).stdout.splitlines():
+            k, _, v = line.partition("=")
+            if self.IDENTITY.match(k):
+                env[k] = shlex.split(v)[0] if v else ""
         return env
 
     def librdkafka_conf(self, program):

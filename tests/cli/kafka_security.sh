@@ -60,14 +60,15 @@ kcat_as() {
 # produce_as PRINCIPAL SIGNER KEY VALUE: SIGNER is a producer id with a key
 # file, "forged" (wt-gateway's id, a random key) or "" (no headers)
 produce_as() {
-  local who="$1" signer="$2" key="$3" value="$4" headers=() khex
-  case "$signer" in
+  local who="$1" id="$2" key="$3" value="$4" headers=() khex
+  case "$id" in
     "") ;;
-    forged) khex="$(openssl rand -hex 32)"
-      headers=(-H wt-producer=wt-gateway -H "wt-signature=v1=$(hmac_hex "$khex" wt-gateway "$key" "$value")") ;;
-    *) khex="$(cat "$secrets/producer-$signer.key")"
-      headers=(-H "wt-producer=$signer" -H "wt-signature=v1=$(hmac_hex "$khex" "$signer" "$key" "$value")") ;;
+    forged) id=wt-gateway khex="$(openssl rand -hex 32)" ;;
+    *) khex="$(cat "$secrets/producer-$id.key")" ;;
   esac
+  if [[ -n "$id" ]]; then
+    headers=(-H "wt-producer=$id" -H "wt-signature=v1=$(hmac_hex "$khex" "$id" "$key" "$value")")
+  fi
   printf '%s' "$value" | kcat_as "$who" -- -P -t "$commands" -k "$key" "${headers[@]}" -c 1
 }
 # outcome COMMAND_ID: "applied", "rejected CODE MESSAGE" or "none" within 30 s

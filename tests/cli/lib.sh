@@ -15,6 +15,7 @@ worker_pid=""
 
 cli_init() { # TAG STACK_ENV
   local tag="$1" stack_env="$2"
+  cli_stack_env="$stack_env"
   url="${WT_TEST_DATABASE_URL:-$(. "$stack_env" && echo "$WT_DATABASE_URL")}"
   brokers="${WT_TEST_KAFKA_BROKERS:-$(. "$stack_env" && echo "$WT_KAFKA_BROKERS")}"
   secrets="$(. "$stack_env" && echo "${WT_STACK_SECRETS_DIR:-}")"
@@ -36,35 +37,25 @@ cli_cleanup() {
   rm -rf "$tmp"
 }
 
-# cli_identity PROGRAM: the NAME=VALUE words that make PROGRAM itself
+# cli_identity PROGRAM: PROGRAM's login and keys as `stack.sh env --for`
+# gives them (its lines that are no service address), shell-quoted
 cli_identity() {
-  local p="$1"
-  echo "WT_KAFKA_SECURITY_PROTOCOL=$kafka_protocol"
-  if [[ "$kafka_protocol" == sasl_* ]]; then
-    echo "WT_KAFKA_SASL_MECHANISM=$kafka_mechanism"
-    echo "WT_KAFKA_USER=$p"
-    echo "WT_KAFKA_PASSWORD_FILE=$secrets/kafka-$p.password"
-  fi
-  if [[ -n "$secrets" && -f "$secrets/producer-$p.key" ]]; then
-    echo "WT_PRODUCER_ID=$p"
-    echo "WT_PRODUCER_KEY_FILE=$secrets/producer-$p.key"
-  fi
-  if [[ -n "$secrets" && "$p" == wt-worker ]]; then
-    echo "WT_PRODUCER_KEYS_FILE=$secrets/producer-keys"
-  fi
+  WT_VAR_DIR="$(dirname "$cli_stack_env")" \
+    "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/stack.sh" env --for "$1" |
+    grep -E '^WT_(KAFKA_(SECURITY_PROTOCOL|SASL_MECHANISM|USER|PASSWORD_FILE)|PRODUCER_(ID|KEY_FILE|KEYS_FILE))='
 }
 cli_as() { # PROGRAM CMD...
-  local p="$1" words
+  local ident
+  ident="$(cli_identity "$1")" || return 1
   shift
-  mapfile -t words < <(cli_identity "$p")
-  env "${words[@]}" "$@"
+  (eval "$(sed 's/^/export /' <<<"$ident")" && exec "$@")
 }
 # cli_spawn_as PROGRAM CMD...: CMD in the background as PROGRAM; $! is CMD's pid
 cli_spawn_as() {
-  local p="$1" words
+  local ident
+  ident="$(cli_identity "$1")" || return 1
   shift
-  mapfile -t words < <(cli_identity "$p")
-  (exec env "${words[@]}" "$@") &
+  (eval "$(sed 's/^/export /' <<<"$ident")" && exec "$@") &
 }
 # kcat's -X words for PROGRAM's login (one per line: mapfile -t them)
 cli_kcat_login() {
